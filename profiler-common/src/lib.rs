@@ -1,0 +1,114 @@
+//! The ABI shared by the eBPF programs (`profiler-ebpf`) and userspace (`seccomp-profiler`): map
+//! names, sizes, key layouts and the `#[repr(C)]` values stored in maps. Nothing here runs; it only
+//! makes both sides agree. Padding-free types with compile-time size checks, because the kernel side
+//! reads them byte for byte.
+#![no_std]
+
+/// Targets one recorder process can follow at once (one per cgroup: a command or a container).
+pub const MAX_TARGETS: u32 = 64;
+
+/// Syscall numbers counted per architecture table. x86_64 tops out below 512 (and x32's own table at
+/// 547 once bit 30 is stripped); 1024 leaves room for years of new syscalls.
+pub const NR_SLOTS: usize = 1024;
+
+/// The syscall tables a task can use, told apart in `sys_enter`. `Native` is the kernel's own ABI
+/// (x86_64, aarch64); `Compat` the 32-bit one (ia32 on x86_64, arm on aarch64); `X32` x86_64's x32 ABI,
+/// whose numbers carry bit 30 (`__X32_SYSCALL_BIT`).
+pub const TABLES: u32 = 3;
+pub const TABLE_NATIVE: u32 = 0;
+pub const TABLE_COMPAT: u32 = 1;
+pub const TABLE_X32: u32 = 2;
+
+/// `__X32_SYSCALL_BIT` from arch/x86/include/uapi/asm/unistd.h.
+pub const X32_SYSCALL_BIT: u64 = 0x4000_0000;
+
+/// Map names, as the eBPF side declares them (the static's identifier is the map name).
+pub mod maps {
+    /// `HashMap<u64 cgroup id, Target>`: the cgroups being recorded. Written by userspace only.
+    pub const TARGETS: &str = "TARGETS";
+    /// `HashMap<u32 tid, u32 slot>`: threads past the gate (DESIGN fact 2). Written by the kernel
+    /// side on a successful filter install, fork and exec; userspace seeds it when attaching late.
+    pub const MARKS: &str = "MARKS";
+    /// `HashMap<u32 tgid, u32 slot>`: whole processes past the gate, for a filter installed with
+    /// `SECCOMP_FILTER_FLAG_TSYNC` (which covers every thread of the process).
+    pub const MARKED_TGIDS: &str = "MARKED_TGIDS";
+    /// `HashMap<u32 tid, Pending>`: a filter install in flight (seen at `sys_enter`, decided at `sys_exit`).
+    pub const PENDING: &str = "PENDING";
+    /// `PerCpuArray<[u64; NR_SLOTS]>` indexed by [`super::counts_key`]: syscall counts.
+    pub const COUNTS: &str = "COUNTS";
+    /// `Array<[u8; 16]>` indexed by [`super::comm_index`]: the comm of the first task seen making
+    /// each syscall (first on any CPU; racing CPUs may both write, either name is a true first).
+    pub const FIRST_COMM: &str = "FIRST_COMM";
+    /// `PerCpuArray<u64>` indexed by [`super::stats`]: events that would make a recording incomplete.
+    pub const STATS: &str = "STATS";
+}
+
+/// Globals userspace sets with `EbpfLoader::override_global` before load. Offsets come from the
+/// running kernel's BTF (`/sys/kernel/btf/vmlinux`), because aya emits no CO-RE relocations.
+pub mod globals {
+    /// Byte offset of `pid` (the thread id) in `struct task_struct`.
+    pub const TASK_PID_OFFSET: &str = "TASK_PID_OFFSET";
+    /// Byte offset of `thread_info.status` in `struct task_struct` (x86: `TS_COMPAT` lives there);
+    /// 0 disables compat detection.
+    pub const TASK_STATUS_OFFSET: &str = "TASK_STATUS_OFFSET";
+    /// The `TS_COMPAT` bit of `thread_info.status`.
+    pub const COMPAT_STATUS_MASK: &str = "COMPAT_STATUS_MASK";
+}
+
+/// Indexes of the [`maps::STATS`] array.
+pub mod stats {
+    /// A thread could not be marked (MARKS full): its later syscalls were not counted.
+    pub const MARK_FAILED: u32 = 0;
+    /// A syscall number above [`super::NR_SLOTS`] was made and not counted.
+    pub const OUT_OF_RANGE: u32 = 1;
+    /// A filter install could not be tracked (PENDING full).
+    pub const PENDING_FAILED: u32 = 2;
+    pub const COUNT: u32 = 3;
+}
+
+/// A recorded cgroup: which slot of the count arrays it owns and how its gate opens.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub slot: u32,
+    pub flags: u32,
+}
+const _: () = assert!(core::mem::size_of::<Target>() == 8);
+
+impl Target {
+    /// Besides a filter install, the first `execve`/`execveat` of a thread opens its gate: for
+    /// containers started with `seccomp=unconfined`, which never install a filter.
+    pub const GATE_ON_EXEC: u32 = 1;
+}
+
+/// A filter install seen at `sys_enter`, waiting for its return value at `sys_exit`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pending {
+    pub slot: u32,
+    /// Non-zero when the install asked for `SECCOMP_FILTER_FLAG_TSYNC`.
+    pub tsync: u32,
+}
+const _: () = assert!(core::mem::size_of::<Pending>() == 8);
+
+/// Key of [`maps::COUNTS`]: one `[u64; NR_SLOTS]` per (target slot, syscall table).
+pub const fn counts_key(slot: u32, table: u32) -> u32 {
+    slot * TABLES + table
+}
+
+/// Index of [`maps::FIRST_COMM`] for one syscall of one table of one target.
+pub const fn comm_index(slot: u32, table: u32, nr: u32) -> u32 {
+    counts_key(slot, table) * NR_SLOTS as u32 + nr
+}
+
+pub const COUNTS_ENTRIES: u32 = MAX_TARGETS * TABLES;
+pub const FIRST_COMM_ENTRIES: u32 = COUNTS_ENTRIES * NR_SLOTS as u32;
+
+#[cfg(feature = "user")]
+mod pod {
+    // SAFETY: both are #[repr(C)], made of u32s with no padding (size asserted above), valid for
+    // any bit pattern.
+    unsafe impl aya::Pod for super::Target {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::Pending {}
+}

@@ -1,0 +1,310 @@
+//! The kernel side of the recorder: raw tracepoints that count, per recorded cgroup, every syscall
+//! made by a thread that has passed the gate (DESIGN fact 2), aggregated in per-CPU maps so nothing
+//! can be lost and nothing streams per event. It never decides what goes into a profile; userspace
+//! reads the counts at the end.
+//!
+//! The gate: a thread in a target cgroup is counted from the moment a seccomp filter install it
+//! made returns 0 (`seccomp(SECCOMP_SET_MODE_FILTER, …)` or `prctl(PR_SET_SECCOMP,
+//! SECCOMP_MODE_FILTER, …)`); the mark passes to every thread and process it forks and survives
+//! exec. Probes that fail (runc's five `seccomp(…, NULL)` calls returning -EFAULT) do not count.
+//! With `Target::GATE_ON_EXEC`, a thread's first execve opens the gate too.
+#![no_std]
+#![no_main]
+
+mod maps;
+
+use aya_ebpf::{
+    Global,
+    helpers::{
+        bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
+        bpf_get_current_task, bpf_probe_read_kernel,
+    },
+    macros::raw_tracepoint,
+    programs::RawTracePointContext,
+};
+use aya_log_ebpf::debug;
+use maps::{COUNTS, FIRST_COMM, MARKED_TGIDS, MARKS, PENDING, STATS, TARGETS};
+use profiler_common::{
+    NR_SLOTS, Pending, TABLE_COMPAT, TABLE_NATIVE, TABLE_X32, Target, X32_SYSCALL_BIT, comm_index,
+    counts_key, stats,
+};
+
+#[unsafe(no_mangle)]
+static TASK_PID_OFFSET: Global<u32> = Global::new(0);
+#[unsafe(no_mangle)]
+static TASK_STATUS_OFFSET: Global<u32> = Global::new(0);
+#[unsafe(no_mangle)]
+static COMPAT_STATUS_MASK: Global<u32> = Global::new(0);
+
+/// Native syscall numbers the gate looks for, and where `struct pt_regs` keeps the first two
+/// arguments at `sys_enter` (arch/x86/include/asm/ptrace.h; arch/arm64/include/asm/ptrace.h).
+#[cfg(bpf_target_arch = "x86_64")]
+mod abi {
+    pub const SYS_EXECVE: i64 = 59;
+    pub const SYS_EXECVEAT: i64 = 322;
+    pub const SYS_PRCTL: i64 = 157;
+    pub const SYS_SECCOMP: i64 = 317;
+    /// `pt_regs.di` and `pt_regs.si`.
+    pub const ARG0_OFFSET: usize = 14 * 8;
+    pub const ARG1_OFFSET: usize = 13 * 8;
+}
+#[cfg(bpf_target_arch = "aarch64")]
+mod abi {
+    pub const SYS_EXECVE: i64 = 221;
+    pub const SYS_EXECVEAT: i64 = 281;
+    pub const SYS_PRCTL: i64 = 167;
+    pub const SYS_SECCOMP: i64 = 277;
+    /// `pt_regs.regs[0]` and `pt_regs.regs[1]`.
+    pub const ARG0_OFFSET: usize = 0;
+    pub const ARG1_OFFSET: usize = 8;
+}
+
+/// include/uapi/linux/seccomp.h and include/uapi/linux/prctl.h.
+const SECCOMP_SET_MODE_FILTER: u64 = 1;
+const SECCOMP_FILTER_FLAG_TSYNC: u64 = 1;
+const PR_SET_SECCOMP: u64 = 22;
+const SECCOMP_MODE_FILTER: u64 = 2;
+
+/// `raw_syscalls:sys_enter`, TP_PROTO(struct pt_regs *regs, long id) (include/trace/events/syscalls.h).
+/// Runs after seccomp has allowed the syscall (DESIGN fact 1), on every syscall of the machine: the
+/// untraced path is one helper call and one hash lookup.
+#[raw_tracepoint(tracepoint = "sys_enter")]
+pub fn sys_enter(ctx: RawTracePointContext) -> i32 {
+    let _ = try_sys_enter(&ctx);
+    0
+}
+
+#[inline(always)]
+fn try_sys_enter(ctx: &RawTracePointContext) -> Option<()> {
+    // SAFETY: helper with no arguments.
+    let cgroup = unsafe { bpf_get_current_cgroup_id() };
+    // SAFETY: the value is copied out at once; TARGETS changes only from userspace.
+    let target = *unsafe { TARGETS.get(&cgroup) }?;
+    let pid_tgid = bpf_get_current_pid_tgid();
+    let (tid, tgid) = (pid_tgid as u32, (pid_tgid >> 32) as u32);
+    let id: i64 = ctx.arg(1);
+    if id < 0 {
+        return None;
+    }
+    if !is_marked(tid, tgid) && !gate_opens(ctx, &target, tid, id) {
+        return None;
+    }
+    count(&target, id as u64)
+}
+
+#[inline(always)]
+fn is_marked(tid: u32, tgid: u32) -> bool {
+    // SAFETY: only presence is tested.
+    unsafe { MARKS.get(&tid).is_some() || MARKED_TGIDS.get(&tgid).is_some() }
+}
+
+/// Called for unmarked threads of a target only. Returns true when this very syscall is the first
+/// to count (an execve under GATE_ON_EXEC); a filter install only becomes a mark at `sys_exit`.
+#[inline(always)]
+fn gate_opens(ctx: &RawTracePointContext, target: &Target, tid: u32, id: i64) -> bool {
+    if id == abi::SYS_SECCOMP || id == abi::SYS_PRCTL {
+        let regs: *const u8 = ctx.arg(0);
+        // SAFETY: regs is the tracepoint's pt_regs pointer; the reads are bounds-checked by the helper.
+        let (arg0, arg1) = unsafe {
+            (
+                bpf_probe_read_kernel(regs.add(abi::ARG0_OFFSET) as *const u64).unwrap_or(0),
+                bpf_probe_read_kernel(regs.add(abi::ARG1_OFFSET) as *const u64).unwrap_or(0),
+            )
+        };
+        let installs = if id == abi::SYS_SECCOMP {
+            arg0 == SECCOMP_SET_MODE_FILTER
+        } else {
+            arg0 == PR_SET_SECCOMP && arg1 == SECCOMP_MODE_FILTER
+        };
+        if installs {
+            let tsync = (id == abi::SYS_SECCOMP && arg1 & SECCOMP_FILTER_FLAG_TSYNC != 0) as u32;
+            let pending = Pending { slot: target.slot, tsync };
+            if PENDING.insert(&tid, &pending, 0).is_err() {
+                bump(stats::PENDING_FAILED);
+            }
+        }
+        return false;
+    }
+    if target.flags & Target::GATE_ON_EXEC != 0
+        && (id == abi::SYS_EXECVE || id == abi::SYS_EXECVEAT)
+    {
+        mark(ctx, tid, target.slot);
+        return true;
+    }
+    false
+}
+
+#[inline(always)]
+fn mark<C: aya_ebpf::EbpfContext>(ctx: &C, tid: u32, slot: u32) {
+    if MARKS.insert(&tid, &slot, 0).is_err() {
+        bump(stats::MARK_FAILED);
+        debug!(ctx, "mark of tid {} failed: MARKS is full", tid);
+    }
+}
+
+#[inline(always)]
+fn count(target: &Target, id: u64) -> Option<()> {
+    let (table, nr) = if is_compat_task() {
+        (TABLE_COMPAT, id)
+    } else if id & X32_SYSCALL_BIT != 0 {
+        (TABLE_X32, id & !X32_SYSCALL_BIT)
+    } else {
+        (TABLE_NATIVE, id)
+    };
+    if nr >= NR_SLOTS as u64 {
+        bump(stats::OUT_OF_RANGE);
+        return None;
+    }
+    let nr = nr as usize;
+    let counts = COUNTS.get_ptr_mut(counts_key(target.slot, table))?;
+    // SAFETY: per-CPU value, only this CPU writes it while this program runs (no preemption in BPF).
+    let counter = unsafe { &mut (*counts)[nr] };
+    if *counter == 0 {
+        note_first_comm(comm_index(target.slot, table, nr as u32));
+    }
+    *counter += 1;
+    Some(())
+}
+
+/// Cold path: the first time this CPU sees this syscall for this target.
+#[inline(never)]
+fn note_first_comm(index: u32) {
+    if let Some(slot) = FIRST_COMM.get_ptr_mut(index) {
+        // SAFETY: a plain array element; a racing writer on another CPU writes an equally true first.
+        unsafe {
+            if (*slot)[0] == 0 {
+                if let Ok(comm) = bpf_get_current_comm() {
+                    *slot = comm;
+                }
+            }
+        }
+    }
+}
+
+/// Whether the current task is in a 32-bit syscall (x86: `TS_COMPAT` in `thread_info.status`, set
+/// on every int80/sysenter entry; this is what seccomp's own `syscall_get_arch` uses).
+#[inline(always)]
+fn is_compat_task() -> bool {
+    let offset = TASK_STATUS_OFFSET.load();
+    if offset == 0 {
+        return false;
+    }
+    // SAFETY: bpf_get_current_task returns the current task_struct; the read is checked.
+    let status = unsafe {
+        let task = bpf_get_current_task() as *const u8;
+        bpf_probe_read_kernel(task.add(offset as usize) as *const u32).unwrap_or(0)
+    };
+    status & COMPAT_STATUS_MASK.load() != 0
+}
+
+#[inline(always)]
+fn bump(index: u32) {
+    if let Some(counter) = STATS.get_ptr_mut(index) {
+        // SAFETY: per-CPU value.
+        unsafe { *counter += 1 };
+    }
+}
+
+/// `raw_syscalls:sys_exit`, TP_PROTO(struct pt_regs *regs, long ret). Only threads with a filter
+/// install in flight do any work: a tid lookup in an almost always empty map.
+#[raw_tracepoint(tracepoint = "sys_exit")]
+pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
+    let _ = try_sys_exit(&ctx);
+    0
+}
+
+#[inline(always)]
+fn try_sys_exit(ctx: &RawTracePointContext) -> Option<()> {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    let tid = pid_tgid as u32;
+    // SAFETY: copied out before the entry is removed.
+    let pending = *unsafe { PENDING.get(&tid) }?;
+    let _ = PENDING.remove(&tid);
+    let ret: i64 = ctx.arg(1);
+    if ret != 0 {
+        return None;
+    }
+    debug!(ctx, "tid {} installed a seccomp filter: gate open", tid);
+    mark(ctx, tid, pending.slot);
+    if pending.tsync != 0 && MARKED_TGIDS.insert(&((pid_tgid >> 32) as u32), &pending.slot, 0).is_err() {
+        bump(stats::MARK_FAILED);
+    }
+    Some(())
+}
+
+/// `sched:sched_process_fork`, TP_PROTO(struct task_struct *parent, struct task_struct *child).
+/// Fired in kernel_clone() after copy_process() and before wake_up_new_task(), so the child is
+/// marked before it can run. Covers threads and processes alike (kernel/fork.c).
+#[raw_tracepoint(tracepoint = "sched_process_fork")]
+pub fn sched_process_fork(ctx: RawTracePointContext) -> i32 {
+    let _ = try_fork(&ctx);
+    0
+}
+
+#[inline(always)]
+fn try_fork(ctx: &RawTracePointContext) -> Option<()> {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    let (tid, tgid) = (pid_tgid as u32, (pid_tgid >> 32) as u32);
+    // SAFETY: copied out.
+    let slot = match unsafe { MARKS.get(&tid) } {
+        Some(slot) => *slot,
+        // SAFETY: copied out.
+        None => *unsafe { MARKED_TGIDS.get(&tgid) }?,
+    };
+    let child: *const u8 = ctx.arg(1);
+    // SAFETY: child is the new task_struct; the offset comes from this kernel's BTF.
+    let child_tid: i32 =
+        unsafe { bpf_probe_read_kernel(child.add(TASK_PID_OFFSET.load() as usize) as *const i32) }
+            .ok()?;
+    mark(ctx, child_tid as u32, slot);
+    Some(())
+}
+
+/// `sched:sched_process_exec`, TP_PROTO(struct task_struct *p, pid_t old_pid, struct linux_binprm *).
+/// A non-leader thread that execs takes over the leader's pid (de_thread); carry its mark over.
+#[raw_tracepoint(tracepoint = "sched_process_exec")]
+pub fn sched_process_exec(ctx: RawTracePointContext) -> i32 {
+    let _ = try_exec(&ctx);
+    0
+}
+
+#[inline(always)]
+fn try_exec(ctx: &RawTracePointContext) -> Option<()> {
+    let tid = bpf_get_current_pid_tgid() as u32;
+    let old_tid: u64 = ctx.arg(1);
+    let old_tid = old_tid as u32;
+    if old_tid == tid {
+        return None;
+    }
+    // SAFETY: copied out.
+    let slot = *unsafe { MARKS.get(&old_tid) }?;
+    let _ = MARKS.remove(&old_tid);
+    mark(ctx, tid, slot);
+    Some(())
+}
+
+/// `sched:sched_process_exit`, TP_PROTO(struct task_struct *p, bool group_dead); runs in the
+/// exiting task. Drops its mark so MARKS only holds live threads and a reused tid starts unmarked.
+#[raw_tracepoint(tracepoint = "sched_process_exit")]
+pub fn sched_process_exit(_ctx: RawTracePointContext) -> i32 {
+    let tid = bpf_get_current_pid_tgid() as u32;
+    let _ = MARKS.remove(&tid);
+    0
+}
+
+/// Empty programs on the hot-path hooks: the benchmark's cost floor (`cargo xtask bench`).
+#[raw_tracepoint(tracepoint = "sys_enter")]
+pub fn noop_sys_enter(_ctx: RawTracePointContext) -> i32 {
+    0
+}
+
+#[raw_tracepoint(tracepoint = "sys_exit")]
+pub fn noop_sys_exit(_ctx: RawTracePointContext) -> i32 {
+    0
+}
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    loop {}
+}

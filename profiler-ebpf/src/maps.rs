@@ -1,0 +1,41 @@
+//! Every map the programs use. Names and layouts are defined in `profiler-common` (`maps::*`) so the
+//! userspace side opens the same ones; sizes here are the memory the kernel charges to our cgroup.
+
+use aya_ebpf::{
+    macros::map,
+    maps::{Array, HashMap, PerCpuArray},
+};
+use profiler_common::{COUNTS_ENTRIES, FIRST_COMM_ENTRIES, NR_SLOTS, Pending, Target, stats};
+
+/// cgroup id → target. Written by userspace; read on every syscall on the machine.
+#[map]
+pub static TARGETS: HashMap<u64, Target> =
+    HashMap::with_max_entries(profiler_common::MAX_TARGETS, 0);
+
+/// Threads counted so far (past the gate), by tid → target slot. Filled by the kernel side (filter
+/// install, fork, exec) and by userspace when attaching to already-running processes; emptied by
+/// `sched_process_exit`, so it only holds live threads of recorded cgroups.
+#[map]
+pub static MARKS: HashMap<u32, u32> = HashMap::with_max_entries(1 << 16, 0);
+
+/// Processes whose every thread is past the gate (filter installed with TSYNC), tgid → slot.
+/// Userspace removes a target's entries when the target is done.
+#[map]
+pub static MARKED_TGIDS: HashMap<u32, u32> = HashMap::with_max_entries(1 << 12, 0);
+
+/// Filter installs in flight, tid → what `sys_exit` needs to finish the mark.
+#[map]
+pub static PENDING: HashMap<u32, Pending> = HashMap::with_max_entries(1 << 12, 0);
+
+/// Syscall counts per (target slot, table), summed over CPUs by userspace. Per-CPU, so the hot
+/// path needs no atomics and no count is ever lost to a race.
+#[map]
+pub static COUNTS: PerCpuArray<[u64; NR_SLOTS]> = PerCpuArray::with_max_entries(COUNTS_ENTRIES, 0);
+
+/// First comm per (target, table, syscall), written only when a CPU sees that syscall first.
+#[map]
+pub static FIRST_COMM: Array<[u8; 16]> = Array::with_max_entries(FIRST_COMM_ENTRIES, 0);
+
+/// Counters of anything that would make a recording incomplete (see `profiler_common::stats`).
+#[map]
+pub static STATS: PerCpuArray<u64> = PerCpuArray::with_max_entries(stats::COUNT, 0);

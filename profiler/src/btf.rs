@@ -1,0 +1,220 @@
+//! Finds struct member offsets in the running kernel's BTF (`/sys/kernel/btf/vmlinux`), for the few
+//! kernel fields the eBPF programs must read (`task_struct.pid`, `thread_info.status`). aya emits no
+//! CO-RE relocations (DESIGN fact 9), so offsets are resolved here and passed in as globals.
+//!
+//! A deliberately small reader: it walks the type section once, understands every BTF kind's record
+//! length, and answers "byte offset of member M of struct S", following anonymous struct/union
+//! members. It does not resolve typedefs or validate the rest of the BTF.
+
+use std::{collections::HashMap, path::Path};
+
+use thiserror::Error;
+
+pub const VMLINUX: &str = "/sys/kernel/btf/vmlinux";
+
+#[derive(Debug, Error)]
+pub enum BtfError {
+    #[error(
+        "cannot read the kernel's BTF at {path}: {source}; this kernel needs CONFIG_DEBUG_INFO_BTF=y \
+         (most distribution kernels ≥ 5.4 have it)"
+    )]
+    Read { path: String, source: std::io::Error },
+    #[error("{path} is not valid BTF: {what}")]
+    Malformed { path: String, what: String },
+    #[error("the kernel's BTF has no struct {0}")]
+    NoStruct(String),
+    #[error("the kernel's BTF has no member {member} in struct {strukt}")]
+    NoMember { strukt: String, member: String },
+}
+
+const MAGIC: u16 = 0xeb9f;
+const KIND_STRUCT: u32 = 4;
+const KIND_UNION: u32 = 5;
+
+struct Member {
+    name_off: u32,
+    type_id: u32,
+    bit_offset: u32,
+}
+
+struct Type {
+    name_off: u32,
+    kind: u32,
+    members: Vec<Member>,
+}
+
+/// The parsed type section: enough to answer member-offset questions.
+pub struct Btf {
+    strings: Vec<u8>,
+    /// Index 0 is BTF's `void`; type ids are indexes.
+    types: Vec<Type>,
+    structs_by_name: HashMap<String, u32>,
+}
+
+impl Btf {
+    pub fn from_vmlinux() -> Result<Btf, BtfError> {
+        Btf::from_file(Path::new(VMLINUX))
+    }
+
+    pub fn from_file(path: &Path) -> Result<Btf, BtfError> {
+        let data = std::fs::read(path)
+            .map_err(|source| BtfError::Read { path: path.display().to_string(), source })?;
+        Btf::parse(&data).map_err(|what| BtfError::Malformed { path: path.display().to_string(), what })
+    }
+
+    fn parse(data: &[u8]) -> Result<Btf, String> {
+        let u16_at = |at: usize| -> Result<u16, String> {
+            data.get(at..at + 2)
+                .map(|b| u16::from_le_bytes([b[0], b[1]]))
+                .ok_or_else(|| format!("truncated at byte {at}"))
+        };
+        let u32_at = |at: usize| -> Result<u32, String> {
+            data.get(at..at + 4)
+                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .ok_or_else(|| format!("truncated at byte {at}"))
+        };
+        if u16_at(0)? != MAGIC {
+            return Err("bad magic (big-endian or not BTF)".into());
+        }
+        let hdr_len = u32_at(4)? as usize;
+        let (type_off, type_len) = (u32_at(8)? as usize, u32_at(12)? as usize);
+        let (str_off, str_len) = (u32_at(16)? as usize, u32_at(20)? as usize);
+        let types_start = hdr_len + type_off;
+        let types_end = types_start + type_len;
+        let strings = data
+            .get(hdr_len + str_off..hdr_len + str_off + str_len)
+            .ok_or("string section out of bounds")?
+            .to_vec();
+
+        let mut types = vec![Type { name_off: 0, kind: 0, members: Vec::new() }];
+        let mut at = types_start;
+        while at < types_end {
+            let name_off = u32_at(at)?;
+            let info = u32_at(at + 4)?;
+            let vlen = (info & 0xffff) as usize;
+            let kind = (info >> 24) & 0x1f;
+            let kind_flag = info >> 31 == 1;
+            at += 12;
+            let mut members = Vec::new();
+            // Trailing data per kind: include/uapi/linux/btf.h.
+            let extra = match kind {
+                1 | 14 | 17 => 4,                       // INT, VAR, DECL_TAG
+                3 => 12,                                // ARRAY
+                KIND_STRUCT | KIND_UNION => {
+                    for i in 0..vlen {
+                        let m = at + i * 12;
+                        let raw = u32_at(m + 8)?;
+                        // With kind_flag set, the top 8 bits hold a bitfield size.
+                        let bit_offset = if kind_flag { raw & 0x00ff_ffff } else { raw };
+                        members.push(Member { name_off: u32_at(m)?, type_id: u32_at(m + 4)?, bit_offset });
+                    }
+                    vlen * 12
+                }
+                6 | 13 => vlen * 8,                     // ENUM, FUNC_PROTO
+                15 | 19 => vlen * 12,                   // DATASEC, ENUM64
+                2 | 7..=12 | 16 | 18 => 0,              // PTR, FWD, TYPEDEF, VOLATILE, CONST, RESTRICT, FUNC, FLOAT, TYPE_TAG
+                other => return Err(format!("unknown BTF kind {other}")),
+            };
+            at += extra;
+            types.push(Type { name_off, kind, members });
+        }
+
+        let mut btf = Btf { strings, types, structs_by_name: HashMap::new() };
+        for (id, ty) in btf.types.iter().enumerate() {
+            if ty.kind == KIND_STRUCT && ty.name_off != 0 {
+                let name = btf.name(ty.name_off).to_owned();
+                // Keep the first definition of a name (vmlinux has one per struct).
+                btf.structs_by_name.entry(name).or_insert(id as u32);
+            }
+        }
+        Ok(btf)
+    }
+
+    fn name(&self, off: u32) -> &str {
+        let rest = self.strings.get(off as usize..).unwrap_or_default();
+        let end = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
+        std::str::from_utf8(&rest[..end]).unwrap_or("")
+    }
+
+    /// Byte offset of `member` in `struct strukt`, searching anonymous struct/union members too.
+    pub fn member_offset(&self, strukt: &str, member: &str) -> Result<u32, BtfError> {
+        let id = *self.structs_by_name.get(strukt).ok_or_else(|| BtfError::NoStruct(strukt.into()))?;
+        self.find_member(id, member, 0)
+            .map(|bits| bits / 8)
+            .ok_or_else(|| BtfError::NoMember { strukt: strukt.into(), member: member.into() })
+    }
+
+    fn find_member(&self, id: u32, member: &str, base_bits: u32) -> Option<u32> {
+        let ty = self.types.get(id as usize)?;
+        for m in &ty.members {
+            if m.name_off != 0 && self.name(m.name_off) == member {
+                return Some(base_bits + m.bit_offset);
+            }
+        }
+        // Anonymous members (e.g. unions inside task_struct) are searched one level at a time.
+        for m in ty.members.iter().filter(|m| m.name_off == 0) {
+            let inner = self.types.get(m.type_id as usize)?;
+            if matches!(inner.kind, KIND_STRUCT | KIND_UNION) {
+                if let Some(bits) = self.find_member(m.type_id, member, base_bits + m.bit_offset) {
+                    return Some(bits);
+                }
+            }
+        }
+        None
+    }
+}
+
+/// The kernel offsets the eBPF programs need, from this kernel's BTF.
+#[derive(Clone, Copy, Debug)]
+pub struct KernelOffsets {
+    pub task_pid: u32,
+    /// `task_struct.thread_info.status`, or 0 where compat detection is not supported.
+    pub task_status: u32,
+    pub compat_status_mask: u32,
+}
+
+impl KernelOffsets {
+    pub fn resolve(btf: &Btf) -> Result<KernelOffsets, BtfError> {
+        let task_pid = btf.member_offset("task_struct", "pid")?;
+        let (task_status, compat_status_mask) = if cfg!(target_arch = "x86_64") {
+            // thread_info is embedded in task_struct (CONFIG_THREAD_INFO_IN_TASK); TS_COMPAT is
+            // 0x0002 in arch/x86/include/asm/thread_info.h.
+            let info = btf.member_offset("task_struct", "thread_info")?;
+            (info + btf.member_offset("thread_info", "status")?, 0x0002)
+        } else {
+            (0, 0)
+        };
+        Ok(KernelOffsets { task_pid, task_status, compat_status_mask })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn running_kernel_offsets() {
+        // Reading vmlinux BTF needs no privileges; a kernel without it cannot run the recorder.
+        if !Path::new(VMLINUX).exists() {
+            eprintln!("skipped: {VMLINUX} does not exist on this machine");
+            return;
+        }
+        let btf = Btf::from_vmlinux().expect("parse vmlinux BTF");
+        let offsets = KernelOffsets::resolve(&btf).expect("resolve offsets");
+        // thread_info is the first member of task_struct on x86 (and `status` follows
+        // flags + syscall_work), so the status offset is small; pid sits deep in the struct.
+        assert!(offsets.task_pid > 64, "{offsets:?}");
+        if cfg!(target_arch = "x86_64") {
+            assert_eq!(btf.member_offset("task_struct", "thread_info").expect("ti"), 0);
+            assert!(offsets.task_status > 0 && offsets.task_status < 64, "{offsets:?}");
+        }
+        assert!(matches!(btf.member_offset("task_struct", "no_such_field"), Err(BtfError::NoMember { .. })));
+        assert!(matches!(btf.member_offset("no_such_struct", "pid"), Err(BtfError::NoStruct(_))));
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        assert!(Btf::parse(b"not btf at all, clearly").is_err());
+        assert!(Btf::parse(&[0x9f, 0xeb]).is_err());
+    }
+}

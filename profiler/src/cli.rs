@@ -1,0 +1,156 @@
+//! Every clap type of the command line. The doc comments are the `--help` text; the command names
+//! and flags follow the CLI contract in DESIGN.md, which tests and docs rely on.
+
+use std::{ffi::OsString, path::PathBuf, time::Duration};
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  a finding: `check` saw syscalls outside the profile, `diff` saw NEW allow more than OLD
+  2  invalid input: bad arguments, an unreadable or invalid profile, CMD not found, an output path
+     that cannot be written
+  3  this machine cannot trace: not root (no CAP_BPF/CAP_SYS_ADMIN), no BTF, no cgroup v2 mount,
+     the eBPF programs failed to load or attach
+  4  recording failed while running (an I/O or kernel error after tracing started)
+  5  `record`: CMD itself exited non-zero; the profile was still written (a run cut short by
+     --duration or Ctrl-C is not a failure)
+`exec` replaces itself with CMD, so after a successful start its exit code is CMD's.";
+
+/// Record a workload's syscalls with eBPF and write the smallest seccomp profile that lets it run.
+#[derive(Debug, Parser)]
+#[command(name = "seccomp-profiler", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// Show debug output, including the eBPF programs' own log (-vv for more).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Record(RecordArgs),
+    Exec(ExecArgs),
+    Validate(ValidateArgs),
+}
+
+/// Run CMD in a fresh cgroup, record every syscall it and its descendants make, write a profile.
+///
+/// Recording starts at CMD's execve: the launcher installs an allow-all seccomp filter right before
+/// it, the same gate a container runtime passes, so nothing the launcher does is in the profile.
+/// Recording ends when CMD exits, at --duration, or on Ctrl-C; processes CMD left behind are killed.
+#[derive(Debug, clap::Args)]
+#[command(after_help = EXIT_CODES)]
+pub struct RecordArgs {
+    /// Write the profile here (atomically) instead of to stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Also write a JSON report: per-syscall counts and first command name, and the run's context.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
+    /// Profile format.
+    #[arg(long, value_enum, default_value_t = Format::Docker)]
+    pub format: Format,
+
+    /// Stop recording after this long (e.g. 30s, 5m, 1h30m, 500ms) and kill what is still running.
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+
+    /// Run CMD as this user (name or uid). Default: under sudo the invoking user, else the caller.
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+
+    /// The command to record, after `--`.
+    #[arg(required = true, last = true, value_name = "CMD")]
+    pub cmd: Vec<OsString>,
+}
+
+/// Run CMD under a profile, applied through libseccomp the way runc applies it to a container.
+#[derive(Debug, clap::Args)]
+#[command(after_help = EXIT_CODES)]
+pub struct ExecArgs {
+    /// The seccomp profile (Docker/OCI JSON) to apply.
+    #[arg(long, value_name = "FILE")]
+    pub profile: PathBuf,
+
+    /// The command to run, after `--`.
+    #[arg(required = true, last = true, value_name = "CMD")]
+    pub cmd: Vec<OsString>,
+}
+
+/// Check that a profile parses and compiles: names, architectures and actions as runc sees them.
+#[derive(Debug, clap::Args)]
+#[command(after_help = EXIT_CODES)]
+pub struct ValidateArgs {
+    /// The profile to check.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Docker's profile JSON (`docker run --security-opt seccomp=FILE`), also read by Podman.
+    Docker,
+}
+
+/// Parses `1h30m`, `90s`, `500ms`, `2m` or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let bad = || format!("invalid duration {text:?}: use e.g. 30s, 5m, 1h30m or 500ms");
+    if text.is_empty() {
+        return Err(bad());
+    }
+    if let Ok(secs) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+        if digits == 0 {
+            return Err(bad());
+        }
+        let value: u64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit = match &rest[..unit_len] {
+            "ms" => Duration::from_millis(value),
+            "s" => Duration::from_secs(value),
+            "m" => Duration::from_secs(value * 60),
+            "h" => Duration::from_secs(value * 3600),
+            _ => return Err(bad()),
+        };
+        total += unit;
+        rest = &rest[unit_len..];
+    }
+    if total.is_zero() {
+        return Err(bad());
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        for bad in ["", "s", "5x", "0s", "1.5s", "m5"] {
+            assert!(parse_duration(bad).is_err(), "{bad} should be rejected");
+        }
+    }
+
+    #[test]
+    fn cli_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,394 @@
+//! `seccomp-profiler record -- CMD`: run CMD in a fresh cgroup behind the launcher's gate, count its
+//! syscalls in the kernel, then write the minimal profile, the optional report and a summary.
+//!
+//! Input problems (CMD not found, an output directory that is missing or unwritable) are found
+//! before anything is loaded or started, so a bad invocation never runs the workload. Outputs are
+//! written atomically, and only after the recording is complete.
+
+use std::{
+    collections::BTreeSet,
+    ffi::CString,
+    io::{IsTerminal as _, Write as _},
+    os::unix::{ffi::OsStrExt as _, process::ExitStatusExt as _},
+    path::{Path, PathBuf},
+    process::ExitStatus,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        mpsc,
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context as _, anyhow, bail};
+use profiler_common::{TABLE_COMPAT, TABLE_NATIVE, TABLE_X32};
+
+use crate::{
+    cgroup::OwnedCgroup,
+    cli::RecordArgs,
+    exit, launcher,
+    profile::{self, Profile},
+    report::{self, Report, RunContext, SyscallEntry, UnnamedEntry},
+    syscalls::{self, Arch},
+    tracer::{self, Recording, Tracer},
+};
+
+/// Allowed names in Docker 20.10.24's default profile (unconditional SCMP_ACT_ALLOW rules), the
+/// engine Debian ships: what a container gets when it is given no profile.
+pub const DOCKER_DEFAULT_ALLOWED: usize = 346;
+
+/// How long CMD gets to stop after SIGTERM (end of --duration, Ctrl-C) before everything left in
+/// its cgroup is killed — a shorter `docker stop`.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+pub fn run(args: RecordArgs, verbose: u8) -> anyhow::Result<i32> {
+    let started = Instant::now();
+    for path in [&args.output, &args.report].into_iter().flatten() {
+        check_output_path(path).map_err(exit::with(exit::INPUT))?;
+    }
+    launcher::resolve_program(&args.cmd[0]).map_err(exit::with(exit::INPUT))?;
+    let user = launcher::choose_user(args.user.as_deref()).map_err(exit::with(exit::INPUT))?;
+    check_privileges().map_err(exit::with(exit::ENVIRONMENT))?;
+
+    let mut tracer = Tracer::load(verbose > 0).map_err(exit::with(exit::ENVIRONMENT))?;
+    let cgroup = OwnedCgroup::create("cmd").map_err(exit::with(exit::ENVIRONMENT))?;
+    let slot = tracer.add_target(cgroup.id(), 0).map_err(exit::with(exit::RUNTIME))?;
+    log::info!(
+        "tracing active after {:.1} ms (cgroup {}, id {})",
+        started.elapsed().as_secs_f64() * 1e3,
+        cgroup.path().display(),
+        cgroup.id()
+    );
+
+    let procs = cgroup.open_procs().map_err(exit::with(exit::RUNTIME))?;
+    let child = launcher::spawn(&args.cmd, &procs, user.as_ref()).map_err(exit::with(exit::INPUT))?;
+    drop(procs);
+    let run_started = Instant::now();
+    let outcome = supervise(child, &cgroup, &mut tracer, slot, args.duration)?;
+    let leftover = cgroup.kill_all();
+    let run_time = run_started.elapsed();
+
+    let recording = tracer.read(slot).map_err(exit::with(exit::RUNTIME))?;
+    tracer.flush_logs();
+    drop(tracer);
+    drop(cgroup);
+
+    let named = name_syscalls(&recording);
+    let allowed: BTreeSet<String> = named.syscalls.iter().map(|entry| entry.name.clone()).collect();
+    let profile = Profile::minimal(&allowed, Arch::native_family())
+        .context("failed to build the profile")
+        .map_err(exit::with(exit::RUNTIME))?;
+
+    let (kernel, arch) = report::kernel_and_arch();
+    let (user_name, uid) = match &user {
+        Some(user) => (user.name.clone(), user.uid),
+        // SAFETY: geteuid has no preconditions.
+        None => (current_user_name(), unsafe { libc::geteuid() }),
+    };
+    let mut warnings = incompleteness(&recording);
+    if !named.unnamed.is_empty() {
+        warnings.push(format!(
+            "{} syscall number(s) have no name in this libseccomp ({}); they are not in the profile \
+             and will get the default action under it",
+            named.unnamed.len(),
+            named.unnamed.iter().map(|u| format!("{} #{}", u.arch, u.number)).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    let report = Report {
+        tool: report::Tool::default(),
+        run: RunContext {
+            command: args.cmd.iter().map(|arg| arg.to_string_lossy().into_owned()).collect(),
+            kernel,
+            arch,
+            user: user_name,
+            uid,
+            gate: "allow-all seccomp filter installed by the launcher right before CMD's execve",
+            no_new_privs: launcher::needs_no_new_privs(user.as_ref()),
+            exit_code: outcome.status.code(),
+            signal: outcome.status.signal(),
+            cut_short: outcome.cut_short.is_some(),
+            cut_short_reason: outcome.cut_short,
+            duration_ms: run_time.as_millis() as u64,
+            leftover_processes_killed: leftover,
+        },
+        total_syscalls: named.syscalls.iter().map(|s| s.count).sum::<u64>()
+            + named.unnamed.iter().map(|s| s.count).sum::<u64>(),
+        syscalls: named.syscalls,
+        unnamed_syscalls: named.unnamed,
+        warnings,
+    };
+
+    let json = profile.to_json();
+    match &args.output {
+        Some(path) => profile::write_atomic(path, json.as_bytes())
+            .with_context(|| format!("failed to write the profile to {}", path.display()))
+            .map_err(exit::with(exit::INPUT))?,
+        None => std::io::stdout()
+            .write_all(json.as_bytes())
+            .context("failed to write the profile to stdout")?,
+    }
+    if let Some(path) = &args.report {
+        let mut text = serde_json::to_string_pretty(&report).context("failed to encode the report")?;
+        text.push('\n');
+        profile::write_atomic(path, text.as_bytes())
+            .with_context(|| format!("failed to write the report to {}", path.display()))
+            .map_err(exit::with(exit::INPUT))?;
+    }
+    print_summary(&args, &report, &profile, allowed.len());
+
+    Ok(match (outcome.cut_short, outcome.status.success()) {
+        (Some(_), _) | (None, true) => exit::OK,
+        (None, false) => exit::CMD_FAILED,
+    })
+}
+
+/// An output path must be a file path in an existing, writable directory. Checked before recording
+/// so a long run never ends in "cannot write".
+fn check_output_path(path: &Path) -> anyhow::Result<()> {
+    if path.is_dir() {
+        bail!("output path {} is a directory: give a file name, e.g. {}/profile.json", path.display(), path.display());
+    }
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if !dir.is_dir() {
+        bail!("output directory {} does not exist: create it first (mkdir -p {}) or choose another path", dir.display(), dir.display());
+    }
+    let cdir = CString::new(dir.as_os_str().as_bytes()).map_err(|_| anyhow!("output path {} contains a NUL byte", path.display()))?;
+    // SAFETY: cdir is a valid C string.
+    if unsafe { libc::access(cdir.as_ptr(), libc::W_OK) } != 0 {
+        bail!(
+            "cannot write to output directory {}: {}; choose a writable path",
+            dir.display(),
+            std::io::Error::last_os_error()
+        );
+    }
+    Ok(())
+}
+
+/// Loading tracing programs needs CAP_BPF + CAP_PERFMON (or CAP_SYS_ADMIN), and making a cgroup
+/// needs write access to the cgroup2 tree: in practice, root.
+fn check_privileges() -> anyhow::Result<()> {
+    const CAP_SYS_ADMIN: u32 = 21;
+    const CAP_PERFMON: u32 = 38;
+    const CAP_BPF: u32 = 39;
+    let status = std::fs::read_to_string("/proc/self/status").context("failed to read /proc/self/status")?;
+    let effective = status
+        .lines()
+        .find_map(|line| line.strip_prefix("CapEff:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        .unwrap_or(0);
+    let has = |cap: u32| effective & (1 << cap) != 0;
+    if !(has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON))) {
+        bail!(
+            "recording needs root to load eBPF programs and create a cgroup (missing CAP_BPF and \
+             CAP_PERFMON, or CAP_SYS_ADMIN): run it with sudo"
+        );
+    }
+    Ok(())
+}
+
+fn current_user_name() -> String {
+    // SAFETY: geteuid has no preconditions.
+    let uid = unsafe { libc::geteuid() };
+    launcher::choose_user(Some(&uid.to_string()))
+        .ok()
+        .flatten()
+        .map_or_else(|| uid.to_string(), |user| user.name)
+}
+
+struct Outcome {
+    status: ExitStatus,
+    cut_short: Option<&'static str>,
+}
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_interrupt(_signal: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+/// Waits for CMD, stopping it at the end of `duration` or on Ctrl-C/SIGTERM (SIGTERM to CMD, then
+/// SIGKILL to its whole cgroup after [`STOP_GRACE`]). Flushes eBPF logs and draws a progress line on
+/// a terminal meanwhile.
+fn supervise(
+    mut child: std::process::Child,
+    cgroup: &OwnedCgroup,
+    tracer: &mut Tracer,
+    slot: u32,
+    duration: Option<Duration>,
+) -> anyhow::Result<Outcome> {
+    let pid = child.id() as libc::pid_t;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait());
+    });
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGINT, on_interrupt as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, on_interrupt as *const () as libc::sighandler_t);
+    }
+    let deadline = duration.map(|d| Instant::now() + d);
+    let progress = std::io::stderr().is_terminal();
+    let mut cut_short = None;
+    let mut stop_sent: Option<Instant> = None;
+    let status = loop {
+        match rx.recv_timeout(tracer::POLL_INTERVAL) {
+            Ok(status) => break status.context("failed to wait for the recorded command")?,
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => bail!("lost track of the recorded command"),
+        }
+        tracer.flush_logs();
+        if progress {
+            if let Ok(total) = tracer.total(slot) {
+                eprint!("\rrecording: {total} syscalls so far ");
+            }
+        }
+        match stop_sent {
+            None => {
+                let reason = if INTERRUPTED.load(Ordering::SeqCst) {
+                    Some("interrupt")
+                } else if deadline.is_some_and(|at| Instant::now() >= at) {
+                    Some("duration")
+                } else {
+                    None
+                };
+                if let Some(reason) = reason {
+                    cut_short = Some(reason);
+                    stop_sent = Some(Instant::now());
+                    // SAFETY: signalling our own child, which has not been reaped yet.
+                    unsafe { libc::kill(pid, libc::SIGTERM) };
+                }
+            }
+            Some(at) if at.elapsed() >= STOP_GRACE => {
+                cgroup.kill_all();
+            }
+            Some(_) => {}
+        }
+    };
+    if progress {
+        eprint!("\r\x1b[K");
+    }
+    Ok(Outcome { status, cut_short })
+}
+
+struct Named {
+    syscalls: Vec<SyscallEntry>,
+    unnamed: Vec<UnnamedEntry>,
+}
+
+fn table_arch(table: u32) -> Option<Arch> {
+    let family = Arch::native_family();
+    match table {
+        TABLE_NATIVE => family.first().copied(),
+        TABLE_COMPAT => family.get(1).copied(),
+        TABLE_X32 => family.get(2).copied(),
+        _ => None,
+    }
+}
+
+/// Names each (table, number) with libseccomp for that table's architecture (DESIGN fact 5: ia32
+/// numbers are named from the ia32 table, never as x86_64 numbers).
+fn name_syscalls(recording: &Recording) -> Named {
+    let mut named = Named { syscalls: Vec::new(), unnamed: Vec::new() };
+    for observed in &recording.observed {
+        let arch = table_arch(observed.table);
+        // The eBPF side strips x32's bit 30 to index its table; libseccomp names the kernel's number.
+        let number = if observed.table == TABLE_X32 {
+            observed.nr | syscalls::X32_SYSCALL_BIT
+        } else {
+            observed.nr
+        };
+        match arch.and_then(|arch| syscalls::name_of(arch, number).map(|name| (arch, name))) {
+            Some((arch, name)) => named.syscalls.push(SyscallEntry {
+                name,
+                arch: arch.scmp_name(),
+                count: observed.count,
+                first_comm: observed.first_comm.clone(),
+            }),
+            None => named.unnamed.push(UnnamedEntry {
+                arch: arch.map_or("unknown", Arch::scmp_name),
+                number,
+                count: observed.count,
+                first_comm: observed.first_comm.clone(),
+            }),
+        }
+    }
+    named.syscalls.sort();
+    named.unnamed.sort();
+    named
+}
+
+fn incompleteness(recording: &Recording) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if recording.mark_failed > 0 {
+        warnings.push(format!(
+            "{} thread(s) could not be tracked (the kernel-side thread table was full): their syscalls are missing",
+            recording.mark_failed
+        ));
+    }
+    if recording.pending_failed > 0 {
+        warnings.push(format!("{} seccomp filter install(s) could not be tracked", recording.pending_failed));
+    }
+    if recording.out_of_range > 0 {
+        warnings.push(format!(
+            "{} syscall(s) had numbers beyond the recorder's table and were not counted",
+            recording.out_of_range
+        ));
+    }
+    warnings
+}
+
+fn print_summary(args: &RecordArgs, report: &Report, profile: &Profile, allowed: usize) {
+    let run = &report.run;
+    let cmd = run.command.join(" ");
+    let ended = match (run.cut_short_reason, run.exit_code, run.signal) {
+        (Some("duration"), ..) => "stopped at --duration".to_owned(),
+        (Some(_), ..) => "stopped by Ctrl-C".to_owned(),
+        (None, Some(code), _) => format!("exit {code}"),
+        (None, None, Some(signal)) => format!("killed by signal {signal}"),
+        _ => "ended".to_owned(),
+    };
+    let percent = allowed as f64 * 100.0 / DOCKER_DEFAULT_ALLOWED as f64;
+    eprintln!(
+        "seccomp-profiler: recorded `{cmd}` ({ended}, {:.2} s, {} syscalls made)",
+        run.duration_ms as f64 / 1e3,
+        report.total_syscalls
+    );
+    eprintln!(
+        "  {allowed} syscalls allowed; Docker's default profile allows {DOCKER_DEFAULT_ALLOWED} ({percent:.0} % of it)"
+    );
+    let errno_rules: Vec<&str> = profile
+        .syscalls
+        .iter()
+        .filter(|rule| rule.errno_ret == Some(38))
+        .flat_map(|rule| rule.names.iter().map(String::as_str))
+        .collect();
+    if !errno_rules.is_empty() {
+        eprintln!("  answered with ENOSYS so libraries fall back: {}", errno_rules.join(", "));
+    }
+    if run.no_new_privs {
+        eprintln!("  note: CMD ran as {} with no_new_privs set (needed to install the gate filter as non-root)", run.user);
+    }
+    if run.leftover_processes_killed > 0 {
+        eprintln!("  note: {} process(es) CMD left running were killed", run.leftover_processes_killed);
+    }
+    if run.exit_code.is_some_and(|code| code != 0) && !run.cut_short {
+        eprintln!("  warning: CMD failed; the profile covers only what this run did");
+    }
+    for warning in &report.warnings {
+        eprintln!("  warning: {warning}");
+    }
+    match &args.output {
+        Some(path) => {
+            let path = path.display();
+            eprintln!("  profile written to {path}; use it with:");
+            eprintln!("    docker run --security-opt seccomp={path} …");
+            eprintln!("    seccomp-profiler exec --profile {path} -- {cmd}");
+        }
+        None => eprintln!("  profile written to stdout (use -o FILE to write a file)"),
+    }
+    if let Some(path) = &args.report {
+        eprintln!("  report written to {}", path.display());
+    }
+}

@@ -1,0 +1,26 @@
+//! seccomp-profiler: record a workload's syscalls with eBPF and write the smallest seccomp profile
+//! that lets it run. The binary (`main.rs`) is a thin shell over [`run`]; the modules are public so
+//! the privileged end-to-end tests and benchmarks in `tests/` can drive the same code.
+
+pub mod btf;
+pub mod cgroup;
+pub mod cli;
+pub mod commands;
+pub mod exit;
+pub mod launcher;
+pub mod profile;
+pub mod report;
+pub mod syscalls;
+pub mod tracer;
+
+/// The eBPF object built by `build.rs` (aya-build), embedded so the binary is self-contained.
+pub static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/profiler"));
+
+/// Runs a parsed command line and returns the process exit code.
+pub fn run(cli: cli::Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        cli::Command::Record(args) => commands::record::run(args, cli.verbose),
+        cli::Command::Exec(args) => commands::exec::run(args),
+        cli::Command::Validate(args) => commands::validate::run(args),
+    }
+}

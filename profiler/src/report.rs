@@ -1,0 +1,88 @@
+//! The `--report` JSON: per-syscall counts and first command name, plus the context of the run
+//! (kernel, arch, command, exit status, whether it was cut short, what could make it incomplete).
+//! Unlike the profile, a report describes one run and may differ between runs; it is still written
+//! with sorted entries so two reports diff readably.
+
+use serde::Serialize;
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub tool: Tool,
+    pub run: RunContext,
+    /// Sorted by name, then architecture.
+    pub syscalls: Vec<SyscallEntry>,
+    /// Syscalls libseccomp cannot name (newer than its tables): not in the profile.
+    pub unnamed_syscalls: Vec<UnnamedEntry>,
+    pub total_syscalls: u64,
+    /// Anything that makes this recording less than complete; empty when it is complete.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Tool {
+    pub name: &'static str,
+    pub version: &'static str,
+}
+
+impl Default for Tool {
+    fn default() -> Self {
+        Tool { name: env!("CARGO_PKG_NAME"), version: env!("CARGO_PKG_VERSION") }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct RunContext {
+    pub command: Vec<String>,
+    pub kernel: String,
+    pub arch: String,
+    /// The user CMD ran as.
+    pub user: String,
+    pub uid: u32,
+    /// What opened the gate: the launcher's allow-all filter before CMD's execve.
+    pub gate: &'static str,
+    /// Whether the launcher had to set no_new_privs (CMD ran as a non-root user).
+    pub no_new_privs: bool,
+    /// CMD's exit code, if it exited.
+    pub exit_code: Option<i32>,
+    /// The signal that ended CMD, if one did.
+    pub signal: Option<i32>,
+    pub cut_short: bool,
+    /// "duration" or "interrupt" when cut short.
+    pub cut_short_reason: Option<&'static str>,
+    pub duration_ms: u64,
+    /// Processes CMD left in its cgroup when it exited, killed by the recorder.
+    pub leftover_processes_killed: usize,
+}
+
+#[derive(Debug, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SyscallEntry {
+    pub name: String,
+    /// The libseccomp name of the syscall table, e.g. SCMP_ARCH_X86_64.
+    pub arch: &'static str,
+    pub count: u64,
+    pub first_comm: String,
+}
+
+#[derive(Debug, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct UnnamedEntry {
+    /// The libseccomp name of the syscall table, e.g. SCMP_ARCH_X86_64.
+    pub arch: &'static str,
+    pub number: u32,
+    pub count: u64,
+    pub first_comm: String,
+}
+
+/// `uname -r` and the machine name, without spawning anything.
+pub fn kernel_and_arch() -> (String, String) {
+    // SAFETY: an all-zero utsname is a valid out-parameter for uname(2).
+    let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: uts is a valid utsname.
+    if unsafe { libc::uname(&mut uts) } != 0 {
+        return ("unknown".into(), std::env::consts::ARCH.into());
+    }
+    let field = |raw: &[libc::c_char]| {
+        // SAFETY: uname NUL-terminates its fields.
+        unsafe { std::ffi::CStr::from_ptr(raw.as_ptr()) }.to_string_lossy().into_owned()
+    };
+    (field(&uts.release), field(&uts.machine))
+}

@@ -1,0 +1,223 @@
+//! Loads the eBPF object, attaches its raw tracepoints, registers targets and reads what they
+//! recorded. It owns the kernel/user boundary; it knows nothing about profiles or syscall names
+//! (it hands back numbers per syscall table).
+
+use std::time::Duration;
+
+use aya::{
+    Ebpf, EbpfLoader,
+    maps::{Array, HashMap, MapData, PerCpuArray},
+    programs::RawTracePoint,
+};
+use profiler_common::{
+    NR_SLOTS, TABLES, Target, comm_index, counts_key, globals, maps, stats, MAX_TARGETS,
+};
+use thiserror::Error;
+
+use crate::btf::{Btf, BtfError, KernelOffsets};
+
+#[derive(Debug, Error)]
+pub enum TracerError {
+    #[error(transparent)]
+    Btf(#[from] BtfError),
+    #[error(
+        "cannot load the eBPF programs: {0}; recording needs root (CAP_BPF and CAP_PERFMON, or \
+         CAP_SYS_ADMIN) and a kernel with BPF raw tracepoints (≥ 4.17)"
+    )]
+    Load(#[source] aya::EbpfError),
+    #[error("the kernel rejected eBPF program {program}: {source:#}")]
+    Program { program: &'static str, source: aya::programs::ProgramError },
+    #[error("cannot attach eBPF program {program} to tracepoint {tracepoint}: {source:#}")]
+    Attach { program: &'static str, tracepoint: &'static str, source: aya::programs::ProgramError },
+    #[error("eBPF map {0} is missing from the object (build mismatch)")]
+    MissingMap(&'static str),
+    #[error("eBPF map {map}: {source}")]
+    Map { map: &'static str, source: aya::maps::MapError },
+    #[error("too many targets: one recording follows at most {MAX_TARGETS}")]
+    TooManyTargets,
+}
+
+/// (program, tracepoint) pairs the recorder attaches. All are raw tracepoints: no tracefs needed.
+const PROGRAMS: [(&str, &str); 5] = [
+    ("sys_enter", "sys_enter"),
+    ("sys_exit", "sys_exit"),
+    ("sched_process_fork", "sched_process_fork"),
+    ("sched_process_exec", "sched_process_exec"),
+    ("sched_process_exit", "sched_process_exit"),
+];
+
+/// What one syscall table slot recorded for one target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Observed {
+    /// `profiler_common::TABLE_*`.
+    pub table: u32,
+    pub nr: u32,
+    pub count: u64,
+    pub first_comm: String,
+}
+
+/// Everything read back for one target.
+#[derive(Clone, Debug, Default)]
+pub struct Recording {
+    /// Sorted by (table, nr).
+    pub observed: Vec<Observed>,
+    /// Machine-wide counters of anything that makes a recording incomplete (see `stats`).
+    pub mark_failed: u64,
+    pub out_of_range: u64,
+    pub pending_failed: u64,
+}
+
+pub struct Tracer {
+    ebpf: Ebpf,
+    logger: Option<aya_log::EbpfLogger<&'static dyn log::Log>>,
+    next_slot: u32,
+}
+
+fn map_err(map: &'static str) -> impl Fn(aya::maps::MapError) -> TracerError {
+    move |source| TracerError::Map { map, source }
+}
+
+impl Tracer {
+    /// Loads the programs with this kernel's offsets and attaches them. With `verbose`, the eBPF
+    /// side's log (aya-log) is forwarded to ours; otherwise its log level is set to off.
+    pub fn load(verbose: bool) -> Result<Tracer, TracerError> {
+        let btf = Btf::from_vmlinux()?;
+        let offsets = KernelOffsets::resolve(&btf)?;
+        let log_level: u8 = if verbose { 0xff } else { 0 };
+        let mut ebpf = EbpfLoader::new()
+            .override_global(globals::TASK_PID_OFFSET, &offsets.task_pid, true)
+            .override_global(globals::TASK_STATUS_OFFSET, &offsets.task_status, true)
+            .override_global(globals::COMPAT_STATUS_MASK, &offsets.compat_status_mask, true)
+            .override_global(aya_log::LEVEL, &log_level, false)
+            .load(crate::EBPF_OBJECT)
+            .map_err(TracerError::Load)?;
+        let logger = if verbose {
+            aya_log::EbpfLogger::init(&mut ebpf)
+                .map_err(|err| log::warn!("eBPF log unavailable: {err}"))
+                .ok()
+        } else {
+            None
+        };
+        for (program, tracepoint) in PROGRAMS {
+            attach_raw(&mut ebpf, program, tracepoint)?;
+        }
+        Ok(Tracer { ebpf, logger, next_slot: 0 })
+    }
+
+    /// Starts recording the cgroup `cgroup_id`; returns the target's slot.
+    pub fn add_target(&mut self, cgroup_id: u64, flags: u32) -> Result<u32, TracerError> {
+        if self.next_slot >= MAX_TARGETS {
+            return Err(TracerError::TooManyTargets);
+        }
+        let slot = self.next_slot;
+        self.next_slot += 1;
+        let map = self.ebpf.map_mut(maps::TARGETS).ok_or(TracerError::MissingMap(maps::TARGETS))?;
+        let mut targets: HashMap<&mut MapData, u64, Target> =
+            HashMap::try_from(map).map_err(map_err(maps::TARGETS))?;
+        targets.insert(cgroup_id, Target { slot, flags }, 0).map_err(map_err(maps::TARGETS))?;
+        Ok(slot)
+    }
+
+    /// Stops recording a cgroup (its counts stay readable).
+    pub fn remove_target(&mut self, cgroup_id: u64) -> Result<(), TracerError> {
+        let map = self.ebpf.map_mut(maps::TARGETS).ok_or(TracerError::MissingMap(maps::TARGETS))?;
+        let mut targets: HashMap<&mut MapData, u64, Target> =
+            HashMap::try_from(map).map_err(map_err(maps::TARGETS))?;
+        targets.remove(&cgroup_id).map_err(map_err(maps::TARGETS))
+    }
+
+    /// Marks already-running threads as past the gate (attaching to a live workload).
+    pub fn mark_threads(&mut self, slot: u32, tids: &[u32]) -> Result<(), TracerError> {
+        let map = self.ebpf.map_mut(maps::MARKS).ok_or(TracerError::MissingMap(maps::MARKS))?;
+        let mut marks: HashMap<&mut MapData, u32, u32> =
+            HashMap::try_from(map).map_err(map_err(maps::MARKS))?;
+        for &tid in tids {
+            marks.insert(tid, slot, 0).map_err(map_err(maps::MARKS))?;
+        }
+        Ok(())
+    }
+
+    /// Sum of all counts of a target so far (for a progress line).
+    pub fn total(&self, slot: u32) -> Result<u64, TracerError> {
+        let counts = self.counts_map()?;
+        let mut total = 0;
+        for table in 0..TABLES {
+            let per_cpu = counts.get(&counts_key(slot, table), 0).map_err(map_err(maps::COUNTS))?;
+            total += per_cpu.iter().flat_map(|row| row.iter()).sum::<u64>();
+        }
+        Ok(total)
+    }
+
+    fn counts_map(&self) -> Result<PerCpuArray<&MapData, [u64; NR_SLOTS]>, TracerError> {
+        let map = self.ebpf.map(maps::COUNTS).ok_or(TracerError::MissingMap(maps::COUNTS))?;
+        PerCpuArray::try_from(map).map_err(map_err(maps::COUNTS))
+    }
+
+    /// Reads a target's counts (summed over CPUs) and first comms, and the incompleteness counters.
+    pub fn read(&self, slot: u32) -> Result<Recording, TracerError> {
+        let counts = self.counts_map()?;
+        let comm_map = self.ebpf.map(maps::FIRST_COMM).ok_or(TracerError::MissingMap(maps::FIRST_COMM))?;
+        let comms: Array<&MapData, [u8; 16]> = Array::try_from(comm_map).map_err(map_err(maps::FIRST_COMM))?;
+        let mut recording = Recording::default();
+        for table in 0..TABLES {
+            let per_cpu = counts.get(&counts_key(slot, table), 0).map_err(map_err(maps::COUNTS))?;
+            let mut sums = [0u64; NR_SLOTS];
+            for row in per_cpu.iter() {
+                for (sum, value) in sums.iter_mut().zip(row.iter()) {
+                    *sum += value;
+                }
+            }
+            for (nr, &count) in sums.iter().enumerate().filter(|(_, count)| **count > 0) {
+                let nr = nr as u32;
+                let raw = comms.get(&comm_index(slot, table, nr), 0).map_err(map_err(maps::FIRST_COMM))?;
+                let end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
+                let first_comm = String::from_utf8_lossy(&raw[..end]).into_owned();
+                recording.observed.push(Observed { table, nr, count, first_comm });
+            }
+        }
+        let stats_map = self.ebpf.map(maps::STATS).ok_or(TracerError::MissingMap(maps::STATS))?;
+        let stats_array: PerCpuArray<&MapData, u64> =
+            PerCpuArray::try_from(stats_map).map_err(map_err(maps::STATS))?;
+        let stat = |index: u32| -> Result<u64, TracerError> {
+            Ok(stats_array.get(&index, 0).map_err(map_err(maps::STATS))?.iter().sum())
+        };
+        recording.mark_failed = stat(stats::MARK_FAILED)?;
+        recording.out_of_range = stat(stats::OUT_OF_RANGE)?;
+        recording.pending_failed = stat(stats::PENDING_FAILED)?;
+        Ok(recording)
+    }
+
+    /// Forwards pending eBPF log records (only with -v).
+    pub fn flush_logs(&mut self) {
+        if let Some(logger) = self.logger.as_mut() {
+            logger.flush();
+        }
+    }
+}
+
+fn attach_raw(ebpf: &mut Ebpf, program: &'static str, tracepoint: &'static str) -> Result<(), TracerError> {
+    let prog: &mut RawTracePoint = ebpf
+        .program_mut(program)
+        .ok_or(TracerError::MissingMap(program))?
+        .try_into()
+        .map_err(|source| TracerError::Program { program, source })?;
+    prog.load().map_err(|source| TracerError::Program { program, source })?;
+    prog.attach(tracepoint)
+        .map_err(|source| TracerError::Attach { program, tracepoint, source })?;
+    Ok(())
+}
+
+/// Empty programs on the recorder's hot-path hooks (`sys_enter`, `sys_exit`): the cost floor the
+/// benchmark compares the recorder against. Detached when the returned object is dropped.
+pub fn attach_noop() -> Result<Ebpf, TracerError> {
+    let mut ebpf = EbpfLoader::new()
+        .override_global(aya_log::LEVEL, &0u8, false)
+        .load(crate::EBPF_OBJECT)
+        .map_err(TracerError::Load)?;
+    attach_raw(&mut ebpf, "noop_sys_enter", "sys_enter")?;
+    attach_raw(&mut ebpf, "noop_sys_exit", "sys_exit")?;
+    Ok(ebpf)
+}
+
+/// How often the record loop polls (child exit, progress, eBPF logs).
+pub const POLL_INTERVAL: Duration = Duration::from_millis(100);

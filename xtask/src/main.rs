@@ -1,0 +1,80 @@
+//! Developer tasks for seccomp-profiler, run as `cargo xtask <task>`: installing prerequisites,
+//! the privileged test run CI uses, the demo and the benchmarks. This file only parses the
+//! command line and dispatches; each task lives in its own module.
+
+mod bench;
+mod cmd;
+mod demo;
+mod dockerd;
+mod prereqs;
+mod test;
+mod workspace;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Developer tasks for seccomp-profiler (most need root).
+#[derive(Parser)]
+#[command(name = "xtask", bin_name = "cargo xtask")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Install missing prerequisites (Debian packages, nightly rust-src, bpf-linker).
+    Setup {
+        /// Also what the end-to-end tests need (Docker, nginx, redis, …).
+        #[arg(long)]
+        test: bool,
+    },
+    /// Record demo-workload, replay it under its profile, and show a syscall outside it denied.
+    Demo,
+    /// Everything CI runs: unit tests, release build, privileged end-to-end tests, the demo.
+    Test {
+        /// Passed to the end-to-end test binaries (e.g. a test name filter).
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+    /// Per-syscall cost of recording against an empty-program floor, and record's start-up time.
+    Bench {
+        /// Interleaved rounds; medians are reported.
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+        /// Syscalls per syscall-loop run.
+        #[arg(long, default_value_t = 3_000_000)]
+        iterations: u64,
+    },
+    /// Start dockerd (bridge, iptables and masquerading off) unless a daemon already answers.
+    StartDockerd,
+    /// Stop the dockerd that xtask started (by the PID in target/xtask/dockerd.pid).
+    StopDockerd,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.task {
+        Task::Setup { test } => prereqs::ensure(if test {
+            prereqs::Set::Test
+        } else {
+            prereqs::Set::Build
+        }),
+        Task::Demo => demo::run(),
+        Task::Test { args } => test::run(&args),
+        Task::Bench { rounds, iterations } => bench::run(bench::Options { rounds, iterations }),
+        Task::StartDockerd => dockerd::ensure_running().map(|pid| match pid {
+            Some(pid) => dockerd::left_running_note(pid),
+            None => println!("xtask: a Docker daemon not started by xtask already answers"),
+        }),
+        Task::StopDockerd => dockerd::stop(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! `cargo xtask test`: everything CI runs, in order, stopping at the first failure — unit tests,
+//! the release build, the privileged end-to-end tests (`tests/`, one thread, against dockerd) and
+//! the demo. It reports no counts of its own: cargo's `test result:` lines are the record. What the
+//! end-to-end tests check is theirs; this module only prepares the machine and runs them.
+
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+use crate::{cmd, demo, dockerd, prereqs, workspace};
+
+pub fn run(test_args: &[String]) -> Result<()> {
+    if !workspace::is_root() {
+        bail!(
+            "`cargo xtask test` needs root (eBPF, cgroups, dockerd); run it as root, \
+             or `cargo test -p seccomp-profiler -p profiler-common -p xtask` for the unit tests alone"
+        );
+    }
+    let started = Instant::now();
+    prereqs::ensure(prereqs::Set::Test)?;
+    let dockerd =
+        dockerd::ensure_running().context("get a Docker daemon for the container tests")?;
+    let result = stages(test_args);
+    if let Some(pid) = dockerd {
+        dockerd::left_running_note(pid);
+    }
+    match &result {
+        Ok(()) => println!(
+            "xtask: test: all stages passed in {:.0?}",
+            started.elapsed()
+        ),
+        Err(_) => println!("xtask: test: FAILED after {:.0?}", started.elapsed()),
+    }
+    result
+}
+
+fn stages(test_args: &[String]) -> Result<()> {
+    stage("unit tests", || {
+        cmd::run(cmd::cargo().args([
+            "test",
+            "-p",
+            "seccomp-profiler",
+            "-p",
+            "profiler-common",
+            "-p",
+            "xtask",
+        ]))
+    })?;
+    stage("release build", demo::build_release)?;
+    stage("end-to-end tests", || {
+        let workloads = workspace::target_dir().join("release");
+        cmd::run(
+            cmd::cargo()
+                .env(
+                    "SECCOMP_PROFILER_BIN",
+                    workspace::release_bin("seccomp-profiler"),
+                )
+                .env("SECCOMP_PROFILER_WORKLOADS", &workloads)
+                .args(["test", "--release", "-p", "seccomp-profiler-tests", "--"])
+                .arg("--test-threads=1")
+                .args(test_args),
+        )
+    })?;
+    stage("demo", demo::scenario)
+}
+
+fn stage(name: &str, body: impl FnOnce() -> Result<()>) -> Result<()> {
+    println!("xtask: == {name} ==");
+    let started = Instant::now();
+    body().with_context(|| format!("run the {name}"))?;
+    println!("xtask: {name} passed ({:.1?})", started.elapsed());
+    Ok(())
+}
