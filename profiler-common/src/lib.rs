@@ -41,7 +41,32 @@ pub mod maps {
     pub const FIRST_COMM: &str = "FIRST_COMM";
     /// `PerCpuArray<u64>` indexed by [`super::stats`]: events that would make a recording incomplete.
     pub const STATS: &str = "STATS";
+    /// `Array<u32>` indexed by slot: which gates opened for the target ([`super::GATE_FILTER`] |
+    /// [`super::GATE_EXEC`]), so the report can say how recording started.
+    pub const GATES: &str = "GATES";
+    /// `Array<WatchPrefix>`: cgroup2 paths under which a new cgroup becomes a target the moment
+    /// it is created (`cgroup_mkdir`), e.g. `/docker/` — containers are armed before their first task.
+    pub const WATCH_PREFIXES: &str = "WATCH_PREFIXES";
+    /// `Queue<u32>`: target slots the kernel side may hand to cgroups it arms. Filled by userspace.
+    pub const FREE_SLOTS: &str = "FREE_SLOTS";
 }
+
+/// Gate bits of [`maps::GATES`].
+pub const GATE_FILTER: u32 = 1;
+pub const GATE_EXEC: u32 = 2;
+
+/// Entries of [`maps::WATCH_PREFIXES`].
+pub const WATCH_PREFIX_SLOTS: u32 = 2;
+pub const WATCH_PREFIX_MAX: usize = 60;
+
+/// A cgroup path prefix; `len == 0` means unused.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WatchPrefix {
+    pub len: u32,
+    pub bytes: [u8; WATCH_PREFIX_MAX],
+}
+const _: () = assert!(core::mem::size_of::<WatchPrefix>() == 64);
 
 /// Globals userspace sets with `EbpfLoader::override_global` before load. Offsets come from the
 /// running kernel's BTF (`/sys/kernel/btf/vmlinux`), because aya emits no CO-RE relocations.
@@ -53,6 +78,20 @@ pub mod globals {
     pub const TASK_STATUS_OFFSET: &str = "TASK_STATUS_OFFSET";
     /// The `TS_COMPAT` bit of `thread_info.status`.
     pub const COMPAT_STATUS_MASK: &str = "COMPAT_STATUS_MASK";
+    /// `task_struct.nsproxy`, `nsproxy.mnt_ns` and `mnt_namespace.ns.inum`: the exec gate only opens
+    /// in a mount namespace other than [`HOST_MNT_NS`]'s (after the runtime's pivot_root).
+    pub const TASK_NSPROXY_OFFSET: &str = "TASK_NSPROXY_OFFSET";
+    pub const NSPROXY_MNT_NS_OFFSET: &str = "NSPROXY_MNT_NS_OFFSET";
+    pub const MNT_NS_INUM_OFFSET: &str = "MNT_NS_INUM_OFFSET";
+    /// The recorder's own mount namespace inode number (`stat /proc/self/ns/mnt`).
+    pub const HOST_MNT_NS: &str = "HOST_MNT_NS";
+    /// `cgroup.kn`, `kernfs_node.id`, `cgroup.root`, `cgroup_root.hierarchy_id` for `cgroup_mkdir`.
+    pub const CGROUP_KN_OFFSET: &str = "CGROUP_KN_OFFSET";
+    pub const KERNFS_NODE_ID_OFFSET: &str = "KERNFS_NODE_ID_OFFSET";
+    pub const CGROUP_ROOT_OFFSET: &str = "CGROUP_ROOT_OFFSET";
+    pub const ROOT_HIERARCHY_ID_OFFSET: &str = "ROOT_HIERARCHY_ID_OFFSET";
+    /// `Target::flags` given to cgroups armed by `cgroup_mkdir`.
+    pub const WATCH_FLAGS: &str = "WATCH_FLAGS";
 }
 
 /// Indexes of the [`maps::STATS`] array.
@@ -63,7 +102,9 @@ pub mod stats {
     pub const OUT_OF_RANGE: u32 = 1;
     /// A filter install could not be tracked (PENDING full).
     pub const PENDING_FAILED: u32 = 2;
-    pub const COUNT: u32 = 3;
+    /// A watched cgroup was created but no target slot was free: it was not recorded.
+    pub const SLOTS_EXHAUSTED: u32 = 3;
+    pub const COUNT: u32 = 4;
 }
 
 /// A recorded cgroup: which slot of the count arrays it owns and how its gate opens.
@@ -76,8 +117,10 @@ pub struct Target {
 const _: () = assert!(core::mem::size_of::<Target>() == 8);
 
 impl Target {
-    /// Besides a filter install, the first `execve`/`execveat` of a thread opens its gate: for
-    /// containers started with `seccomp=unconfined`, which never install a filter.
+    /// Besides a filter install, an `execve`/`execveat` made in a mount namespace other than the
+    /// host's opens a thread's gate: for containers started with `seccomp=unconfined`, which never
+    /// install a filter. The runtime's own re-exec (runc's memfd copy) happens in the host's mount
+    /// namespace, before it unshares, so it does not open the gate; the entrypoint's execve does.
     pub const GATE_ON_EXEC: u32 = 1;
 }
 
@@ -111,4 +154,6 @@ mod pod {
     unsafe impl aya::Pod for super::Target {}
     // SAFETY: as above.
     unsafe impl aya::Pod for super::Pending {}
+    // SAFETY: #[repr(C)] u32 + byte array, 64 bytes, no padding.
+    unsafe impl aya::Pod for super::WatchPrefix {}
 }

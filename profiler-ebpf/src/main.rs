@@ -17,16 +17,19 @@ use aya_ebpf::{
     Global,
     helpers::{
         bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
-        bpf_get_current_task, bpf_probe_read_kernel,
+        bpf_get_current_task, bpf_probe_read_kernel, bpf_probe_read_kernel_str_bytes,
     },
     macros::raw_tracepoint,
     programs::RawTracePointContext,
 };
 use aya_log_ebpf::debug;
-use maps::{COUNTS, FIRST_COMM, MARKED_TGIDS, MARKS, PENDING, STATS, TARGETS};
+use maps::{
+    COUNTS, FIRST_COMM, FREE_SLOTS, GATES, MARKED_TGIDS, MARKS, PENDING, STATS, TARGETS,
+    WATCH_PREFIXES,
+};
 use profiler_common::{
-    NR_SLOTS, Pending, TABLE_COMPAT, TABLE_NATIVE, TABLE_X32, Target, X32_SYSCALL_BIT, comm_index,
-    counts_key, stats,
+    GATE_EXEC, GATE_FILTER, NR_SLOTS, Pending, TABLE_COMPAT, TABLE_NATIVE, TABLE_X32, Target,
+    WATCH_PREFIX_MAX, WATCH_PREFIX_SLOTS, X32_SYSCALL_BIT, comm_index, counts_key, stats,
 };
 
 #[unsafe(no_mangle)]
@@ -35,6 +38,24 @@ static TASK_PID_OFFSET: Global<u32> = Global::new(0);
 static TASK_STATUS_OFFSET: Global<u32> = Global::new(0);
 #[unsafe(no_mangle)]
 static COMPAT_STATUS_MASK: Global<u32> = Global::new(0);
+#[unsafe(no_mangle)]
+static TASK_NSPROXY_OFFSET: Global<u32> = Global::new(0);
+#[unsafe(no_mangle)]
+static NSPROXY_MNT_NS_OFFSET: Global<u32> = Global::new(0);
+#[unsafe(no_mangle)]
+static MNT_NS_INUM_OFFSET: Global<u32> = Global::new(0);
+#[unsafe(no_mangle)]
+static HOST_MNT_NS: Global<u32> = Global::new(0);
+#[unsafe(no_mangle)]
+static CGROUP_KN_OFFSET: Global<u32> = Global::new(0);
+#[unsafe(no_mangle)]
+static KERNFS_NODE_ID_OFFSET: Global<u32> = Global::new(0);
+#[unsafe(no_mangle)]
+static CGROUP_ROOT_OFFSET: Global<u32> = Global::new(0);
+#[unsafe(no_mangle)]
+static ROOT_HIERARCHY_ID_OFFSET: Global<u32> = Global::new(0);
+#[unsafe(no_mangle)]
+static WATCH_FLAGS: Global<u32> = Global::new(0);
 
 /// Native syscall numbers the gate looks for, and where `struct pt_regs` keeps the first two
 /// arguments at `sys_enter` (arch/x86/include/asm/ptrace.h; arch/arm64/include/asm/ptrace.h).
@@ -127,11 +148,39 @@ fn gate_opens(ctx: &RawTracePointContext, target: &Target, tid: u32, id: i64) ->
     }
     if target.flags & Target::GATE_ON_EXEC != 0
         && (id == abi::SYS_EXECVE || id == abi::SYS_EXECVEAT)
+        && in_foreign_mount_ns()
     {
         mark(ctx, tid, target.slot);
+        note_gate(target.slot, GATE_EXEC);
         return true;
     }
     false
+}
+
+/// Whether the current task's mount namespace differs from the recorder's (it has pivoted into a
+/// container's root). Reads task->nsproxy->mnt_ns->ns.inum with offsets from BTF.
+#[inline(always)]
+fn in_foreign_mount_ns() -> bool {
+    // SAFETY: a chain of checked kernel reads starting at the current task.
+    let inum = unsafe {
+        let task = bpf_get_current_task() as *const u8;
+        let Ok(nsproxy) = bpf_probe_read_kernel(task.add(TASK_NSPROXY_OFFSET.load() as usize) as *const *const u8) else {
+            return false;
+        };
+        let Ok(mnt_ns) = bpf_probe_read_kernel(nsproxy.add(NSPROXY_MNT_NS_OFFSET.load() as usize) as *const *const u8) else {
+            return false;
+        };
+        bpf_probe_read_kernel(mnt_ns.add(MNT_NS_INUM_OFFSET.load() as usize) as *const u32).unwrap_or(0)
+    };
+    inum != 0 && inum != HOST_MNT_NS.load()
+}
+
+#[inline(always)]
+fn note_gate(slot: u32, gate: u32) {
+    if let Some(gates) = GATES.get_ptr_mut(slot) {
+        // SAFETY: a plain array element; a lost race only loses an OR of a bit another CPU also sets.
+        unsafe { *gates |= gate };
+    }
 }
 
 #[inline(always)]
@@ -226,6 +275,7 @@ fn try_sys_exit(ctx: &RawTracePointContext) -> Option<()> {
     }
     debug!(ctx, "tid {} installed a seccomp filter: gate open", tid);
     mark(ctx, tid, pending.slot);
+    note_gate(pending.slot, GATE_FILTER);
     if pending.tsync != 0 && MARKED_TGIDS.insert(&((pid_tgid >> 32) as u32), &pending.slot, 0).is_err() {
         bump(stats::MARK_FAILED);
     }
@@ -290,6 +340,78 @@ pub fn sched_process_exit(_ctx: RawTracePointContext) -> i32 {
     let tid = bpf_get_current_pid_tgid() as u32;
     let _ = MARKS.remove(&tid);
     0
+}
+
+/// `cgroup:cgroup_mkdir`, TP_PROTO(struct cgroup *cgrp, const char *path) (include/trace/events/cgroup.h).
+/// Runs inside the runtime's mkdir, before any task can join the new cgroup: a cgroup2 child of a
+/// watched prefix (e.g. `/docker/<id>`) becomes a target here, so a container is recorded from its
+/// first syscall with no race against its entrypoint. Fires for cgroup v1 hierarchies too; only the
+/// default (v2) hierarchy, id 0 as in /proc/<pid>/cgroup's "0::" line, is taken.
+#[raw_tracepoint(tracepoint = "cgroup_mkdir")]
+pub fn cgroup_mkdir(ctx: RawTracePointContext) -> i32 {
+    let _ = try_cgroup_mkdir(&ctx);
+    0
+}
+
+#[inline(always)]
+fn try_cgroup_mkdir(ctx: &RawTracePointContext) -> Option<()> {
+    let cgrp: *const u8 = ctx.arg(0);
+    let path: *const u8 = ctx.arg(1);
+    // SAFETY: checked kernel reads from the tracepoint's cgroup and path pointers.
+    unsafe {
+        let root: *const u8 =
+            bpf_probe_read_kernel(cgrp.add(CGROUP_ROOT_OFFSET.load() as usize) as *const *const u8).ok()?;
+        let hierarchy: i32 =
+            bpf_probe_read_kernel(root.add(ROOT_HIERARCHY_ID_OFFSET.load() as usize) as *const i32).ok()?;
+        if hierarchy != 0 {
+            return None;
+        }
+        let mut buf = [0u8; WATCH_PREFIX_MAX + 4];
+        let name = bpf_probe_read_kernel_str_bytes(path, &mut buf).ok()?;
+        if !watched(name) {
+            return None;
+        }
+        let kn: *const u8 =
+            bpf_probe_read_kernel(cgrp.add(CGROUP_KN_OFFSET.load() as usize) as *const *const u8).ok()?;
+        let id: u64 = bpf_probe_read_kernel(kn.add(KERNFS_NODE_ID_OFFSET.load() as usize) as *const u64).ok()?;
+        let Ok(Some(slot)) = FREE_SLOTS.pop() else {
+            bump(stats::SLOTS_EXHAUSTED);
+            return None;
+        };
+        let target = Target { slot, flags: WATCH_FLAGS.load() };
+        if TARGETS.insert(&id, &target, 0).is_err() {
+            bump(stats::SLOTS_EXHAUSTED);
+            return None;
+        }
+        debug!(ctx, "armed cgroup id {} as target slot {}", id, slot);
+    }
+    Some(())
+}
+
+/// Whether `path` starts with one of the watched prefixes (and has something after it).
+#[inline(always)]
+fn watched(path: &[u8]) -> bool {
+    for index in 0..WATCH_PREFIX_SLOTS {
+        let Some(prefix) = WATCH_PREFIXES.get(index) else { continue };
+        let len = prefix.len as usize;
+        if len == 0 || len > WATCH_PREFIX_MAX || path.len() <= len {
+            continue;
+        }
+        let mut matches = true;
+        for i in 0..WATCH_PREFIX_MAX {
+            if i >= len {
+                break;
+            }
+            if path.get(i) != prefix.bytes.get(i) {
+                matches = false;
+                break;
+            }
+        }
+        if matches {
+            return true;
+        }
+    }
+    false
 }
 
 /// Empty programs on the hot-path hooks: the benchmark's cost floor (`cargo xtask bench`).

@@ -3,14 +3,17 @@
 
 use aya_ebpf::{
     macros::map,
-    maps::{Array, HashMap, PerCpuArray},
+    maps::{Array, HashMap, PerCpuArray, Queue},
 };
-use profiler_common::{COUNTS_ENTRIES, FIRST_COMM_ENTRIES, NR_SLOTS, Pending, Target, stats};
+use profiler_common::{
+    COUNTS_ENTRIES, FIRST_COMM_ENTRIES, MAX_TARGETS, NR_SLOTS, Pending, Target, WATCH_PREFIX_SLOTS,
+    WatchPrefix, stats,
+};
 
 /// cgroup id → target. Written by userspace; read on every syscall on the machine.
 #[map]
 pub static TARGETS: HashMap<u64, Target> =
-    HashMap::with_max_entries(profiler_common::MAX_TARGETS, 0);
+    HashMap::with_max_entries(MAX_TARGETS, 0);
 
 /// Threads counted so far (past the gate), by tid → target slot. Filled by the kernel side (filter
 /// install, fork, exec) and by userspace when attaching to already-running processes; emptied by
@@ -39,3 +42,15 @@ pub static FIRST_COMM: Array<[u8; 16]> = Array::with_max_entries(FIRST_COMM_ENTR
 /// Counters of anything that would make a recording incomplete (see `profiler_common::stats`).
 #[map]
 pub static STATS: PerCpuArray<u64> = PerCpuArray::with_max_entries(stats::COUNT, 0);
+
+/// Which gates opened per target slot (`GATE_FILTER` | `GATE_EXEC`), read by userspace for the report.
+#[map]
+pub static GATES: Array<u32> = Array::with_max_entries(MAX_TARGETS, 0);
+
+/// cgroup2 path prefixes whose new children are armed at `cgroup_mkdir`. Written by userspace.
+#[map]
+pub static WATCH_PREFIXES: Array<WatchPrefix> = Array::with_max_entries(WATCH_PREFIX_SLOTS, 0);
+
+/// Target slots free for `cgroup_mkdir` to hand out. Filled by userspace before tracing starts.
+#[map]
+pub static FREE_SLOTS: Queue<u32> = Queue::with_max_entries(MAX_TARGETS, 0);

@@ -171,6 +171,15 @@ pub struct KernelOffsets {
     /// `task_struct.thread_info.status`, or 0 where compat detection is not supported.
     pub task_status: u32,
     pub compat_status_mask: u32,
+    /// `task_struct.nsproxy`, `nsproxy.mnt_ns`, and `mnt_namespace.ns.inum` (one offset).
+    pub task_nsproxy: u32,
+    pub nsproxy_mnt_ns: u32,
+    pub mnt_ns_inum: u32,
+    /// `cgroup.kn`, `kernfs_node.id` (a cgroup's id), `cgroup.root`, `cgroup_root.hierarchy_id`.
+    pub cgroup_kn: u32,
+    pub kernfs_node_id: u32,
+    pub cgroup_root: u32,
+    pub root_hierarchy_id: u32,
 }
 
 impl KernelOffsets {
@@ -184,7 +193,18 @@ impl KernelOffsets {
         } else {
             (0, 0)
         };
-        Ok(KernelOffsets { task_pid, task_status, compat_status_mask })
+        Ok(KernelOffsets {
+            task_pid,
+            task_status,
+            compat_status_mask,
+            task_nsproxy: btf.member_offset("task_struct", "nsproxy")?,
+            nsproxy_mnt_ns: btf.member_offset("nsproxy", "mnt_ns")?,
+            mnt_ns_inum: btf.member_offset("mnt_namespace", "ns")? + btf.member_offset("ns_common", "inum")?,
+            cgroup_kn: btf.member_offset("cgroup", "kn")?,
+            kernfs_node_id: btf.member_offset("kernfs_node", "id")?,
+            cgroup_root: btf.member_offset("cgroup", "root")?,
+            root_hierarchy_id: btf.member_offset("cgroup_root", "hierarchy_id")?,
+        })
     }
 }
 
@@ -218,3 +238,4 @@ mod tests {
         assert!(Btf::parse(&[0x9f, 0xeb]).is_err());
     }
 }
+

@@ -4,13 +4,16 @@
 
 use std::time::Duration;
 
+use std::os::unix::fs::MetadataExt as _;
+
 use aya::{
     Ebpf, EbpfLoader,
-    maps::{Array, HashMap, MapData, PerCpuArray},
+    maps::{Array, HashMap, MapData, PerCpuArray, Queue},
     programs::RawTracePoint,
 };
 use profiler_common::{
-    NR_SLOTS, TABLES, Target, comm_index, counts_key, globals, maps, stats, MAX_TARGETS,
+    MAX_TARGETS, NR_SLOTS, TABLES, Target, WATCH_PREFIX_MAX, WATCH_PREFIX_SLOTS, WatchPrefix,
+    comm_index, counts_key, globals, maps, stats,
 };
 use thiserror::Error;
 
@@ -33,18 +36,37 @@ pub enum TracerError {
     MissingMap(&'static str),
     #[error("eBPF map {map}: {source}")]
     Map { map: &'static str, source: aya::maps::MapError },
-    #[error("too many targets: one recording follows at most {MAX_TARGETS}")]
+    #[error("too many targets: one recording follows at most {MAX_TARGETS} cgroups")]
     TooManyTargets,
+    #[error("eBPF program {0} is missing from the object (build mismatch)")]
+    MissingProgram(&'static str),
+    #[error("cannot read this process's mount namespace (/proc/self/ns/mnt): {0}")]
+    MountNamespace(std::io::Error),
+    #[error("watched cgroup prefix {0:?} is longer than {WATCH_PREFIX_MAX} bytes")]
+    PrefixTooLong(String),
 }
 
 /// (program, tracepoint) pairs the recorder attaches. All are raw tracepoints: no tracefs needed.
-const PROGRAMS: [(&str, &str); 5] = [
+const PROGRAMS: [(&str, &str); 6] = [
     ("sys_enter", "sys_enter"),
     ("sys_exit", "sys_exit"),
     ("sched_process_fork", "sched_process_fork"),
     ("sched_process_exec", "sched_process_exec"),
     ("sched_process_exit", "sched_process_exit"),
+    ("cgroup_mkdir", "cgroup_mkdir"),
 ];
+
+/// How the tracer is set up.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Forward the eBPF side's log (aya-log) to ours.
+    pub verbose: bool,
+    /// cgroup2 path prefixes (relative to the mount, e.g. `/docker/`) whose new child cgroups
+    /// become targets the moment they are created. At most two.
+    pub watch_prefixes: Vec<String>,
+    /// `Target` flags for those cgroups.
+    pub watch_flags: u32,
+}
 
 /// What one syscall table slot recorded for one target.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,12 +87,15 @@ pub struct Recording {
     pub mark_failed: u64,
     pub out_of_range: u64,
     pub pending_failed: u64,
+    /// Watched cgroups that could not be recorded because every slot was taken.
+    pub slots_exhausted: u64,
+    /// Which gates opened (`profiler_common::GATE_*`).
+    pub gates: u32,
 }
 
 pub struct Tracer {
     ebpf: Ebpf,
     logger: Option<aya_log::EbpfLogger<&'static dyn log::Log>>,
-    next_slot: u32,
 }
 
 fn map_err(map: &'static str) -> impl Fn(aya::maps::MapError) -> TracerError {
@@ -81,36 +106,108 @@ impl Tracer {
     /// Loads the programs with this kernel's offsets and attaches them. With `verbose`, the eBPF
     /// side's log (aya-log) is forwarded to ours; otherwise its log level is set to off.
     pub fn load(verbose: bool) -> Result<Tracer, TracerError> {
+        Tracer::load_with(&Options { verbose, ..Options::default() })
+    }
+
+    pub fn load_with(options: &Options) -> Result<Tracer, TracerError> {
         let btf = Btf::from_vmlinux()?;
         let offsets = KernelOffsets::resolve(&btf)?;
-        let log_level: u8 = if verbose { 0xff } else { 0 };
+        let host_mnt_ns = std::fs::metadata("/proc/self/ns/mnt")
+            .map_err(TracerError::MountNamespace)?
+            .ino() as u32;
+        let log_level: u8 = if options.verbose { 0xff } else { 0 };
         let mut ebpf = EbpfLoader::new()
             .override_global(globals::TASK_PID_OFFSET, &offsets.task_pid, true)
             .override_global(globals::TASK_STATUS_OFFSET, &offsets.task_status, true)
             .override_global(globals::COMPAT_STATUS_MASK, &offsets.compat_status_mask, true)
+            .override_global(globals::TASK_NSPROXY_OFFSET, &offsets.task_nsproxy, true)
+            .override_global(globals::NSPROXY_MNT_NS_OFFSET, &offsets.nsproxy_mnt_ns, true)
+            .override_global(globals::MNT_NS_INUM_OFFSET, &offsets.mnt_ns_inum, true)
+            .override_global(globals::HOST_MNT_NS, &host_mnt_ns, true)
+            .override_global(globals::CGROUP_KN_OFFSET, &offsets.cgroup_kn, true)
+            .override_global(globals::KERNFS_NODE_ID_OFFSET, &offsets.kernfs_node_id, true)
+            .override_global(globals::CGROUP_ROOT_OFFSET, &offsets.cgroup_root, true)
+            .override_global(globals::ROOT_HIERARCHY_ID_OFFSET, &offsets.root_hierarchy_id, true)
+            .override_global(globals::WATCH_FLAGS, &options.watch_flags, true)
             .override_global(aya_log::LEVEL, &log_level, false)
             .load(crate::EBPF_OBJECT)
             .map_err(TracerError::Load)?;
-        let logger = if verbose {
+        let logger = if options.verbose {
             aya_log::EbpfLogger::init(&mut ebpf)
                 .map_err(|err| log::warn!("eBPF log unavailable: {err}"))
                 .ok()
         } else {
             None
         };
+        let mut tracer = Tracer { ebpf, logger };
+        tracer.seed_free_slots()?;
+        tracer.set_watch_prefixes(&options.watch_prefixes)?;
         for (program, tracepoint) in PROGRAMS {
-            attach_raw(&mut ebpf, program, tracepoint)?;
+            attach_raw(&mut tracer.ebpf, program, tracepoint)?;
         }
-        Ok(Tracer { ebpf, logger, next_slot: 0 })
+        Ok(tracer)
+    }
+
+    /// One allocator for slots, shared with the kernel side (which takes slots for cgroups it arms).
+    fn seed_free_slots(&mut self) -> Result<(), TracerError> {
+        let map = self.ebpf.map_mut(maps::FREE_SLOTS).ok_or(TracerError::MissingMap(maps::FREE_SLOTS))?;
+        let mut queue: Queue<&mut MapData, u32> = Queue::try_from(map).map_err(map_err(maps::FREE_SLOTS))?;
+        for slot in 0..MAX_TARGETS {
+            queue.push(slot, 0).map_err(map_err(maps::FREE_SLOTS))?;
+        }
+        Ok(())
+    }
+
+    fn set_watch_prefixes(&mut self, prefixes: &[String]) -> Result<(), TracerError> {
+        if prefixes.len() > WATCH_PREFIX_SLOTS as usize {
+            return Err(TracerError::PrefixTooLong(prefixes.join(", ")));
+        }
+        let map = self.ebpf.map_mut(maps::WATCH_PREFIXES).ok_or(TracerError::MissingMap(maps::WATCH_PREFIXES))?;
+        let mut array: Array<&mut MapData, WatchPrefix> =
+            Array::try_from(map).map_err(map_err(maps::WATCH_PREFIXES))?;
+        for (index, prefix) in prefixes.iter().enumerate() {
+            let bytes = prefix.as_bytes();
+            if bytes.len() > WATCH_PREFIX_MAX {
+                return Err(TracerError::PrefixTooLong(prefix.clone()));
+            }
+            let mut entry = WatchPrefix { len: bytes.len() as u32, bytes: [0; WATCH_PREFIX_MAX] };
+            entry.bytes[..bytes.len()].copy_from_slice(bytes);
+            array.set(index as u32, entry, 0).map_err(map_err(maps::WATCH_PREFIXES))?;
+        }
+        Ok(())
+    }
+
+    /// The targets registered so far (by us or by the kernel side at `cgroup_mkdir`).
+    pub fn targets(&self) -> Result<Vec<(u64, Target)>, TracerError> {
+        let map = self.ebpf.map(maps::TARGETS).ok_or(TracerError::MissingMap(maps::TARGETS))?;
+        let targets: HashMap<&MapData, u64, Target> = HashMap::try_from(map).map_err(map_err(maps::TARGETS))?;
+        targets.iter().collect::<Result<Vec<_>, _>>().map_err(map_err(maps::TARGETS))
+    }
+
+    /// The target for a cgroup id, if it is one.
+    pub fn target_of(&self, cgroup_id: u64) -> Result<Option<Target>, TracerError> {
+        let map = self.ebpf.map(maps::TARGETS).ok_or(TracerError::MissingMap(maps::TARGETS))?;
+        let targets: HashMap<&MapData, u64, Target> = HashMap::try_from(map).map_err(map_err(maps::TARGETS))?;
+        match targets.get(&cgroup_id, 0) {
+            Ok(target) => Ok(Some(target)),
+            Err(aya::maps::MapError::KeyNotFound) => Ok(None),
+            Err(source) => Err(TracerError::Map { map: maps::TARGETS, source }),
+        }
+    }
+
+    /// Which gates opened for a slot (`profiler_common::GATE_*` bits).
+    pub fn gates(&self, slot: u32) -> Result<u32, TracerError> {
+        let map = self.ebpf.map(maps::GATES).ok_or(TracerError::MissingMap(maps::GATES))?;
+        let gates: Array<&MapData, u32> = Array::try_from(map).map_err(map_err(maps::GATES))?;
+        gates.get(&slot, 0).map_err(map_err(maps::GATES))
     }
 
     /// Starts recording the cgroup `cgroup_id`; returns the target's slot.
     pub fn add_target(&mut self, cgroup_id: u64, flags: u32) -> Result<u32, TracerError> {
-        if self.next_slot >= MAX_TARGETS {
-            return Err(TracerError::TooManyTargets);
-        }
-        let slot = self.next_slot;
-        self.next_slot += 1;
+        let queue_map = self.ebpf.map_mut(maps::FREE_SLOTS).ok_or(TracerError::MissingMap(maps::FREE_SLOTS))?;
+        let mut queue: Queue<&mut MapData, u32> =
+            Queue::try_from(queue_map).map_err(map_err(maps::FREE_SLOTS))?;
+        let slot = queue.pop(0).map_err(|_| TracerError::TooManyTargets)?;
         let map = self.ebpf.map_mut(maps::TARGETS).ok_or(TracerError::MissingMap(maps::TARGETS))?;
         let mut targets: HashMap<&mut MapData, u64, Target> =
             HashMap::try_from(map).map_err(map_err(maps::TARGETS))?;
@@ -184,6 +281,8 @@ impl Tracer {
         recording.mark_failed = stat(stats::MARK_FAILED)?;
         recording.out_of_range = stat(stats::OUT_OF_RANGE)?;
         recording.pending_failed = stat(stats::PENDING_FAILED)?;
+        recording.slots_exhausted = stat(stats::SLOTS_EXHAUSTED)?;
+        recording.gates = self.gates(slot)?;
         Ok(recording)
     }
 
@@ -198,7 +297,7 @@ impl Tracer {
 fn attach_raw(ebpf: &mut Ebpf, program: &'static str, tracepoint: &'static str) -> Result<(), TracerError> {
     let prog: &mut RawTracePoint = ebpf
         .program_mut(program)
-        .ok_or(TracerError::MissingMap(program))?
+        .ok_or(TracerError::MissingProgram(program))?
         .try_into()
         .map_err(|source| TracerError::Program { program, source })?;
     prog.load().map_err(|source| TracerError::Program { program, source })?;

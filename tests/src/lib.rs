@@ -39,7 +39,9 @@ pub fn workload(name: &str) -> PathBuf {
 
 fn existing_file(var: &str, name: Option<&str>) -> PathBuf {
     let Some(value) = std::env::var_os(var) else {
-        panic!("{var} is not set: {HOW_TO_RUN} (it builds the binaries and sets {PROFILER_ENV} and {WORKLOADS_ENV})");
+        panic!(
+            "{var} is not set: {HOW_TO_RUN} (it builds the binaries and sets {PROFILER_ENV} and {WORKLOADS_ENV})"
+        );
     };
     let path = match name {
         Some(name) => Path::new(&value).join(name),
@@ -68,14 +70,21 @@ pub struct Output {
 impl Output {
     /// The exit code; panics (with the output) if the process was killed by a signal.
     pub fn code(&self) -> i32 {
-        self.status
-            .code()
-            .unwrap_or_else(|| panic!("{} was killed by a signal ({:?})\n{self}", self.command, self.status))
+        self.status.code().unwrap_or_else(|| {
+            panic!(
+                "{} was killed by a signal ({:?})\n{self}",
+                self.command, self.status
+            )
+        })
     }
 
     /// Panics with the whole output unless the process exited with `expected`.
     pub fn assert_code(&self, expected: i32) -> &Self {
-        assert_eq!(self.status.code(), Some(expected), "unexpected exit status\n{self}");
+        assert_eq!(
+            self.status.code(),
+            Some(expected),
+            "unexpected exit status\n{self}"
+        );
         self
     }
 
@@ -119,7 +128,13 @@ pub fn spawn(command: &mut Command) -> Running {
         .unwrap_or_else(|err| panic!("cannot start `{line}`: {err}"));
     let stdout = collect(child.stdout.take());
     let stderr = collect(child.stderr.take());
-    Running { child, command: line, started: Instant::now(), stdout, stderr }
+    Running {
+        child,
+        command: line,
+        started: Instant::now(),
+        stdout,
+        stderr,
+    }
 }
 
 fn collect(pipe: Option<impl Read + Send + 'static>) -> JoinHandle<String> {
@@ -166,7 +181,9 @@ impl Running {
     }
 
     fn signal(&self, signal: libc::c_int) {
-        let Ok(pid) = libc::pid_t::try_from(self.child.id()) else { return };
+        let Ok(pid) = libc::pid_t::try_from(self.child.id()) else {
+            return;
+        };
         // SAFETY: kill() on the pid of a child we started and have not reaped touches no memory.
         unsafe { libc::kill(pid, signal) };
     }
@@ -206,13 +223,21 @@ pub struct RecordPaths {
 impl RecordPaths {
     /// `DIR/NAME.json` and `DIR/NAME.report.json`.
     pub fn new(dir: &Path, name: &str) -> Self {
-        Self { profile: dir.join(format!("{name}.json")), report: dir.join(format!("{name}.report.json")) }
+        Self {
+            profile: dir.join(format!("{name}.json")),
+            report: dir.join(format!("{name}.report.json")),
+        }
     }
 
     /// `seccomp-profiler record -o PROFILE --report REPORT [EXTRA…] -- CMD…`.
     pub fn command<S: AsRef<OsStr>>(&self, extra: &[&str], cmd: &[S]) -> Command {
-        let mut command = profiler_command(["record".as_ref(), "-o".as_ref(), self.profile.as_os_str()]);
-        command.arg("--report").arg(&self.report).args(extra).arg("--");
+        let mut command =
+            profiler_command(["record".as_ref(), "-o".as_ref(), self.profile.as_os_str()]);
+        command
+            .arg("--report")
+            .arg(&self.report)
+            .args(extra)
+            .arg("--");
         command.args(cmd);
         command
     }
@@ -235,7 +260,8 @@ pub fn record<S: AsRef<OsStr>>(paths: &RecordPaths, cmd: &[S], timeout: Duration
 
 /// `seccomp-profiler exec --profile PROFILE -- CMD…`.
 pub fn exec_command<S: AsRef<OsStr>>(profile: &Path, cmd: &[S]) -> Command {
-    let mut command = profiler_command(["exec".as_ref(), "--profile".as_ref(), profile.as_os_str()]);
+    let mut command =
+        profiler_command(["exec".as_ref(), "--profile".as_ref(), profile.as_os_str()]);
     command.arg("--").args(cmd);
     command
 }
@@ -256,14 +282,21 @@ pub struct Profile {
 
 impl Profile {
     pub fn read(path: &Path) -> Self {
-        Self { json: read_json(path), path: path.to_owned() }
+        Self {
+            json: read_json(path),
+            path: path.to_owned(),
+        }
     }
 
     /// The rules (`syscalls` entries); panics if the array is missing.
     pub fn rules(&self) -> &[Value] {
-        self.json["syscalls"]
-            .as_array()
-            .unwrap_or_else(|| panic!("{} has no `syscalls` array:\n{:#}", self.path.display(), self.json))
+        self.json["syscalls"].as_array().unwrap_or_else(|| {
+            panic!(
+                "{} has no `syscalls` array:\n{:#}",
+                self.path.display(),
+                self.json
+            )
+        })
     }
 
     /// Every name in rules with this action (e.g. `SCMP_ACT_ALLOW`).
@@ -303,7 +336,10 @@ pub struct Report {
 
 impl Report {
     pub fn read(path: &Path) -> Self {
-        Self { json: read_json(path), path: path.to_owned() }
+        Self {
+            json: read_json(path),
+            path: path.to_owned(),
+        }
     }
 
     /// The `run` object: command, exit_code, cut_short, ….
@@ -315,7 +351,13 @@ impl Report {
     pub fn syscall(&self, name: &str) -> Option<&Value> {
         self.json["syscalls"]
             .as_array()
-            .unwrap_or_else(|| panic!("{} has no `syscalls` array:\n{:#}", self.path.display(), self.json))
+            .unwrap_or_else(|| {
+                panic!(
+                    "{} has no `syscalls` array:\n{:#}",
+                    self.path.display(),
+                    self.json
+                )
+            })
             .iter()
             .find(|entry| entry["name"] == name && entry["arch"] == "SCMP_ARCH_X86_64")
     }
@@ -323,9 +365,12 @@ impl Report {
     /// How often a native syscall was made; 0 if it was not seen.
     pub fn count(&self, name: &str) -> u64 {
         self.syscall(name).map_or(0, |entry| {
-            entry["count"]
-                .as_u64()
-                .unwrap_or_else(|| panic!("`count` of {name} in {} is not a number", self.path.display()))
+            entry["count"].as_u64().unwrap_or_else(|| {
+                panic!(
+                    "`count` of {name} in {} is not a number",
+                    self.path.display()
+                )
+            })
         })
     }
 
@@ -351,16 +396,37 @@ pub fn names(list: &[&str]) -> BTreeSet<String> {
 pub fn strace_names<S: AsRef<OsStr>>(dir: &Path, cmd: &[S]) -> Option<BTreeSet<String>> {
     let log = dir.join("strace.log");
     let mut command = Command::new("strace");
-    command.args(["-f", "-qq", "-o"]).arg(&log).arg("--").args(cmd);
-    let mut running = match command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn() {
+    command
+        .args(["-f", "-qq", "-o"])
+        .arg(&log)
+        .arg("--")
+        .args(cmd);
+    let mut running = match command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    {
         Ok(child) => child,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return None,
         Err(err) => panic!("cannot start strace: {err}"),
     };
-    let status = running.wait().unwrap_or_else(|err| panic!("cannot wait for strace: {err}"));
-    assert!(status.success(), "strace -f {} failed: {status}", describe(&command));
-    let text = std::fs::read_to_string(&log).unwrap_or_else(|err| panic!("cannot read the strace log: {err}"));
-    Some(text.lines().filter_map(strace_syscall_name).map(str::to_owned).collect())
+    let status = running
+        .wait()
+        .unwrap_or_else(|err| panic!("cannot wait for strace: {err}"));
+    assert!(
+        status.success(),
+        "strace -f {} failed: {status}",
+        describe(&command)
+    );
+    let text = std::fs::read_to_string(&log)
+        .unwrap_or_else(|err| panic!("cannot read the strace log: {err}"));
+    Some(
+        text.lines()
+            .filter_map(strace_syscall_name)
+            .map(str::to_owned)
+            .collect(),
+    )
 }
 
 /// The syscall name of one `strace -f` line: `PID name(…`, `PID <... name resumed>…`; `None` for
@@ -381,9 +447,24 @@ mod tests {
 
     #[test]
     fn strace_lines() {
-        assert_eq!(strace_syscall_name("15244 sysinfo({uptime=754}) = 0"), Some("sysinfo"));
-        assert_eq!(strace_syscall_name("15244 <... wait4 resumed>[{WIFEXITED(s)}], 0, NULL) = 1"), Some("wait4"));
-        assert_eq!(strace_syscall_name("15244 --- SIGCHLD {si_signo=SIGCHLD} ---"), None);
+        assert_eq!(
+            strace_syscall_name("15244 sysinfo({uptime=754}) = 0"),
+            Some("sysinfo")
+        );
+        assert_eq!(
+            strace_syscall_name("15244 <... wait4 resumed>[{WIFEXITED(s)}], 0, NULL) = 1"),
+            Some("wait4")
+        );
+        assert_eq!(
+            strace_syscall_name("15244 --- SIGCHLD {si_signo=SIGCHLD} ---"),
+            None
+        );
         assert_eq!(strace_syscall_name("15244 +++ exited with 0 +++"), None);
     }
+}
+
+/// Privileged tests that load eBPF programs themselves must run as root: fail (never skip) otherwise.
+pub fn require_root() {
+    // SAFETY: geteuid has no preconditions.
+    assert_eq!(unsafe { libc::geteuid() }, 0, "this test loads eBPF programs: {HOW_TO_RUN} as root");
 }

@@ -1,0 +1,54 @@
+//! Privileged: the kernel side arms a new cgroup2 child of a watched prefix inside `cgroup_mkdir`
+//! (before any task can join it), ignores cgroup v1 hierarchies' directories of the same name, and
+//! opens the exec gate only outside the host's mount namespace.
+
+use std::{fs, path::PathBuf};
+
+use seccomp_profiler::{cgroup, tracer};
+
+struct Dirs(Vec<PathBuf>);
+
+impl Drop for Dirs {
+    fn drop(&mut self) {
+        for dir in self.0.iter().rev() {
+            let _ = fs::remove_dir(dir);
+        }
+    }
+}
+
+#[test]
+fn cgroup_mkdir_arms_watched_cgroup2_children_only() {
+    seccomp_profiler_tests::require_root();
+    let prefix = format!("/sp-arm-{}/", std::process::id());
+    let tracer = tracer::Tracer::load_with(&tracer::Options {
+        watch_prefixes: vec![prefix.clone()],
+        watch_flags: profiler_common::Target::GATE_ON_EXEC,
+        ..Default::default()
+    })
+    .expect("load the eBPF programs");
+    let root = cgroup::cgroup2_mount().expect("cgroup2 mount");
+    let parent = root.join(prefix.trim_matches('/'));
+    let child = parent.join("c1");
+    let mut dirs = Dirs(vec![]);
+    fs::create_dir(&parent).expect("mkdir parent");
+    dirs.0.push(parent.clone());
+    fs::create_dir(&child).expect("mkdir child");
+    dirs.0.push(child.clone());
+
+    // A cgroup v1 hierarchy (hybrid machines) with the same path must not be armed.
+    let v1 = PathBuf::from("/sys/fs/cgroup/pids").join(prefix.trim_matches('/'));
+    if fs::create_dir(&v1).is_ok() {
+        dirs.0.push(v1.clone());
+        if fs::create_dir(v1.join("c1")).is_ok() {
+            dirs.0.push(v1.join("c1"));
+        }
+    }
+
+    let parent_id = cgroup::cgroup_id(&parent).expect("parent id");
+    let child_id = cgroup::cgroup_id(&child).expect("child id");
+    let targets = tracer.targets().expect("read targets");
+    let ids: Vec<u64> = targets.iter().map(|(id, _)| *id).collect();
+    assert_eq!(ids, vec![child_id], "only the cgroup2 child is armed (parent {parent_id})");
+    let target = tracer.target_of(child_id).expect("lookup").expect("armed");
+    assert_eq!(target.flags, profiler_common::Target::GATE_ON_EXEC);
+}
