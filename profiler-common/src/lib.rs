@@ -49,7 +49,14 @@ pub mod maps {
     pub const WATCH_PREFIXES: &str = "WATCH_PREFIXES";
     /// `Queue<u32>`: target slots the kernel side may hand to cgroups it arms. Filled by userspace.
     pub const FREE_SLOTS: &str = "FREE_SLOTS";
+    /// `Array<[u8; CGROUP_PATH_MAX]>` by slot: the cgroup2 path of each cgroup armed at
+    /// `cgroup_mkdir` (e.g. `/docker/<id>`), so userspace can name a container whose cgroup is
+    /// already gone (a `docker run --rm` that ended before anyone looked).
+    pub const SLOT_PATHS: &str = "SLOT_PATHS";
 }
+
+/// Room for a cgroup path in [`maps::SLOT_PATHS`]: `/system.slice/docker-<64 hex>.scope` is 91.
+pub const CGROUP_PATH_MAX: usize = 128;
 
 /// Gate bits of [`maps::GATES`].
 pub const GATE_FILTER: u32 = 1;

@@ -24,8 +24,8 @@ use aya_ebpf::{
 };
 use aya_log_ebpf::debug;
 use maps::{
-    COUNTS, FIRST_COMM, FREE_SLOTS, GATES, MARKED_TGIDS, MARKS, PENDING, STATS, TARGETS,
-    WATCH_PREFIXES,
+    COUNTS, FIRST_COMM, FREE_SLOTS, GATES, MARKED_TGIDS, MARKS, PENDING, SLOT_PATHS, STATS,
+    TARGETS, WATCH_PREFIXES,
 };
 use profiler_common::{
     GATE_EXEC, GATE_FILTER, NR_SLOTS, Pending, TABLE_COMPAT, TABLE_NATIVE, TABLE_X32, Target,
@@ -366,9 +366,9 @@ fn try_cgroup_mkdir(ctx: &RawTracePointContext) -> Option<()> {
         if hierarchy != 0 {
             return None;
         }
-        let mut buf = [0u8; WATCH_PREFIX_MAX + 4];
-        let name = bpf_probe_read_kernel_str_bytes(path, &mut buf).ok()?;
-        if !watched(name) {
+        let mut prefix_buf = [0u8; WATCH_PREFIX_MAX + 4];
+        let start = bpf_probe_read_kernel_str_bytes(path, &mut prefix_buf).ok()?;
+        if !watched(start) {
             return None;
         }
         let kn: *const u8 =
@@ -378,6 +378,10 @@ fn try_cgroup_mkdir(ctx: &RawTracePointContext) -> Option<()> {
             bump(stats::SLOTS_EXHAUSTED);
             return None;
         };
+        if let Some(entry) = SLOT_PATHS.get_ptr_mut(slot) {
+            // Zero-filled by the helper past the string's end (bpf_probe_read_kernel_str pads).
+            let _ = bpf_probe_read_kernel_str_bytes(path, &mut *entry);
+        }
         let target = Target { slot, flags: WATCH_FLAGS.load() };
         if TARGETS.insert(&id, &target, 0).is_err() {
             bump(stats::SLOTS_EXHAUSTED);

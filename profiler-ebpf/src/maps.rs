@@ -6,7 +6,7 @@ use aya_ebpf::{
     maps::{Array, HashMap, PerCpuArray, Queue},
 };
 use profiler_common::{
-    COUNTS_ENTRIES, FIRST_COMM_ENTRIES, MAX_TARGETS, NR_SLOTS, Pending, Target, WATCH_PREFIX_SLOTS,
+    CGROUP_PATH_MAX, COUNTS_ENTRIES, FIRST_COMM_ENTRIES, MAX_TARGETS, NR_SLOTS, Pending, Target, WATCH_PREFIX_SLOTS,
     WatchPrefix, stats,
 };
 
@@ -54,3 +54,7 @@ pub static WATCH_PREFIXES: Array<WatchPrefix> = Array::with_max_entries(WATCH_PR
 /// Target slots free for `cgroup_mkdir` to hand out. Filled by userspace before tracing starts.
 #[map]
 pub static FREE_SLOTS: Queue<u32> = Queue::with_max_entries(MAX_TARGETS, 0);
+
+/// The path of each cgroup armed at `cgroup_mkdir`, by slot.
+#[map]
+pub static SLOT_PATHS: Array<[u8; CGROUP_PATH_MAX]> = Array::with_max_entries(MAX_TARGETS, 0);

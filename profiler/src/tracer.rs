@@ -12,7 +12,7 @@ use aya::{
     programs::RawTracePoint,
 };
 use profiler_common::{
-    MAX_TARGETS, NR_SLOTS, TABLES, Target, WATCH_PREFIX_MAX, WATCH_PREFIX_SLOTS, WatchPrefix,
+    CGROUP_PATH_MAX, MAX_TARGETS, NR_SLOTS, TABLES, Target, WATCH_PREFIX_MAX, WATCH_PREFIX_SLOTS, WatchPrefix,
     comm_index, counts_key, globals, maps, stats,
 };
 use thiserror::Error;
@@ -193,6 +193,16 @@ impl Tracer {
             Err(aya::maps::MapError::KeyNotFound) => Ok(None),
             Err(source) => Err(TracerError::Map { map: maps::TARGETS, source }),
         }
+    }
+
+    /// The cgroup2 path the kernel side recorded when it armed `slot` at `cgroup_mkdir`.
+    pub fn slot_path(&self, slot: u32) -> Result<Option<String>, TracerError> {
+        let map = self.ebpf.map(maps::SLOT_PATHS).ok_or(TracerError::MissingMap(maps::SLOT_PATHS))?;
+        let paths: Array<&MapData, [u8; CGROUP_PATH_MAX]> =
+            Array::try_from(map).map_err(map_err(maps::SLOT_PATHS))?;
+        let raw = paths.get(&slot, 0).map_err(map_err(maps::SLOT_PATHS))?;
+        let end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
+        Ok((end > 0).then(|| String::from_utf8_lossy(&raw[..end]).into_owned()))
     }
 
     /// Which gates opened for a slot (`profiler_common::GATE_*` bits).

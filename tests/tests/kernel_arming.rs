@@ -51,4 +51,6 @@ fn cgroup_mkdir_arms_watched_cgroup2_children_only() {
     assert_eq!(ids, vec![child_id], "only the cgroup2 child is armed (parent {parent_id})");
     let target = tracer.target_of(child_id).expect("lookup").expect("armed");
     assert_eq!(target.flags, profiler_common::Target::GATE_ON_EXEC);
+    let path = tracer.slot_path(target.slot).expect("read slot path");
+    assert_eq!(path.as_deref(), Some(format!("{prefix}c1").as_str()));
 }
