@@ -37,36 +37,59 @@ pub enum Command {
     Validate(ValidateArgs),
 }
 
-/// Run CMD in a fresh cgroup, record every syscall it and its descendants make, write a profile.
+/// Record a workload's syscalls and write the smallest profile that lets it run.
 ///
-/// Recording starts at CMD's execve: the launcher installs an allow-all seccomp filter right before
-/// it, the same gate a container runtime passes, so nothing the launcher does is in the profile.
-/// Recording ends when CMD exits, at --duration, or on Ctrl-C; processes CMD left behind are killed.
+/// Three targets:
+///   record [-o FILE] -- CMD            CMD in a fresh cgroup, from its execve: the launcher installs an
+///                                      allow-all seccomp filter right before it, the same gate a
+///                                      container runtime passes, so nothing the launcher does is recorded.
+///   record --container NAME|ID         a running Docker container, from now on (its start-up is not seen).
+///   record --containers [-o DIR] -- CMD
+///                                      every container started while CMD runs (docker run, docker-compose
+///                                      up, a test script), each from its first syscall after the runtime
+///                                      installs its seccomp filter; one profile per container, named after
+///                                      its compose service or container name.
+///
+/// Recording ends when CMD exits (or the container stops), at --duration, or on Ctrl-C; what is still
+/// running in CMD's cgroup then gets SIGTERM, and SIGKILL 5 s later.
 #[derive(Debug, clap::Args)]
 #[command(after_help = EXIT_CODES)]
 pub struct RecordArgs {
-    /// Write the profile here (atomically) instead of to stdout.
-    #[arg(short, long, value_name = "FILE")]
+    /// Write the profile here (atomically) instead of to stdout. With --containers: a directory,
+    /// created if missing, that receives one `<service or name>.json` per container.
+    #[arg(short, long, value_name = "FILE|DIR")]
     pub output: Option<PathBuf>,
 
     /// Also write a JSON report: per-syscall counts and first command name, and the run's context.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "containers")]
     pub report: Option<PathBuf>,
+
+    /// With --containers: write one `<service or name>.report.json` per container here.
+    #[arg(long, value_name = "DIR", requires = "containers")]
+    pub report_dir: Option<PathBuf>,
 
     /// Profile format.
     #[arg(long, value_enum, default_value_t = Format::Docker)]
     pub format: Format,
 
-    /// Stop recording after this long (e.g. 30s, 5m, 1h30m, 500ms) and kill what is still running.
+    /// Stop recording after this long (e.g. 30s, 5m, 1h30m, 500ms).
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub duration: Option<Duration>,
 
     /// Run CMD as this user (name or uid). Default: under sudo the invoking user, else the caller.
-    #[arg(long, value_name = "USER")]
+    #[arg(long, value_name = "USER", conflicts_with_all = ["container", "containers"])]
     pub user: Option<String>,
 
-    /// The command to record, after `--`.
-    #[arg(required = true, last = true, value_name = "CMD")]
+    /// Attach to this running Docker container (name or id) instead of running CMD.
+    #[arg(long, value_name = "NAME|ID", conflicts_with_all = ["containers", "cmd"])]
+    pub container: Option<String>,
+
+    /// Record every Docker container that starts while CMD runs (CMD itself is not recorded).
+    #[arg(long)]
+    pub containers: bool,
+
+    /// The command to run, after `--`.
+    #[arg(last = true, value_name = "CMD", required_unless_present = "container")]
     pub cmd: Vec<OsString>,
 }
 
@@ -146,6 +169,18 @@ mod tests {
         for bad in ["", "s", "5x", "0s", "1.5s", "m5"] {
             assert!(parse_duration(bad).is_err(), "{bad} should be rejected");
         }
+    }
+
+    #[test]
+    fn record_targets() {
+        let parse = |args: &[&str]| Cli::try_parse_from(args.iter().copied());
+        assert!(parse(&["sp", "record", "--", "true"]).is_ok());
+        assert!(parse(&["sp", "record", "--container", "web"]).is_ok());
+        assert!(parse(&["sp", "record", "--containers", "-o", "dir", "--", "docker", "run", "x"]).is_ok());
+        assert!(parse(&["sp", "record"]).is_err(), "needs CMD or --container");
+        assert!(parse(&["sp", "record", "--container", "web", "--", "true"]).is_err());
+        assert!(parse(&["sp", "record", "--container", "web", "--containers"]).is_err());
+        assert!(parse(&["sp", "record", "--report-dir", "d", "--", "true"]).is_err(), "--report-dir needs --containers");
     }
 
     #[test]

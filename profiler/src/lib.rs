@@ -6,6 +6,7 @@ pub mod btf;
 pub mod cgroup;
 pub mod cli;
 pub mod commands;
+pub mod docker;
 pub mod exit;
 pub mod launcher;
 pub mod profile;

@@ -32,16 +32,21 @@ impl Default for Tool {
 
 #[derive(Debug, Serialize)]
 pub struct RunContext {
+    /// "command", "container" (attached to a running one) or "containers" (started during CMD).
+    pub target: &'static str,
+    /// CMD: the recorded command, or the command that started the containers (empty when attaching).
     pub command: Vec<String>,
     pub kernel: String,
     pub arch: String,
-    /// The user CMD ran as.
-    pub user: String,
-    pub uid: u32,
-    /// What opened the gate: the launcher's allow-all filter before CMD's execve.
-    pub gate: &'static str,
+    /// What opened the gate, i.e. from which point on syscalls were counted.
+    pub gate: String,
+    /// The user CMD ran as (command target).
+    pub user: Option<String>,
+    pub uid: Option<u32>,
     /// Whether the launcher had to set no_new_privs (CMD ran as a non-root user).
-    pub no_new_privs: bool,
+    pub no_new_privs: Option<bool>,
+    /// The recorded container (container targets).
+    pub container: Option<ContainerContext>,
     /// CMD's exit code, if it exited.
     pub exit_code: Option<i32>,
     /// The signal that ended CMD, if one did.
@@ -52,6 +57,25 @@ pub struct RunContext {
     pub duration_ms: u64,
     /// Processes CMD left in its cgroup when it exited, killed by the recorder.
     pub leftover_processes_killed: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ContainerContext {
+    pub id: String,
+    pub name: String,
+    pub image: Option<String>,
+    pub compose_project: Option<String>,
+    pub compose_service: Option<String>,
+    /// The seccomp filter the container ran under while recorded: "default", "unconfined",
+    /// "custom", or "unknown" (the container was gone before it could be inspected).
+    pub seccomp: &'static str,
+    /// `--security-opt no-new-privileges`, when known. With it, runc installs the filter right
+    /// before execve, so less of its own work is recorded than a run without it needs.
+    pub no_new_privileges: Option<bool>,
+    /// Attached to a running container: its start-up was not seen.
+    pub attached_after_start: bool,
+    /// The container was still running when recording ended.
+    pub running_at_end: bool,
 }
 
 #[derive(Debug, Serialize, PartialEq, Eq, PartialOrd, Ord)]

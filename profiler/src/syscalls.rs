@@ -46,7 +46,7 @@ impl Arch {
     }
 
     /// Parses a profile's architecture name. Only the spellings runc accepts: `SCMP_ARCH_ARM64`
-    /// is libseccomp-golang's Go-side name, and runc rejects it in a profile.
+    /// (a common slip, from libseccomp-golang's `ArchARM64`) is rejected by runc.
     pub fn from_scmp_name(name: &str) -> Option<Arch> {
         Arch::ALL.into_iter().find(|arch| arch.scmp_name() == name)
     }

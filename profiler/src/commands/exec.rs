@@ -44,7 +44,8 @@ pub fn run(args: ExecArgs) -> anyhow::Result<i32> {
     let permissive = matches!(profile.default_action.as_str(), "SCMP_ACT_ALLOW" | "SCMP_ACT_LOG");
     if !permissive && !profile.allowed_names().contains("execve") {
         log::warn!(
-            "{} does not allow execve unconditionally: CMD will probably fail to start (exit {EXEC_FAILED})",
+            "{} does not allow execve unconditionally: CMD will probably fail to start \
+             (exit {EXEC_FAILED})",
             profile_path.display()
         );
     }

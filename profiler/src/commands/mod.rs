@@ -2,4 +2,5 @@
 
 pub mod exec;
 pub mod record;
+pub mod record_docker;
 pub mod validate;

@@ -1,9 +1,10 @@
-//! `seccomp-profiler record -- CMD`: run CMD in a fresh cgroup behind the launcher's gate, count its
-//! syscalls in the kernel, then write the minimal profile, the optional report and a summary.
+//! `seccomp-profiler record`: dispatch to one of three targets, and everything they share: turning
+//! a [`Recording`] into a profile and a report, writing them atomically, and the summary on stderr.
 //!
+//! The command target (`record -- CMD`) lives here: CMD runs in a fresh cgroup behind the
+//! launcher's gate. The Docker targets (`--container`, `--containers`) are in `record_docker`.
 //! Input problems (CMD not found, an output directory that is missing or unwritable) are found
-//! before anything is loaded or started, so a bad invocation never runs the workload. Outputs are
-//! written atomically, and only after the recording is complete.
+//! before anything is loaded or started, so a bad invocation never runs the workload.
 
 use std::{
     collections::BTreeSet,
@@ -20,7 +21,7 @@ use std::{
 };
 
 use anyhow::{Context as _, anyhow, bail};
-use profiler_common::{TABLE_COMPAT, TABLE_NATIVE, TABLE_X32};
+use profiler_common::{GATE_EXEC, GATE_FILTER, TABLE_COMPAT, TABLE_NATIVE, TABLE_X32};
 
 use crate::{
     cgroup::OwnedCgroup,
@@ -38,9 +39,16 @@ pub const DOCKER_DEFAULT_ALLOWED: usize = 346;
 
 /// How long CMD gets to stop after SIGTERM (end of --duration, Ctrl-C) before everything left in
 /// its cgroup is killed — a shorter `docker stop`.
-const STOP_GRACE: Duration = Duration::from_secs(5);
+pub(crate) const STOP_GRACE: Duration = Duration::from_secs(5);
 
 pub fn run(args: RecordArgs, verbose: u8) -> anyhow::Result<i32> {
+    if args.container.is_some() || args.containers {
+        return super::record_docker::run(args, verbose);
+    }
+    record_command(args, verbose)
+}
+
+fn record_command(args: RecordArgs, verbose: u8) -> anyhow::Result<i32> {
     let started = Instant::now();
     for path in [&args.output, &args.report].into_iter().flatten() {
         check_output_path(path).map_err(exit::with(exit::INPUT))?;
@@ -72,68 +80,39 @@ pub fn run(args: RecordArgs, verbose: u8) -> anyhow::Result<i32> {
     drop(tracer);
     drop(cgroup);
 
-    let named = name_syscalls(&recording);
-    let allowed: BTreeSet<String> = named.syscalls.iter().map(|entry| entry.name.clone()).collect();
-    let profile = Profile::minimal(&allowed, Arch::native_family())
-        .context("failed to build the profile")
-        .map_err(exit::with(exit::RUNTIME))?;
-
     let (kernel, arch) = report::kernel_and_arch();
     let (user_name, uid) = match &user {
         Some(user) => (user.name.clone(), user.uid),
         // SAFETY: geteuid has no preconditions.
         None => (current_user_name(), unsafe { libc::geteuid() }),
     };
-    let mut warnings = incompleteness(&recording);
-    if !named.unnamed.is_empty() {
-        warnings.push(format!(
-            "{} syscall number(s) have no name in this libseccomp ({}); they are not in the profile \
-             and will get the default action under it",
-            named.unnamed.len(),
-            named.unnamed.iter().map(|u| format!("{} #{}", u.arch, u.number)).collect::<Vec<_>>().join(", ")
-        ));
-    }
-    let report = Report {
-        tool: report::Tool::default(),
-        run: RunContext {
-            command: args.cmd.iter().map(|arg| arg.to_string_lossy().into_owned()).collect(),
-            kernel,
-            arch,
-            user: user_name,
-            uid,
-            gate: "allow-all seccomp filter installed by the launcher right before CMD's execve",
-            no_new_privs: launcher::needs_no_new_privs(user.as_ref()),
-            exit_code: outcome.status.code(),
-            signal: outcome.status.signal(),
-            cut_short: outcome.cut_short.is_some(),
-            cut_short_reason: outcome.cut_short,
-            duration_ms: run_time.as_millis() as u64,
-            leftover_processes_killed: leftover,
-        },
-        total_syscalls: named.syscalls.iter().map(|s| s.count).sum::<u64>()
-            + named.unnamed.iter().map(|s| s.count).sum::<u64>(),
-        syscalls: named.syscalls,
-        unnamed_syscalls: named.unnamed,
-        warnings,
+    let run = RunContext {
+        target: "command",
+        command: os_args(&args.cmd),
+        kernel,
+        arch,
+        gate: gate_description(recording.gates, "CMD never reached execve"),
+        user: Some(user_name),
+        uid: Some(uid),
+        no_new_privs: Some(launcher::needs_no_new_privs(user.as_ref())),
+        container: None,
+        exit_code: outcome.status.code(),
+        signal: outcome.status.signal(),
+        cut_short: outcome.cut_short.is_some(),
+        cut_short_reason: outcome.cut_short,
+        duration_ms: run_time.as_millis() as u64,
+        leftover_processes_killed: leftover,
     };
-
-    let json = profile.to_json();
-    match &args.output {
-        Some(path) => profile::write_atomic(path, json.as_bytes())
-            .with_context(|| format!("failed to write the profile to {}", path.display()))
-            .map_err(exit::with(exit::INPUT))?,
-        None => std::io::stdout()
-            .write_all(json.as_bytes())
-            .context("failed to write the profile to stdout")?,
-    }
-    if let Some(path) = &args.report {
-        let mut text = serde_json::to_string_pretty(&report).context("failed to encode the report")?;
-        text.push('\n');
-        profile::write_atomic(path, text.as_bytes())
-            .with_context(|| format!("failed to write the report to {}", path.display()))
-            .map_err(exit::with(exit::INPUT))?;
-    }
-    print_summary(&args, &report, &profile, allowed.len());
+    let built = build(&recording, run)?;
+    write_outputs(&built, args.output.as_deref(), args.report.as_deref())?;
+    let cmd = built.report.run.command.join(" ");
+    let uses = args.output.as_ref().map_or_else(Vec::new, |path| {
+        vec![
+            format!("seccomp-profiler exec --profile {} -- {cmd}", path.display()),
+            format!("docker run --security-opt seccomp={} …", path.display()),
+        ]
+    });
+    print_summary(&built, args.output.as_deref(), args.report.as_deref(), &uses);
 
     Ok(match (outcome.cut_short, outcome.status.success()) {
         (Some(_), _) | (None, true) => exit::OK,
@@ -141,9 +120,23 @@ pub fn run(args: RecordArgs, verbose: u8) -> anyhow::Result<i32> {
     })
 }
 
+pub(crate) fn os_args(args: &[std::ffi::OsString]) -> Vec<String> {
+    args.iter().map(|arg| arg.to_string_lossy().into_owned()).collect()
+}
+
+/// What the recording's gate bits say about where counting started.
+pub(crate) fn gate_description(gates: u32, never: &str) -> String {
+    match (gates & GATE_FILTER != 0, gates & GATE_EXEC != 0) {
+        (true, false) => "seccomp filter install: counted from the moment the filter was in place".into(),
+        (false, true) => "first execve in the container's mount namespace (no seccomp filter was installed)".into(),
+        (true, true) => "seccomp filter install, and first execve for processes started without one".into(),
+        (false, false) => never.into(),
+    }
+}
+
 /// An output path must be a file path in an existing, writable directory. Checked before recording
 /// so a long run never ends in "cannot write".
-fn check_output_path(path: &Path) -> anyhow::Result<()> {
+pub(crate) fn check_output_path(path: &Path) -> anyhow::Result<()> {
     if path.is_dir() {
         bail!("output path {} is a directory: give a file name, e.g. {}/profile.json", path.display(), path.display());
     }
@@ -154,7 +147,12 @@ fn check_output_path(path: &Path) -> anyhow::Result<()> {
     if !dir.is_dir() {
         bail!("output directory {} does not exist: create it first (mkdir -p {}) or choose another path", dir.display(), dir.display());
     }
-    let cdir = CString::new(dir.as_os_str().as_bytes()).map_err(|_| anyhow!("output path {} contains a NUL byte", path.display()))?;
+    check_writable_dir(&dir)
+}
+
+pub(crate) fn check_writable_dir(dir: &Path) -> anyhow::Result<()> {
+    let cdir = CString::new(dir.as_os_str().as_bytes())
+        .map_err(|_| anyhow!("output path {} contains a NUL byte", dir.display()))?;
     // SAFETY: cdir is a valid C string.
     if unsafe { libc::access(cdir.as_ptr(), libc::W_OK) } != 0 {
         bail!(
@@ -168,7 +166,7 @@ fn check_output_path(path: &Path) -> anyhow::Result<()> {
 
 /// Loading tracing programs needs CAP_BPF + CAP_PERFMON (or CAP_SYS_ADMIN), and making a cgroup
 /// needs write access to the cgroup2 tree: in practice, root.
-fn check_privileges() -> anyhow::Result<()> {
+pub(crate) fn check_privileges() -> anyhow::Result<()> {
     const CAP_SYS_ADMIN: u32 = 21;
     const CAP_PERFMON: u32 = 38;
     const CAP_BPF: u32 = 39;
@@ -272,6 +270,62 @@ fn supervise(
     Ok(Outcome { status, cut_short })
 }
 
+/// A finished recording turned into what gets written.
+pub(crate) struct Built {
+    pub profile: Profile,
+    pub report: Report,
+    pub allowed: usize,
+}
+
+/// Names the recorded syscalls and builds the minimal profile and the report.
+pub(crate) fn build(recording: &Recording, run: RunContext) -> anyhow::Result<Built> {
+    let named = name_syscalls(recording);
+    let allowed: BTreeSet<String> = named.syscalls.iter().map(|entry| entry.name.clone()).collect();
+    let profile = Profile::minimal(&allowed, Arch::native_family())
+        .context("failed to build the profile")
+        .map_err(exit::with(exit::RUNTIME))?;
+    let mut warnings = incompleteness(recording);
+    if !named.unnamed.is_empty() {
+        warnings.push(format!(
+            "{} syscall number(s) have no name in this libseccomp ({}); they are not in the profile \
+             and will get the default action under it",
+            named.unnamed.len(),
+            named.unnamed.iter().map(|u| format!("{} #{}", u.arch, u.number)).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    let report = Report {
+        tool: report::Tool::default(),
+        run,
+        total_syscalls: named.syscalls.iter().map(|s| s.count).sum::<u64>()
+            + named.unnamed.iter().map(|s| s.count).sum::<u64>(),
+        syscalls: named.syscalls,
+        unnamed_syscalls: named.unnamed,
+        warnings,
+    };
+    Ok(Built { profile, report, allowed: allowed.len() })
+}
+
+/// Writes the profile (to `output`, or stdout) and the report, each atomically.
+pub(crate) fn write_outputs(built: &Built, output: Option<&Path>, report: Option<&Path>) -> anyhow::Result<()> {
+    let json = built.profile.to_json();
+    match output {
+        Some(path) => profile::write_atomic(path, json.as_bytes())
+            .with_context(|| format!("failed to write the profile to {}", path.display()))
+            .map_err(exit::with(exit::INPUT))?,
+        None => std::io::stdout()
+            .write_all(json.as_bytes())
+            .context("failed to write the profile to stdout")?,
+    }
+    if let Some(path) = report {
+        let mut text = serde_json::to_string_pretty(&built.report).context("failed to encode the report")?;
+        text.push('\n');
+        profile::write_atomic(path, text.as_bytes())
+            .with_context(|| format!("failed to write the report to {}", path.display()))
+            .map_err(exit::with(exit::INPUT))?;
+    }
+    Ok(())
+}
+
 struct Named {
     syscalls: Vec<SyscallEntry>,
     unnamed: Vec<UnnamedEntry>,
@@ -336,12 +390,24 @@ fn incompleteness(recording: &Recording) -> Vec<String> {
             recording.out_of_range
         ));
     }
+    if recording.slots_exhausted > 0 {
+        warnings.push(format!(
+            "{} container(s) started after all {} recording slots were taken and were not recorded",
+            recording.slots_exhausted,
+            profiler_common::MAX_TARGETS
+        ));
+    }
     warnings
 }
 
-fn print_summary(args: &RecordArgs, report: &Report, profile: &Profile, allowed: usize) {
-    let run = &report.run;
-    let cmd = run.command.join(" ");
+/// The summary on stderr: what ran, how many syscalls against Docker's default, where the files
+/// went and the exact commands that use them.
+pub(crate) fn print_summary(built: &Built, output: Option<&Path>, report: Option<&Path>, uses: &[String]) {
+    let run = &built.report.run;
+    let what = match &run.container {
+        Some(container) => format!("container {}", container.name),
+        None => format!("`{}`", run.command.join(" ")),
+    };
     let ended = match (run.cut_short_reason, run.exit_code, run.signal) {
         (Some("duration"), ..) => "stopped at --duration".to_owned(),
         (Some(_), ..) => "stopped by Ctrl-C".to_owned(),
@@ -349,16 +415,19 @@ fn print_summary(args: &RecordArgs, report: &Report, profile: &Profile, allowed:
         (None, None, Some(signal)) => format!("killed by signal {signal}"),
         _ => "ended".to_owned(),
     };
+    let allowed = built.allowed;
     let percent = allowed as f64 * 100.0 / DOCKER_DEFAULT_ALLOWED as f64;
     eprintln!(
-        "seccomp-profiler: recorded `{cmd}` ({ended}, {:.2} s, {} syscalls made)",
+        "seccomp-profiler: recorded {what} ({ended}, {:.2} s, {} syscalls made)",
         run.duration_ms as f64 / 1e3,
-        report.total_syscalls
+        built.report.total_syscalls
     );
     eprintln!(
-        "  {allowed} syscalls allowed; Docker's default profile allows {DOCKER_DEFAULT_ALLOWED} ({percent:.0} % of it)"
+        "  {allowed} syscalls allowed; Docker's default profile allows {DOCKER_DEFAULT_ALLOWED} ({percent:.0} % of it, {} fewer)",
+        DOCKER_DEFAULT_ALLOWED.saturating_sub(allowed)
     );
-    let errno_rules: Vec<&str> = profile
+    let errno_rules: Vec<&str> = built
+        .profile
         .syscalls
         .iter()
         .filter(|rule| rule.errno_ret == Some(38))
@@ -367,28 +436,48 @@ fn print_summary(args: &RecordArgs, report: &Report, profile: &Profile, allowed:
     if !errno_rules.is_empty() {
         eprintln!("  answered with ENOSYS so libraries fall back: {}", errno_rules.join(", "));
     }
-    if run.no_new_privs {
-        eprintln!("  note: CMD ran as {} with no_new_privs set (needed to install the gate filter as non-root)", run.user);
+    if run.no_new_privs == Some(true) {
+        eprintln!(
+            "  note: CMD ran as {} with no_new_privs set (needed to install the gate filter as non-root)",
+            run.user.as_deref().unwrap_or("?")
+        );
+    }
+    if let Some(container) = &run.container {
+        if container.attached_after_start {
+            eprintln!(
+                "  note: attached to a running container: its start-up was not seen; to record it \
+                 from its first syscall, use `seccomp-profiler record --containers -o DIR -- docker run …`"
+            );
+        }
+        if container.no_new_privileges == Some(true) {
+            eprintln!(
+                "  warning: recorded with no-new-privileges: runc installs the filter later then, so this \
+                 profile may not cover a run without --security-opt no-new-privileges"
+            );
+        }
+        if container.running_at_end {
+            eprintln!("  note: the container was still running when recording ended");
+        }
     }
     if run.leftover_processes_killed > 0 {
         eprintln!("  note: {} process(es) CMD left running were killed", run.leftover_processes_killed);
     }
-    if run.exit_code.is_some_and(|code| code != 0) && !run.cut_short {
+    if run.exit_code.is_some_and(|code| code != 0) && !run.cut_short && run.target == "command" {
         eprintln!("  warning: CMD failed; the profile covers only what this run did");
     }
-    for warning in &report.warnings {
+    for warning in &built.report.warnings {
         eprintln!("  warning: {warning}");
     }
-    match &args.output {
+    match output {
         Some(path) => {
-            let path = path.display();
-            eprintln!("  profile written to {path}; use it with:");
-            eprintln!("    docker run --security-opt seccomp={path} …");
-            eprintln!("    seccomp-profiler exec --profile {path} -- {cmd}");
+            eprintln!("  profile written to {}; use it with:", path.display());
+            for line in uses {
+                eprintln!("    {line}");
+            }
         }
         None => eprintln!("  profile written to stdout (use -o FILE to write a file)"),
     }
-    if let Some(path) = &args.report {
+    if let Some(path) = report {
         eprintln!("  report written to {}", path.display());
     }
 }
