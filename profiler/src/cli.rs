@@ -8,11 +8,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success
-  1  a finding: `check` saw syscalls outside the profile, `diff` saw NEW allow more than OLD
+  1  reserved for findings of the planned CI gate (`check`, `diff`)
   2  invalid input: bad arguments, an unreadable or invalid profile, CMD not found, an output path
      that cannot be written
   3  this machine cannot trace: not root (no CAP_BPF/CAP_SYS_ADMIN), no BTF, no cgroup v2 mount,
-     the eBPF programs failed to load or attach
+     the eBPF programs failed to load or attach, dockerd unreachable
   4  recording failed while running (an I/O or kernel error after tracing started)
   5  `record`: CMD itself exited non-zero; the profile was still written (a run cut short by
      --duration or Ctrl-C is not a failure)

@@ -13,6 +13,8 @@ pub struct Report {
     pub syscalls: Vec<SyscallEntry>,
     /// Syscalls libseccomp cannot name (newer than its tables): not in the profile.
     pub unnamed_syscalls: Vec<UnnamedEntry>,
+    /// Allowed although not seen, because whether they happen is a matter of timing.
+    pub implied_syscalls: Vec<ImpliedEntry>,
     pub total_syscalls: u64,
     /// Anything that makes this recording less than complete; empty when it is complete.
     pub warnings: Vec<String>,
@@ -85,6 +87,12 @@ pub struct SyscallEntry {
     pub arch: &'static str,
     pub count: u64,
     pub first_comm: String,
+}
+
+#[derive(Debug, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ImpliedEntry {
+    pub name: String,
+    pub reason: &'static str,
 }
 
 #[derive(Debug, Serialize, PartialEq, Eq, PartialOrd, Ord)]

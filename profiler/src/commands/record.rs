@@ -28,7 +28,7 @@ use crate::{
     cli::RecordArgs,
     exit, launcher,
     profile::{self, Profile},
-    report::{self, Report, RunContext, SyscallEntry, UnnamedEntry},
+    report::{self, ImpliedEntry, Report, RunContext, SyscallEntry, UnnamedEntry},
     syscalls::{self, Arch},
     tracer::{self, Recording, Tracer},
 };
@@ -277,10 +277,45 @@ pub(crate) struct Built {
     pub allowed: usize,
 }
 
+/// Syscalls the kernel enters on a signal's way back, allowed whether or not a signal happened to
+/// arrive while recording: a handler returns through `rt_sigreturn`, and a sleeping syscall that a
+/// stop/continue or a handled signal interrupted resumes through `restart_syscall`. Seen here: Go's
+/// async preemption (SIGURG) hits runc's threads after the filter install in about 1 run in 5, so
+/// without this rule the same container gave two different profiles — and a profile recorded on a
+/// lucky run would kill the container on an unlucky one. Docker's default allows both.
+const SIGNAL_RETURN: [(&str, &str); 2] = [
+    ("restart_syscall", "the kernel resumes an interrupted sleeping syscall through it; depends on signal timing"),
+    ("rt_sigreturn", "every signal handler returns through it; whether a signal arrives while recording is timing"),
+];
+
+/// The compat (ia32/arm) counterpart, needed only when 32-bit code ran.
+const COMPAT_SIGNAL_RETURN: (&str, &str) =
+    ("sigreturn", "32-bit signal handlers return through it; whether a signal arrives while recording is timing");
+
+fn implied(named: &Named) -> Vec<ImpliedEntry> {
+    let seen: BTreeSet<&str> = named.syscalls.iter().map(|entry| entry.name.as_str()).collect();
+    if seen.is_empty() {
+        return Vec::new();
+    }
+    let compat_ran = named.syscalls.iter().any(|entry| Some(entry.arch) == table_arch(TABLE_COMPAT).map(Arch::scmp_name));
+    SIGNAL_RETURN
+        .iter()
+        .chain(compat_ran.then_some(&COMPAT_SIGNAL_RETURN))
+        .filter(|(name, _)| !seen.contains(name) && syscalls::is_known_name(name))
+        .map(|(name, reason)| ImpliedEntry { name: (*name).to_owned(), reason })
+        .collect()
+}
+
 /// Names the recorded syscalls and builds the minimal profile and the report.
 pub(crate) fn build(recording: &Recording, run: RunContext) -> anyhow::Result<Built> {
     let named = name_syscalls(recording);
-    let allowed: BTreeSet<String> = named.syscalls.iter().map(|entry| entry.name.clone()).collect();
+    let implied = implied(&named);
+    let allowed: BTreeSet<String> = named
+        .syscalls
+        .iter()
+        .map(|entry| entry.name.clone())
+        .chain(implied.iter().map(|entry| entry.name.clone()))
+        .collect();
     let profile = Profile::minimal(&allowed, Arch::native_family())
         .context("failed to build the profile")
         .map_err(exit::with(exit::RUNTIME))?;
@@ -300,6 +335,7 @@ pub(crate) fn build(recording: &Recording, run: RunContext) -> anyhow::Result<Bu
             + named.unnamed.iter().map(|s| s.count).sum::<u64>(),
         syscalls: named.syscalls,
         unnamed_syscalls: named.unnamed,
+        implied_syscalls: implied,
         warnings,
     };
     Ok(Built { profile, report, allowed: allowed.len() })
@@ -479,5 +515,73 @@ pub(crate) fn print_summary(built: &Built, output: Option<&Path>, report: Option
     }
     if let Some(path) = report {
         eprintln!("  report written to {}", path.display());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tracer::Observed;
+
+    fn run_context() -> RunContext {
+        RunContext {
+            target: "command",
+            command: vec!["x".into()],
+            kernel: "k".into(),
+            arch: "x86_64".into(),
+            gate: "g".into(),
+            user: None,
+            uid: None,
+            no_new_privs: None,
+            container: None,
+            exit_code: Some(0),
+            signal: None,
+            cut_short: false,
+            cut_short_reason: None,
+            duration_ms: 1,
+            leftover_processes_killed: 0,
+        }
+    }
+
+    fn observed(table: u32, nr: u32) -> Observed {
+        Observed { table, nr, count: 2, first_comm: "x".into() }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn names_per_table_and_adds_signal_return() {
+        // x86_64 0 = read, 59 = execve; ia32 11 = execve, 102 = socketcall; x32 0 = read.
+        let recording = Recording {
+            observed: vec![observed(TABLE_NATIVE, 0), observed(TABLE_NATIVE, 59), observed(TABLE_COMPAT, 102), observed(TABLE_X32, 0)],
+            ..Recording::default()
+        };
+        let built = build(&recording, run_context()).expect("build");
+        let names: Vec<(&str, &str)> =
+            built.report.syscalls.iter().map(|s| (s.name.as_str(), s.arch)).collect();
+        assert_eq!(
+            names,
+            [("execve", "SCMP_ARCH_X86_64"), ("read", "SCMP_ARCH_X32"), ("read", "SCMP_ARCH_X86_64"), ("socketcall", "SCMP_ARCH_X86")]
+        );
+        let implied: Vec<&str> = built.report.implied_syscalls.iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(implied, ["restart_syscall", "rt_sigreturn", "sigreturn"], "32-bit code ran, so sigreturn too");
+        assert_eq!(
+            built.profile.allowed_names().into_iter().collect::<Vec<_>>(),
+            ["execve", "read", "restart_syscall", "rt_sigreturn", "sigreturn", "socketcall"]
+        );
+        assert_eq!(built.report.total_syscalls, 8);
+    }
+
+    #[test]
+    fn nothing_recorded_allows_nothing() {
+        let built = build(&Recording::default(), run_context()).expect("build");
+        assert!(built.profile.allowed_names().is_empty());
+        assert!(built.report.implied_syscalls.is_empty());
+    }
+
+    #[test]
+    fn gate_descriptions() {
+        assert!(gate_description(GATE_FILTER, "never").starts_with("seccomp filter install"));
+        assert!(gate_description(GATE_EXEC, "never").starts_with("first execve"));
+        assert_eq!(gate_description(0, "never"), "never");
     }
 }
