@@ -6,6 +6,7 @@ mod bench;
 mod cmd;
 mod demo;
 mod dockerd;
+mod images;
 mod prereqs;
 mod test;
 mod workspace;
@@ -47,6 +48,12 @@ enum Task {
         #[arg(long, default_value_t = 3_000_000)]
         iterations: u64,
     },
+    /// Build the local container images the end-to-end tests use (skipped when already built).
+    Images {
+        /// Build every image again even when its tag exists.
+        #[arg(long)]
+        rebuild: bool,
+    },
     /// Start dockerd (bridge, iptables and masquerading off) unless a daemon already answers.
     StartDockerd,
     /// Stop the dockerd that xtask started (by the PID in target/xtask/dockerd.pid).
@@ -64,6 +71,7 @@ fn main() -> ExitCode {
         Task::Demo => demo::run(),
         Task::Test { args } => test::run(&args),
         Task::Bench { rounds, iterations } => bench::run(bench::Options { rounds, iterations }),
+        Task::Images { rebuild } => images::run(rebuild),
         Task::StartDockerd => dockerd::ensure_running().map(|pid| match pid {
             Some(pid) => dockerd::left_running_note(pid),
             None => println!("xtask: a Docker daemon not started by xtask already answers"),

@@ -34,7 +34,9 @@ const TEST_PACKAGES: &[(&str, &str)] = &[
     ("redis-tools", "workload of the container tests"),
     ("python3", "workload of the container tests"),
     ("curl", "drives traffic in the container tests"),
-    // Add ("docker-compose", "…") here when the compose tests land.
+    // Debian 12's compose is v1 (python, command `docker-compose`); it has no `docker compose`
+    // plugin package. 1.29 talks to dockerd 20.10 fine.
+    ("docker-compose", "runs the two-service compose test"),
 ];
 
 /// The pinned bpf-linker: this version builds with stable 1.95 against Debian's LLVM 22.

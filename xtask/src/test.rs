@@ -1,13 +1,14 @@
 //! `cargo xtask test`: everything CI runs, in order, stopping at the first failure — unit tests,
-//! the release build, the privileged end-to-end tests (`tests/`, one thread, against dockerd) and
-//! the demo. It reports no counts of its own: cargo's `test result:` lines are the record. What the
-//! end-to-end tests check is theirs; this module only prepares the machine and runs them.
+//! the release build, the local test images (`images`), the privileged end-to-end tests
+//! (`tests/`, one thread, against dockerd, told `SECCOMP_PROFILER_IMAGES=1`) and the demo. It
+//! reports no counts of its own: cargo's `test result:` lines are the record. What the end-to-end
+//! tests check is theirs; this module only prepares the machine and runs them.
 
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
-use crate::{cmd, demo, dockerd, prereqs, workspace};
+use crate::{cmd, demo, dockerd, images, prereqs, workspace};
 
 pub fn run(test_args: &[String]) -> Result<()> {
     if !workspace::is_root() {
@@ -47,6 +48,7 @@ fn stages(test_args: &[String]) -> Result<()> {
         ]))
     })?;
     stage("release build", demo::build_release)?;
+    stage("test images", || images::build_all(false))?;
     stage("end-to-end tests", || {
         let workloads = workspace::target_dir().join("release");
         cmd::run(
@@ -56,6 +58,8 @@ fn stages(test_args: &[String]) -> Result<()> {
                     workspace::release_bin("seccomp-profiler"),
                 )
                 .env("SECCOMP_PROFILER_WORKLOADS", &workloads)
+                // The images of `images` exist and dockerd answers: the container tests may run.
+                .env("SECCOMP_PROFILER_IMAGES", "1")
                 .args(["test", "--release", "-p", "seccomp-profiler-tests", "--"])
                 .arg("--test-threads=1")
                 .args(test_args),
