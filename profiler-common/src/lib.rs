@@ -26,7 +26,7 @@ pub const X32_SYSCALL_BIT: u64 = 0x4000_0000;
 pub mod maps {
     /// `HashMap<u64 cgroup id, Target>`: the cgroups being recorded. Written by userspace only.
     pub const TARGETS: &str = "TARGETS";
-    /// `HashMap<u32 tid, u32 slot>`: threads past the gate (DESIGN fact 2). Written by the kernel
+    /// `HashMap<u32 tid, Mark>`: threads past the gate (DESIGN fact 2). Written by the kernel
     /// side on a successful filter install, fork and exec; userspace seeds it when attaching late.
     pub const MARKS: &str = "MARKS";
     /// `HashMap<u32 tgid, u32 slot>`: whole processes past the gate, for a filter installed with
@@ -41,9 +41,15 @@ pub mod maps {
     pub const FIRST_COMM: &str = "FIRST_COMM";
     /// `PerCpuArray<u64>` indexed by [`super::stats`]: events that would make a recording incomplete.
     pub const STATS: &str = "STATS";
-    /// `Array<u32>` indexed by slot: which gates opened for the target ([`super::GATE_FILTER`] |
-    /// [`super::GATE_EXEC`]), so the report can say how recording started.
-    pub const GATES: &str = "GATES";
+    /// `Array<u32>` indexed by slot: facts about the target's run ([`super::GATE_FILTER`],
+    /// [`super::GATE_EXEC`], [`super::EXEC_AS_ROOT`], [`super::SECURE_EXEC`]) for the report.
+    pub const SLOT_FLAGS: &str = "SLOT_FLAGS";
+    /// `PerCpuArray<[u64; CAP_SLOTS]>` keyed by [`super::cap_counts_key`]: capability checks made
+    /// by gated threads after their first exec past the gate, per bucket (`CAP_GRANTED`, …).
+    pub const CAP_COUNTS: &str = "CAP_COUNTS";
+    /// `Array<CapFirst>` indexed by `slot * CAP_SLOTS + cap`: who made each capability check first,
+    /// and in which syscall.
+    pub const CAP_FIRST: &str = "CAP_FIRST";
     /// `Array<WatchPrefix>`: cgroup2 paths under which a new cgroup becomes a target the moment
     /// it is created (`cgroup_mkdir`), e.g. `/docker/` — containers are armed before their first task.
     pub const WATCH_PREFIXES: &str = "WATCH_PREFIXES";
@@ -58,9 +64,60 @@ pub mod maps {
 /// Room for a cgroup path in [`maps::SLOT_PATHS`]: `/system.slice/docker-<64 hex>.scope` is 91.
 pub const CGROUP_PATH_MAX: usize = 128;
 
-/// Gate bits of [`maps::GATES`].
+/// Bits of [`maps::SLOT_FLAGS`]: which gate opened…
 pub const GATE_FILTER: u32 = 1;
 pub const GATE_EXEC: u32 = 2;
+/// …a gated exec ran with real uid 0 (in the initial user namespace)…
+pub const EXEC_AS_ROOT: u32 = 4;
+/// …a gated exec was a setuid/setgid/file-capability one (`bprm->secureexec`), which
+/// no-new-privileges would have stopped from gaining privileges.
+pub const SECURE_EXEC: u32 = 8;
+
+/// Capability numbers counted (CAP_LAST_CAP is 40 in Linux 6.18).
+pub const CAP_SLOTS: usize = 64;
+
+/// Buckets of [`maps::CAP_COUNTS`]: granted, denied, and CAP_SYS_ADMIN checks the kernel makes as
+/// a NOAUDIT probe while accounting memory (mm/util.c `__vm_enough_memory` →
+/// `cap_vm_enough_memory`: mmap, brk, mprotect, mremap, shm, fork, exec, and stack growth on a
+/// page fault), whose result only shifts overcommit accounting: never a reason to grant CAP_SYS_ADMIN.
+pub const CAP_GRANTED: u32 = 0;
+pub const CAP_DENIED: u32 = 1;
+pub const CAP_VM_PROBE: u32 = 2;
+pub const CAP_BUCKETS: u32 = 3;
+
+/// Key of [`maps::CAP_COUNTS`].
+pub const fn cap_counts_key(slot: u32, bucket: u32) -> u32 {
+    slot * CAP_BUCKETS + bucket
+}
+
+/// A gated thread: its target slot, whether it has exec'd since passing the gate (capability checks
+/// count only then: runc still sets up users with full capabilities after installing the filter),
+/// and the syscall it is in (written on every counted `sys_enter`), for attributing capability checks.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mark {
+    pub slot: u16,
+    pub execed: u16,
+    pub syscall: u32,
+}
+const _: () = assert!(core::mem::size_of::<Mark>() == 8);
+
+impl Mark {
+    pub const fn new(slot: u32) -> Mark {
+        Mark { slot: slot as u16, execed: 0, syscall: u32::MAX }
+    }
+}
+
+/// The first check of one capability in one target.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CapFirst {
+    pub comm: [u8; 16],
+    /// The native syscall number in progress, or `u32::MAX` if unknown.
+    pub syscall: u32,
+    pub granted: u32,
+}
+const _: () = assert!(core::mem::size_of::<CapFirst>() == 24);
 
 /// Entries of [`maps::WATCH_PREFIXES`].
 pub const WATCH_PREFIX_SLOTS: u32 = 2;
@@ -99,6 +156,12 @@ pub mod globals {
     pub const ROOT_HIERARCHY_ID_OFFSET: &str = "ROOT_HIERARCHY_ID_OFFSET";
     /// `Target::flags` given to cgroups armed by `cgroup_mkdir`.
     pub const WATCH_FLAGS: &str = "WATCH_FLAGS";
+    /// Bit offset of the `linux_binprm.secureexec` bitfield.
+    pub const BPRM_SECUREEXEC_BIT: &str = "BPRM_SECUREEXEC_BIT";
+    /// `[start, end)` of `security_vm_enough_memory_mm` from /proc/kallsyms (0, 0 when hidden): a
+    /// CAP_SYS_ADMIN check with a return address in it is the memory-accounting probe.
+    pub const VM_PROBE_START: &str = "VM_PROBE_START";
+    pub const VM_PROBE_END: &str = "VM_PROBE_END";
 }
 
 /// Indexes of the [`maps::STATS`] array.
@@ -163,4 +226,8 @@ mod pod {
     unsafe impl aya::Pod for super::Pending {}
     // SAFETY: #[repr(C)] u32 + byte array, 64 bytes, no padding.
     unsafe impl aya::Pod for super::WatchPrefix {}
+    // SAFETY: #[repr(C)] u16, u16, u32: 8 bytes, no padding.
+    unsafe impl aya::Pod for super::Mark {}
+    // SAFETY: #[repr(C)] [u8; 16], u32, u32: 24 bytes, no padding.
+    unsafe impl aya::Pod for super::CapFirst {}
 }

@@ -14,22 +14,23 @@
 mod maps;
 
 use aya_ebpf::{
-    Global,
+    EbpfContext as _, Global,
     helpers::{
         bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
-        bpf_get_current_task, bpf_probe_read_kernel, bpf_probe_read_kernel_str_bytes,
+        bpf_get_current_task, bpf_get_current_uid_gid, bpf_get_stack, bpf_probe_read_kernel, bpf_probe_read_kernel_str_bytes,
     },
     macros::raw_tracepoint,
     programs::RawTracePointContext,
 };
 use aya_log_ebpf::debug;
 use maps::{
-    COUNTS, FIRST_COMM, FREE_SLOTS, GATES, MARKED_TGIDS, MARKS, PENDING, SLOT_PATHS, STATS,
-    TARGETS, WATCH_PREFIXES,
+    CAP_COUNTS, CAP_FIRST, COUNTS, FIRST_COMM, FREE_SLOTS, MARKED_TGIDS, MARKS, PENDING,
+    SLOT_FLAGS, SLOT_PATHS, STATS, TARGETS, WATCH_PREFIXES,
 };
 use profiler_common::{
-    GATE_EXEC, GATE_FILTER, NR_SLOTS, Pending, TABLE_COMPAT, TABLE_NATIVE, TABLE_X32, Target,
-    WATCH_PREFIX_MAX, WATCH_PREFIX_SLOTS, X32_SYSCALL_BIT, comm_index, counts_key, stats,
+    CAP_DENIED, CAP_GRANTED, CAP_SLOTS, CAP_VM_PROBE, CapFirst, EXEC_AS_ROOT, GATE_EXEC, GATE_FILTER, Mark, NR_SLOTS, Pending, SECURE_EXEC,
+    TABLE_COMPAT, TABLE_NATIVE, TABLE_X32, Target, WATCH_PREFIX_MAX, WATCH_PREFIX_SLOTS,
+    X32_SYSCALL_BIT, cap_counts_key, comm_index, counts_key, stats,
 };
 
 #[unsafe(no_mangle)]
@@ -56,6 +57,12 @@ static CGROUP_ROOT_OFFSET: Global<u32> = Global::new(0);
 static ROOT_HIERARCHY_ID_OFFSET: Global<u32> = Global::new(0);
 #[unsafe(no_mangle)]
 static WATCH_FLAGS: Global<u32> = Global::new(0);
+#[unsafe(no_mangle)]
+static BPRM_SECUREEXEC_BIT: Global<u32> = Global::new(0);
+#[unsafe(no_mangle)]
+static VM_PROBE_START: Global<u64> = Global::new(0);
+#[unsafe(no_mangle)]
+static VM_PROBE_END: Global<u64> = Global::new(0);
 
 /// Native syscall numbers the gate looks for, and where `struct pt_regs` keeps the first two
 /// arguments at `sys_enter` (arch/x86/include/asm/ptrace.h; arch/arm64/include/asm/ptrace.h).
@@ -68,6 +75,9 @@ mod abi {
     /// `pt_regs.di` and `pt_regs.si`.
     pub const ARG0_OFFSET: usize = 14 * 8;
     pub const ARG1_OFFSET: usize = 13 * 8;
+    /// Syscalls that account memory through `security_vm_enough_memory_mm`: mmap, mprotect, brk,
+    /// mremap, shmget, shmat, clone, fork, vfork, execve, execveat, clone3.
+    pub const VM_ACCOUNTING: [u32; 12] = [9, 10, 12, 25, 29, 30, 56, 57, 58, 59, 322, 435];
 }
 #[cfg(bpf_target_arch = "aarch64")]
 mod abi {
@@ -78,7 +88,12 @@ mod abi {
     /// `pt_regs.regs[0]` and `pt_regs.regs[1]`.
     pub const ARG0_OFFSET: usize = 0;
     pub const ARG1_OFFSET: usize = 8;
+    /// mmap, mprotect, brk, mremap, shmget, shmat, clone, execve, execveat, clone3.
+    pub const VM_ACCOUNTING: [u32; 10] = [222, 226, 214, 216, 194, 196, 220, 221, 281, 435];
 }
+
+/// include/uapi/linux/capability.h.
+const CAP_SYS_ADMIN: u32 = 21;
 
 /// include/uapi/linux/seccomp.h and include/uapi/linux/prctl.h.
 const SECCOMP_SET_MODE_FILTER: u64 = 1;
@@ -107,16 +122,30 @@ fn try_sys_enter(ctx: &RawTracePointContext) -> Option<()> {
     if id < 0 {
         return None;
     }
-    if !is_marked(tid, tgid) && !gate_opens(ctx, &target, tid, id) {
-        return None;
+    match MARKS.get_ptr_mut(&tid) {
+        // SAFETY: the entry belongs to this thread, the only writer of its `syscall` field.
+        Some(mark) => unsafe { (*mark).syscall = id as u32 },
+        None => {
+            // SAFETY: only presence is tested.
+            let tgid_marked = unsafe { MARKED_TGIDS.get(&tgid).is_some() };
+            if !tgid_marked && !gate_opens(ctx, &target, tid, id) {
+                return None;
+            }
+        }
     }
     count(&target, id as u64)
 }
 
+/// The mark of a thread: its own, or a fresh one from its process's TSYNC mark.
 #[inline(always)]
-fn is_marked(tid: u32, tgid: u32) -> bool {
-    // SAFETY: only presence is tested.
-    unsafe { MARKS.get(&tid).is_some() || MARKED_TGIDS.get(&tgid).is_some() }
+fn mark_of(tid: u32, tgid: u32) -> Option<Mark> {
+    // SAFETY: values are copied out.
+    unsafe {
+        match MARKS.get(&tid) {
+            Some(mark) => Some(*mark),
+            None => MARKED_TGIDS.get(&tgid).map(|slot| Mark::new(*slot)),
+        }
+    }
 }
 
 /// Called for unmarked threads of a target only. Returns true when this very syscall is the first
@@ -150,8 +179,8 @@ fn gate_opens(ctx: &RawTracePointContext, target: &Target, tid: u32, id: i64) ->
         && (id == abi::SYS_EXECVE || id == abi::SYS_EXECVEAT)
         && in_foreign_mount_ns()
     {
-        mark(ctx, tid, target.slot);
-        note_gate(target.slot, GATE_EXEC);
+        mark(ctx, tid, Mark::new(target.slot));
+        note_slot(target.slot, GATE_EXEC);
         return true;
     }
     false
@@ -176,16 +205,16 @@ fn in_foreign_mount_ns() -> bool {
 }
 
 #[inline(always)]
-fn note_gate(slot: u32, gate: u32) {
-    if let Some(gates) = GATES.get_ptr_mut(slot) {
+fn note_slot(slot: u32, flag: u32) {
+    if let Some(flags) = SLOT_FLAGS.get_ptr_mut(slot) {
         // SAFETY: a plain array element; a lost race only loses an OR of a bit another CPU also sets.
-        unsafe { *gates |= gate };
+        unsafe { *flags |= flag };
     }
 }
 
 #[inline(always)]
-fn mark<C: aya_ebpf::EbpfContext>(ctx: &C, tid: u32, slot: u32) {
-    if MARKS.insert(&tid, &slot, 0).is_err() {
+fn mark<C: aya_ebpf::EbpfContext>(ctx: &C, tid: u32, mark: Mark) {
+    if MARKS.insert(&tid, &mark, 0).is_err() {
         bump(stats::MARK_FAILED);
         debug!(ctx, "mark of tid {} failed: MARKS is full", tid);
     }
@@ -274,8 +303,8 @@ fn try_sys_exit(ctx: &RawTracePointContext) -> Option<()> {
         return None;
     }
     debug!(ctx, "tid {} installed a seccomp filter: gate open", tid);
-    mark(ctx, tid, pending.slot);
-    note_gate(pending.slot, GATE_FILTER);
+    mark(ctx, tid, Mark::new(pending.slot));
+    note_slot(pending.slot, GATE_FILTER);
     if pending.tsync != 0 && MARKED_TGIDS.insert(&((pid_tgid >> 32) as u32), &pending.slot, 0).is_err() {
         bump(stats::MARK_FAILED);
     }
@@ -295,23 +324,20 @@ pub fn sched_process_fork(ctx: RawTracePointContext) -> i32 {
 fn try_fork(ctx: &RawTracePointContext) -> Option<()> {
     let pid_tgid = bpf_get_current_pid_tgid();
     let (tid, tgid) = (pid_tgid as u32, (pid_tgid >> 32) as u32);
-    // SAFETY: copied out.
-    let slot = match unsafe { MARKS.get(&tid) } {
-        Some(slot) => *slot,
-        // SAFETY: copied out.
-        None => *unsafe { MARKED_TGIDS.get(&tgid) }?,
-    };
+    let parent = mark_of(tid, tgid)?;
     let child: *const u8 = ctx.arg(1);
     // SAFETY: child is the new task_struct; the offset comes from this kernel's BTF.
     let child_tid: i32 =
         unsafe { bpf_probe_read_kernel(child.add(TASK_PID_OFFSET.load() as usize) as *const i32) }
             .ok()?;
-    mark(ctx, child_tid as u32, slot);
+    mark(ctx, child_tid as u32, Mark { syscall: u32::MAX, ..parent });
     Some(())
 }
 
-/// `sched:sched_process_exec`, TP_PROTO(struct task_struct *p, pid_t old_pid, struct linux_binprm *).
-/// A non-leader thread that execs takes over the leader's pid (de_thread); carry its mark over.
+/// `sched:sched_process_exec`, TP_PROTO(struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm).
+/// Marks the thread as having exec'd past the gate (capability checks count from here), notes
+/// whether it runs as root or gained privileges through a setuid/setgid/file-capability binary,
+/// and carries the mark over when a non-leader thread took over the leader's pid (de_thread).
 #[raw_tracepoint(tracepoint = "sched_process_exec")]
 pub fn sched_process_exec(ctx: RawTracePointContext) -> i32 {
     let _ = try_exec(&ctx);
@@ -320,17 +346,128 @@ pub fn sched_process_exec(ctx: RawTracePointContext) -> i32 {
 
 #[inline(always)]
 fn try_exec(ctx: &RawTracePointContext) -> Option<()> {
-    let tid = bpf_get_current_pid_tgid() as u32;
+    let pid_tgid = bpf_get_current_pid_tgid();
+    let (tid, tgid) = (pid_tgid as u32, (pid_tgid >> 32) as u32);
     let old_tid: u64 = ctx.arg(1);
     let old_tid = old_tid as u32;
-    if old_tid == tid {
+    let previous = mark_of(old_tid, tgid).or_else(|| mark_of(tid, tgid))?;
+    if old_tid != tid {
+        let _ = MARKS.remove(&old_tid);
+    }
+    mark(ctx, tid, Mark { execed: 1, syscall: u32::MAX, ..previous });
+    let slot = previous.slot as u32;
+    if bpf_get_current_uid_gid() as u32 == 0 {
+        note_slot(slot, EXEC_AS_ROOT);
+    }
+    let bprm: *const u8 = ctx.arg(2);
+    let bit = BPRM_SECUREEXEC_BIT.load();
+    // SAFETY: a checked read of one byte of the tracepoint's linux_binprm.
+    let byte: u8 = unsafe { bpf_probe_read_kernel(bprm.add((bit / 8) as usize)) }.unwrap_or(0);
+    if bit != 0 && byte & (1 << (bit % 8)) != 0 {
+        note_slot(slot, SECURE_EXEC);
+    }
+    Some(())
+}
+
+/// `capability:cap_capable` (Linux ≥ 6.14), TP_PROTO(const struct cred *cred, struct user_namespace
+/// *target_ns, const struct user_namespace *capable_ns, int cap, int ret): every capability check
+/// and its result (ret 0 = granted). Gated like syscalls, and further: only after the thread's first
+/// exec past the gate, because runc sets up users (setgroups/setgid/setuid, which check
+/// CAP_SETGID/CAP_SETUID) after installing the filter but before applying the container's capability
+/// set (libcontainer/init_linux.go finalizeNamespace).
+#[raw_tracepoint(tracepoint = "cap_capable")]
+pub fn cap_capable(ctx: RawTracePointContext) -> i32 {
+    let _ = try_cap_capable(&ctx);
+    0
+}
+
+#[inline(always)]
+fn try_cap_capable(ctx: &RawTracePointContext) -> Option<()> {
+    // SAFETY: helper with no arguments.
+    let cgroup = unsafe { bpf_get_current_cgroup_id() };
+    // SAFETY: presence only; the slot comes from the mark.
+    unsafe { TARGETS.get(&cgroup) }?;
+    let pid_tgid = bpf_get_current_pid_tgid();
+    let mark = mark_of(pid_tgid as u32, (pid_tgid >> 32) as u32)?;
+    if mark.execed == 0 {
         return None;
     }
-    // SAFETY: copied out.
-    let slot = *unsafe { MARKS.get(&old_tid) }?;
-    let _ = MARKS.remove(&old_tid);
-    mark(ctx, tid, slot);
+    let cap: u64 = ctx.arg(3);
+    let ret: u64 = ctx.arg(4);
+    let (cap, denied) = (cap as u32, ret as i32 != 0);
+    if cap as usize >= CAP_SLOTS {
+        return None;
+    }
+    let bucket = if cap == CAP_SYS_ADMIN && is_vm_probe(ctx, mark.syscall) {
+        CAP_VM_PROBE
+    } else if denied {
+        CAP_DENIED
+    } else {
+        CAP_GRANTED
+    };
+    let slot = mark.slot as u32;
+    let counts = CAP_COUNTS.get_ptr_mut(cap_counts_key(slot, bucket))?;
+    // SAFETY: per-CPU value.
+    let counter = unsafe { &mut (*counts)[cap as usize] };
+    if *counter == 0 {
+        note_cap_first(slot * CAP_SLOTS as u32 + cap, mark.syscall, !denied);
+    }
+    *counter += 1;
     Some(())
+}
+
+/// Whether this CAP_SYS_ADMIN check comes from the memory-accounting probe: one of the first kernel
+/// stack frames returns into `security_vm_enough_memory_mm` (on 6.18 `cap_vm_enough_memory` is
+/// inlined there; where it is not, it is one frame further down, still within the eight read). Where /proc/kallsyms hid the address, the syscall in progress
+/// decides (which misses stack growth on a page fault).
+#[inline(always)]
+fn is_vm_probe(ctx: &RawTracePointContext, syscall: u32) -> bool {
+    let (start, end) = (VM_PROBE_START.load(), VM_PROBE_END.load());
+    if start == 0 || end <= start {
+        return is_vm_accounting(syscall);
+    }
+    let mut frames = [0u64; 8];
+    // SAFETY: the buffer is 64 bytes; flags 0 asks for the kernel stack.
+    let len = unsafe {
+        bpf_get_stack(ctx.as_ptr(), frames.as_mut_ptr().cast(), core::mem::size_of_val(&frames) as u32, 0)
+    };
+    if len <= 0 {
+        return is_vm_accounting(syscall);
+    }
+    let mut i = 0;
+    while i < frames.len() {
+        if frames[i] >= start && frames[i] < end {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+#[inline(always)]
+fn is_vm_accounting(syscall: u32) -> bool {
+    let mut i = 0;
+    while i < abi::VM_ACCOUNTING.len() {
+        if abi::VM_ACCOUNTING[i] == syscall {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+#[inline(never)]
+fn note_cap_first(index: u32, syscall: u32, granted: bool) {
+    if let Some(first) = CAP_FIRST.get_ptr_mut(index) {
+        // SAFETY: a plain array element; racing CPUs each write a true first.
+        unsafe {
+            if (*first).comm[0] == 0 {
+                if let Ok(comm) = bpf_get_current_comm() {
+                    *first = CapFirst { comm, syscall, granted: granted as u32 };
+                }
+            }
+        }
+    }
 }
 
 /// `sched:sched_process_exit`, TP_PROTO(struct task_struct *p, bool group_dead); runs in the

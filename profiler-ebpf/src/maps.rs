@@ -6,8 +6,8 @@ use aya_ebpf::{
     maps::{Array, HashMap, PerCpuArray, Queue},
 };
 use profiler_common::{
-    CGROUP_PATH_MAX, COUNTS_ENTRIES, FIRST_COMM_ENTRIES, MAX_TARGETS, NR_SLOTS, Pending, Target, WATCH_PREFIX_SLOTS,
-    WatchPrefix, stats,
+    CAP_BUCKETS, CAP_SLOTS, CGROUP_PATH_MAX, COUNTS_ENTRIES, CapFirst, FIRST_COMM_ENTRIES, MAX_TARGETS, Mark,
+    NR_SLOTS, Pending, Target, WATCH_PREFIX_SLOTS, WatchPrefix, stats,
 };
 
 /// cgroup id → target. Written by userspace; read on every syscall on the machine.
@@ -15,11 +15,11 @@ use profiler_common::{
 pub static TARGETS: HashMap<u64, Target> =
     HashMap::with_max_entries(MAX_TARGETS, 0);
 
-/// Threads counted so far (past the gate), by tid → target slot. Filled by the kernel side (filter
-/// install, fork, exec) and by userspace when attaching to already-running processes; emptied by
+/// Threads counted so far (past the gate), by tid. Filled by the kernel side (filter install,
+/// fork, exec) and by userspace when attaching to already-running processes; emptied by
 /// `sched_process_exit`, so it only holds live threads of recorded cgroups.
 #[map]
-pub static MARKS: HashMap<u32, u32> = HashMap::with_max_entries(1 << 16, 0);
+pub static MARKS: HashMap<u32, Mark> = HashMap::with_max_entries(1 << 16, 0);
 
 /// Processes whose every thread is past the gate (filter installed with TSYNC), tgid → slot.
 /// Userspace removes a target's entries when the target is done.
@@ -43,9 +43,17 @@ pub static FIRST_COMM: Array<[u8; 16]> = Array::with_max_entries(FIRST_COMM_ENTR
 #[map]
 pub static STATS: PerCpuArray<u64> = PerCpuArray::with_max_entries(stats::COUNT, 0);
 
-/// Which gates opened per target slot (`GATE_FILTER` | `GATE_EXEC`), read by userspace for the report.
+/// Facts per target slot (`GATE_FILTER`, `GATE_EXEC`, `EXEC_AS_ROOT`, `SECURE_EXEC`), for the report.
 #[map]
-pub static GATES: Array<u32> = Array::with_max_entries(MAX_TARGETS, 0);
+pub static SLOT_FLAGS: Array<u32> = Array::with_max_entries(MAX_TARGETS, 0);
+
+/// Capability checks per (slot, granted/denied), summed over CPUs by userspace.
+#[map]
+pub static CAP_COUNTS: PerCpuArray<[u64; CAP_SLOTS]> = PerCpuArray::with_max_entries(MAX_TARGETS * CAP_BUCKETS, 0);
+
+/// The first check of each capability per slot.
+#[map]
+pub static CAP_FIRST: Array<CapFirst> = Array::with_max_entries(MAX_TARGETS * CAP_SLOTS as u32, 0);
 
 /// cgroup2 path prefixes whose new children are armed at `cgroup_mkdir`. Written by userspace.
 #[map]

@@ -138,9 +138,13 @@ impl Btf {
 
     /// Byte offset of `member` in `struct strukt`, searching anonymous struct/union members too.
     pub fn member_offset(&self, strukt: &str, member: &str) -> Result<u32, BtfError> {
+        self.member_bit_offset(strukt, member).map(|bits| bits / 8)
+    }
+
+    /// Bit offset of `member` in `struct strukt` (for bitfields such as `linux_binprm.secureexec`).
+    pub fn member_bit_offset(&self, strukt: &str, member: &str) -> Result<u32, BtfError> {
         let id = *self.structs_by_name.get(strukt).ok_or_else(|| BtfError::NoStruct(strukt.into()))?;
         self.find_member(id, member, 0)
-            .map(|bits| bits / 8)
             .ok_or_else(|| BtfError::NoMember { strukt: strukt.into(), member: member.into() })
     }
 
@@ -180,6 +184,8 @@ pub struct KernelOffsets {
     pub kernfs_node_id: u32,
     pub cgroup_root: u32,
     pub root_hierarchy_id: u32,
+    /// Bit offset of the `linux_binprm.secureexec` bitfield: set for a setuid/setgid/file-capability exec.
+    pub bprm_secureexec_bit: u32,
 }
 
 impl KernelOffsets {
@@ -204,6 +210,7 @@ impl KernelOffsets {
             kernfs_node_id: btf.member_offset("kernfs_node", "id")?,
             cgroup_root: btf.member_offset("cgroup", "root")?,
             root_hierarchy_id: btf.member_offset("cgroup_root", "hierarchy_id")?,
+            bprm_secureexec_bit: btf.member_bit_offset("linux_binprm", "secureexec")?,
         })
     }
 }
@@ -229,6 +236,8 @@ mod tests {
             assert!(offsets.task_status > 0 && offsets.task_status < 64, "{offsets:?}");
         }
         assert!(matches!(btf.member_offset("task_struct", "no_such_field"), Err(BtfError::NoMember { .. })));
+        // A bitfield: its bit offset is not a byte multiple on every kernel, but lies in the struct.
+        assert!(offsets.bprm_secureexec_bit > 0, "{offsets:?}");
         assert!(matches!(btf.member_offset("no_such_struct", "pid"), Err(BtfError::NoStruct(_))));
     }
 

@@ -3,6 +3,7 @@
 //! the privileged end-to-end tests and benchmarks in `tests/` can drive the same code.
 
 pub mod btf;
+pub mod capabilities;
 pub mod cgroup;
 pub mod cli;
 pub mod commands;

@@ -16,6 +16,9 @@ pub struct Report {
     /// Allowed although not seen, because whether they happen is a matter of timing.
     pub implied_syscalls: Vec<ImpliedEntry>,
     pub total_syscalls: u64,
+    /// Capability checks (None when the kernel cannot trace them: `cap_capable` needs Linux ≥ 6.14).
+    pub capabilities: Option<crate::capabilities::Capabilities>,
+    pub recommendation: Option<crate::capabilities::Recommendation>,
     /// Anything that makes this recording less than complete; empty when it is complete.
     pub warnings: Vec<String>,
 }

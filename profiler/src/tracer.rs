@@ -12,8 +12,9 @@ use aya::{
     programs::RawTracePoint,
 };
 use profiler_common::{
-    CGROUP_PATH_MAX, MAX_TARGETS, NR_SLOTS, TABLES, Target, WATCH_PREFIX_MAX, WATCH_PREFIX_SLOTS, WatchPrefix,
-    comm_index, counts_key, globals, maps, stats,
+    CAP_DENIED, CAP_GRANTED, CAP_SLOTS, CAP_VM_PROBE, CGROUP_PATH_MAX, CapFirst, MAX_TARGETS, Mark, NR_SLOTS, TABLES, Target,
+    WATCH_PREFIX_MAX, WATCH_PREFIX_SLOTS, WatchPrefix, cap_counts_key, comm_index, counts_key,
+    globals, maps, stats,
 };
 use thiserror::Error;
 
@@ -89,13 +90,35 @@ pub struct Recording {
     pub pending_failed: u64,
     /// Watched cgroups that could not be recorded because every slot was taken.
     pub slots_exhausted: u64,
-    /// Which gates opened (`profiler_common::GATE_*`).
-    pub gates: u32,
+    /// Facts about the run (`profiler_common::{GATE_*, EXEC_AS_ROOT, SECURE_EXEC}`).
+    pub flags: u32,
+    /// Capability checks, sorted by capability number; None when the kernel cannot trace them.
+    pub capabilities: Option<Vec<CapCheck>>,
+}
+
+/// Checks of one capability by gated threads after their first exec past the gate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CapCheck {
+    pub cap: u32,
+    pub granted: u64,
+    pub denied: u64,
+    /// CAP_SYS_ADMIN checks made as the kernel's memory-accounting probe (either result).
+    pub vm_accounting_probes: u64,
+    pub first_comm: String,
+    /// The native syscall number the first check happened in, if known.
+    pub first_syscall: Option<u32>,
+}
+
+fn nul_terminated(raw: &[u8]) -> String {
+    let end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
+    String::from_utf8_lossy(&raw[..end]).into_owned()
 }
 
 pub struct Tracer {
     ebpf: Ebpf,
     logger: Option<aya_log::EbpfLogger<&'static dyn log::Log>>,
+    /// `cap_capable` is attached.
+    capabilities: bool,
 }
 
 fn map_err(map: &'static str) -> impl Fn(aya::maps::MapError) -> TracerError {
@@ -110,12 +133,18 @@ impl Tracer {
     }
 
     pub fn load_with(options: &Options) -> Result<Tracer, TracerError> {
+        // Generating /proc/kallsyms costs the kernel ~60 ms here: overlap it with the BTF parse.
+        let kallsyms = std::thread::spawn(|| symbol_range(VM_PROBE_SYMBOL));
         let btf = Btf::from_vmlinux()?;
         let offsets = KernelOffsets::resolve(&btf)?;
         let host_mnt_ns = std::fs::metadata("/proc/self/ns/mnt")
             .map_err(TracerError::MountNamespace)?
             .ino() as u32;
         let log_level: u8 = if options.verbose { 0xff } else { 0 };
+        let (vm_probe_start, vm_probe_end) = kallsyms.join().ok().flatten().unwrap_or((0, 0));
+        if vm_probe_start == 0 {
+            log::info!("{VM_PROBE_SYMBOL} not found in /proc/kallsyms: classifying CAP_SYS_ADMIN probes by syscall");
+        }
         let mut ebpf = EbpfLoader::new()
             .override_global(globals::TASK_PID_OFFSET, &offsets.task_pid, true)
             .override_global(globals::TASK_STATUS_OFFSET, &offsets.task_status, true)
@@ -129,6 +158,9 @@ impl Tracer {
             .override_global(globals::CGROUP_ROOT_OFFSET, &offsets.cgroup_root, true)
             .override_global(globals::ROOT_HIERARCHY_ID_OFFSET, &offsets.root_hierarchy_id, true)
             .override_global(globals::WATCH_FLAGS, &options.watch_flags, true)
+            .override_global(globals::BPRM_SECUREEXEC_BIT, &offsets.bprm_secureexec_bit, true)
+            .override_global(globals::VM_PROBE_START, &vm_probe_start, true)
+            .override_global(globals::VM_PROBE_END, &vm_probe_end, true)
             .override_global(aya_log::LEVEL, &log_level, false)
             .load(crate::EBPF_OBJECT)
             .map_err(TracerError::Load)?;
@@ -139,11 +171,16 @@ impl Tracer {
         } else {
             None
         };
-        let mut tracer = Tracer { ebpf, logger };
+        let mut tracer = Tracer { ebpf, logger, capabilities: false };
         tracer.seed_free_slots()?;
         tracer.set_watch_prefixes(&options.watch_prefixes)?;
         for (program, tracepoint) in PROGRAMS {
             attach_raw(&mut tracer.ebpf, program, tracepoint)?;
+        }
+        // capability:cap_capable exists since Linux 6.14; without it, syscalls are still recorded.
+        match attach_raw(&mut tracer.ebpf, "cap_capable", "cap_capable") {
+            Ok(()) => tracer.capabilities = true,
+            Err(err) => log::warn!("capability checks will not be recorded (needs Linux ≥ 6.14): {err}"),
         }
         Ok(tracer)
     }
@@ -200,16 +237,57 @@ impl Tracer {
         let map = self.ebpf.map(maps::SLOT_PATHS).ok_or(TracerError::MissingMap(maps::SLOT_PATHS))?;
         let paths: Array<&MapData, [u8; CGROUP_PATH_MAX]> =
             Array::try_from(map).map_err(map_err(maps::SLOT_PATHS))?;
-        let raw = paths.get(&slot, 0).map_err(map_err(maps::SLOT_PATHS))?;
-        let end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
-        Ok((end > 0).then(|| String::from_utf8_lossy(&raw[..end]).into_owned()))
+        let path = nul_terminated(&paths.get(&slot, 0).map_err(map_err(maps::SLOT_PATHS))?);
+        Ok((!path.is_empty()).then_some(path))
     }
 
-    /// Which gates opened for a slot (`profiler_common::GATE_*` bits).
-    pub fn gates(&self, slot: u32) -> Result<u32, TracerError> {
-        let map = self.ebpf.map(maps::GATES).ok_or(TracerError::MissingMap(maps::GATES))?;
-        let gates: Array<&MapData, u32> = Array::try_from(map).map_err(map_err(maps::GATES))?;
-        gates.get(&slot, 0).map_err(map_err(maps::GATES))
+    /// Facts about a slot's run (`profiler_common::{GATE_*, EXEC_AS_ROOT, SECURE_EXEC}` bits).
+    pub fn slot_flags(&self, slot: u32) -> Result<u32, TracerError> {
+        let map = self.ebpf.map(maps::SLOT_FLAGS).ok_or(TracerError::MissingMap(maps::SLOT_FLAGS))?;
+        let flags: Array<&MapData, u32> = Array::try_from(map).map_err(map_err(maps::SLOT_FLAGS))?;
+        flags.get(&slot, 0).map_err(map_err(maps::SLOT_FLAGS))
+    }
+
+    /// Whether capability checks are being recorded (the `cap_capable` tracepoint, Linux ≥ 6.14).
+    pub fn records_capabilities(&self) -> bool {
+        self.capabilities
+    }
+
+    fn read_capabilities(&self, slot: u32) -> Result<Vec<CapCheck>, TracerError> {
+        let map = self.ebpf.map(maps::CAP_COUNTS).ok_or(TracerError::MissingMap(maps::CAP_COUNTS))?;
+        let counts: PerCpuArray<&MapData, [u64; CAP_SLOTS]> =
+            PerCpuArray::try_from(map).map_err(map_err(maps::CAP_COUNTS))?;
+        let sum = |bucket: u32| -> Result<[u64; CAP_SLOTS], TracerError> {
+            let per_cpu = counts.get(&cap_counts_key(slot, bucket), 0).map_err(map_err(maps::CAP_COUNTS))?;
+            let mut sums = [0u64; CAP_SLOTS];
+            for row in per_cpu.iter() {
+                for (sum, value) in sums.iter_mut().zip(row.iter()) {
+                    *sum += value;
+                }
+            }
+            Ok(sums)
+        };
+        let (granted, denied, probes) = (sum(CAP_GRANTED)?, sum(CAP_DENIED)?, sum(CAP_VM_PROBE)?);
+        let first_map = self.ebpf.map(maps::CAP_FIRST).ok_or(TracerError::MissingMap(maps::CAP_FIRST))?;
+        let firsts: Array<&MapData, CapFirst> = Array::try_from(first_map).map_err(map_err(maps::CAP_FIRST))?;
+        let mut checks = Vec::new();
+        for cap in 0..CAP_SLOTS {
+            if granted[cap] == 0 && denied[cap] == 0 && probes[cap] == 0 {
+                continue;
+            }
+            let first = firsts
+                .get(&(slot * CAP_SLOTS as u32 + cap as u32), 0)
+                .map_err(map_err(maps::CAP_FIRST))?;
+            checks.push(CapCheck {
+                cap: cap as u32,
+                granted: granted[cap],
+                denied: denied[cap],
+                vm_accounting_probes: probes[cap],
+                first_comm: nul_terminated(&first.comm),
+                first_syscall: (first.syscall != u32::MAX).then_some(first.syscall),
+            });
+        }
+        Ok(checks)
     }
 
     /// Starts recording the cgroup `cgroup_id`; returns the target's slot.
@@ -234,12 +312,14 @@ impl Tracer {
     }
 
     /// Marks already-running threads as past the gate (attaching to a live workload).
+    /// These threads are past their runtime's setup (they already run the workload), so they also
+    /// count as having exec'd: their capability checks are recorded.
     pub fn mark_threads(&mut self, slot: u32, tids: &[u32]) -> Result<(), TracerError> {
         let map = self.ebpf.map_mut(maps::MARKS).ok_or(TracerError::MissingMap(maps::MARKS))?;
-        let mut marks: HashMap<&mut MapData, u32, u32> =
+        let mut marks: HashMap<&mut MapData, u32, Mark> =
             HashMap::try_from(map).map_err(map_err(maps::MARKS))?;
         for &tid in tids {
-            marks.insert(tid, slot, 0).map_err(map_err(maps::MARKS))?;
+            marks.insert(tid, Mark { execed: 1, ..Mark::new(slot) }, 0).map_err(map_err(maps::MARKS))?;
         }
         Ok(())
     }
@@ -277,8 +357,7 @@ impl Tracer {
             for (nr, &count) in sums.iter().enumerate().filter(|(_, count)| **count > 0) {
                 let nr = nr as u32;
                 let raw = comms.get(&comm_index(slot, table, nr), 0).map_err(map_err(maps::FIRST_COMM))?;
-                let end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
-                let first_comm = String::from_utf8_lossy(&raw[..end]).into_owned();
+                let first_comm = nul_terminated(&raw);
                 recording.observed.push(Observed { table, nr, count, first_comm });
             }
         }
@@ -292,7 +371,8 @@ impl Tracer {
         recording.out_of_range = stat(stats::OUT_OF_RANGE)?;
         recording.pending_failed = stat(stats::PENDING_FAILED)?;
         recording.slots_exhausted = stat(stats::SLOTS_EXHAUSTED)?;
-        recording.gates = self.gates(slot)?;
+        recording.flags = self.slot_flags(slot)?;
+        recording.capabilities = if self.capabilities { Some(self.read_capabilities(slot)?) } else { None };
         Ok(recording)
     }
 
@@ -316,6 +396,36 @@ fn attach_raw(ebpf: &mut Ebpf, program: &'static str, tracepoint: &'static str) 
     Ok(())
 }
 
+/// The kernel function whose CAP_SYS_ADMIN check is the memory-accounting probe (mm/util.c).
+const VM_PROBE_SYMBOL: &str = "security_vm_enough_memory_mm";
+
+/// `[start, end)` of a kernel function from /proc/kallsyms: its address and the next higher
+/// symbol's. None when absent or hidden (kptr_restrict shows zeros).
+fn symbol_range(name: &str) -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string("/proc/kallsyms").ok()?;
+    parse_symbol_range(&text, name)
+}
+
+fn parse_symbol_range(text: &str, name: &str) -> Option<(u64, u64)> {
+    let entries = text.lines().filter_map(|line| {
+        let mut fields = line.split_whitespace();
+        let address = u64::from_str_radix(fields.next()?, 16).ok()?;
+        let _kind = fields.next()?;
+        Some((address, fields.next()?))
+    });
+    let mut start = None;
+    let mut addresses = Vec::new();
+    for (address, symbol) in entries {
+        if symbol == name {
+            start = Some(address);
+        }
+        addresses.push(address);
+    }
+    let start = start.filter(|&a| a != 0)?;
+    let end = addresses.into_iter().filter(|&a| a > start).min()?;
+    Some((start, end))
+}
+
 /// Empty programs on the recorder's hot-path hooks (`sys_enter`, `sys_exit`): the cost floor the
 /// benchmark compares the recorder against. Detached when the returned object is dropped.
 pub fn attach_noop() -> Result<Ebpf, TracerError> {
@@ -330,3 +440,21 @@ pub fn attach_noop() -> Result<Ebpf, TracerError> {
 
 /// How often the record loop polls (child exit, progress, eBPF logs).
 pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symbol_ranges() {
+        let text = "ffffffff81a80b10 T cap_vm_enough_memory\nffffffff81a80a00 T cap_capable\n\
+                    ffffffff81a80b40 T __pfx_cap_mmap_addr\nffffffffc0000000 t foo\t[mod]\n";
+        assert_eq!(
+            parse_symbol_range(text, "cap_vm_enough_memory"),
+            Some((0xffffffff81a80b10, 0xffffffff81a80b40))
+        );
+        assert_eq!(parse_symbol_range(text, "missing"), None);
+        // kptr_restrict=2 shows every address as zero.
+        assert_eq!(parse_symbol_range("0000000000000000 T cap_vm_enough_memory\n", "cap_vm_enough_memory"), None);
+    }
+}

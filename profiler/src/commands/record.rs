@@ -21,9 +21,10 @@ use std::{
 };
 
 use anyhow::{Context as _, anyhow, bail};
-use profiler_common::{GATE_EXEC, GATE_FILTER, TABLE_COMPAT, TABLE_NATIVE, TABLE_X32};
+use profiler_common::{EXEC_AS_ROOT, GATE_EXEC, GATE_FILTER, SECURE_EXEC, TABLE_COMPAT, TABLE_NATIVE, TABLE_X32};
 
 use crate::{
+    capabilities::{self, Capabilities},
     cgroup::OwnedCgroup,
     cli::RecordArgs,
     exit, launcher,
@@ -91,7 +92,7 @@ fn record_command(args: RecordArgs, verbose: u8) -> anyhow::Result<i32> {
         command: os_args(&args.cmd),
         kernel,
         arch,
-        gate: gate_description(recording.gates, "CMD never reached execve"),
+        gate: gate_description(recording.flags, "CMD never reached execve"),
         user: Some(user_name),
         uid: Some(uid),
         no_new_privs: Some(launcher::needs_no_new_privs(user.as_ref())),
@@ -103,7 +104,7 @@ fn record_command(args: RecordArgs, verbose: u8) -> anyhow::Result<i32> {
         duration_ms: run_time.as_millis() as u64,
         leftover_processes_killed: leftover,
     };
-    let built = build(&recording, run)?;
+    let built = build(&recording, run, &profile_ref(args.output.as_deref()))?;
     write_outputs(&built, args.output.as_deref(), args.report.as_deref())?;
     let cmd = built.report.run.command.join(" ");
     let uses = args.output.as_ref().map_or_else(Vec::new, |path| {
@@ -306,8 +307,14 @@ fn implied(named: &Named) -> Vec<ImpliedEntry> {
         .collect()
 }
 
-/// Names the recorded syscalls and builds the minimal profile and the report.
-pub(crate) fn build(recording: &Recording, run: RunContext) -> anyhow::Result<Built> {
+/// How the summary and recommendation refer to the profile.
+pub(crate) fn profile_ref(output: Option<&Path>) -> String {
+    output.map_or_else(|| "PROFILE.json".to_owned(), |path| path.display().to_string())
+}
+
+/// Names the recorded syscalls and builds the minimal profile and the report (with the capability
+/// recommendation, which refers to the profile as `profile_ref`).
+pub(crate) fn build(recording: &Recording, run: RunContext, profile_ref: &str) -> anyhow::Result<Built> {
     let named = name_syscalls(recording);
     let implied = implied(&named);
     let allowed: BTreeSet<String> = named
@@ -328,9 +335,24 @@ pub(crate) fn build(recording: &Recording, run: RunContext) -> anyhow::Result<Bu
             named.unnamed.iter().map(|u| format!("{} #{}", u.arch, u.number)).collect::<Vec<_>>().join(", ")
         ));
     }
+    let capabilities = recording.capabilities.as_ref().map(|checks| {
+        Capabilities::from_checks(checks, |nr| syscalls::name_of(Arch::native(), nr))
+    });
+    let recorded: BTreeSet<String> = named.syscalls.iter().map(|entry| entry.name.clone()).collect();
+    let recommendation = capabilities.as_ref().map(|caps| {
+        capabilities::recommend(
+            caps,
+            profile_ref,
+            recording.flags & EXEC_AS_ROOT != 0,
+            recording.flags & SECURE_EXEC != 0,
+            &recorded,
+        )
+    });
     let report = Report {
         tool: report::Tool::default(),
         run,
+        capabilities,
+        recommendation,
         total_syscalls: named.syscalls.iter().map(|s| s.count).sum::<u64>()
             + named.unnamed.iter().map(|s| s.count).sum::<u64>(),
         syscalls: named.syscalls,
@@ -436,6 +458,41 @@ fn incompleteness(recording: &Recording) -> Vec<String> {
     warnings
 }
 
+fn print_capabilities(report: &Report) {
+    let (Some(caps), Some(rec)) = (&report.capabilities, &report.recommendation) else {
+        eprintln!("  capabilities: not recorded (the capability:cap_capable tracepoint needs Linux ≥ 6.14)");
+        return;
+    };
+    let used = if rec.cap_add.is_empty() { "none".to_owned() } else { rec.cap_add.join(", ") };
+    eprintln!(
+        "  capabilities used: {used}; of Docker's 14 defaults, {} not needed",
+        rec.docker_defaults_not_needed.len()
+    );
+    if !caps.denied.is_empty() {
+        let denied: Vec<&str> = caps.denied.iter().map(|cap| capabilities::short(cap)).collect();
+        eprintln!("  capabilities denied (the run went on without them): {}", denied.join(", "));
+    }
+    eprintln!("  run it with the least privilege this run needed:");
+    eprintln!("    {}", rec.docker_run);
+    eprintln!("    compose service:");
+    for line in rec.compose.lines() {
+        eprintln!("      {line}");
+    }
+    eprintln!("    kubernetes container:");
+    for line in rec.kubernetes.lines() {
+        eprintln!("      {line}");
+    }
+    if rec.ran_as_root {
+        eprintln!("  note: it ran as root (uid 0): a non-root USER would need fewer capabilities");
+    }
+    if !rec.no_new_privileges_safe {
+        eprintln!("  note: it exec'd a setuid/setgid/file-capability binary: no-new-privileges would stop that gaining privileges");
+    }
+    for spot in &rec.blind_spots {
+        eprintln!("  blind spot: {spot}");
+    }
+}
+
 /// The summary on stderr: what ran, how many syscalls against Docker's default, where the files
 /// went and the exact commands that use them.
 pub(crate) fn print_summary(built: &Built, output: Option<&Path>, report: Option<&Path>, uses: &[String]) {
@@ -504,6 +561,7 @@ pub(crate) fn print_summary(built: &Built, output: Option<&Path>, report: Option
     for warning in &built.report.warnings {
         eprintln!("  warning: {warning}");
     }
+    print_capabilities(&built.report);
     match output {
         Some(path) => {
             eprintln!("  profile written to {}; use it with:", path.display());
@@ -555,7 +613,7 @@ mod tests {
             observed: vec![observed(TABLE_NATIVE, 0), observed(TABLE_NATIVE, 59), observed(TABLE_COMPAT, 102), observed(TABLE_X32, 0)],
             ..Recording::default()
         };
-        let built = build(&recording, run_context()).expect("build");
+        let built = build(&recording, run_context(), "p.json").expect("build");
         let names: Vec<(&str, &str)> =
             built.report.syscalls.iter().map(|s| (s.name.as_str(), s.arch)).collect();
         assert_eq!(
@@ -573,7 +631,7 @@ mod tests {
 
     #[test]
     fn nothing_recorded_allows_nothing() {
-        let built = build(&Recording::default(), run_context()).expect("build");
+        let built = build(&Recording::default(), run_context(), "p.json").expect("build");
         assert!(built.profile.allowed_names().is_empty());
         assert!(built.report.implied_syscalls.is_empty());
     }

@@ -289,11 +289,11 @@ fn finish(
     let run = container_run(
         record::os_args(&args.cmd),
         "containers",
-        recording.gates,
+        recording.flags,
         context,
         entry.started.elapsed(),
     );
-    let mut built = record::build(&recording, run)?;
+    let mut built = record::build(&recording, run, &record::profile_ref(Some(&profile_path)))?;
     warn_unconfined(&mut built);
     record::write_outputs(&built, Some(&profile_path), report_path.as_deref())?;
     let uses = uses_for(&built, &profile_path);
@@ -478,10 +478,10 @@ async fn attach(args: RecordArgs, name: String, verbose: u8) -> anyhow::Result<i
         started,
         written: true,
     };
-    let mut run = container_run(Vec::new(), "container", recording.gates, container_context(&entry, true, running), started.elapsed());
+    let mut run = container_run(Vec::new(), "container", recording.flags, container_context(&entry, true, running), started.elapsed());
     run.cut_short = cut_short.is_some();
     run.cut_short_reason = cut_short;
-    let mut built = record::build(&recording, run)?;
+    let mut built = record::build(&recording, run, &record::profile_ref(args.output.as_deref()))?;
     warn_unconfined(&mut built);
     record::write_outputs(&built, args.output.as_deref(), args.report.as_deref())?;
     let uses = args.output.as_deref().map_or_else(Vec::new, |path| uses_for(&built, path));
