@@ -83,7 +83,11 @@ pub const CAP_SLOTS: usize = 64;
 pub const CAP_GRANTED: u32 = 0;
 pub const CAP_DENIED: u32 = 1;
 pub const CAP_VM_PROBE: u32 = 2;
-pub const CAP_BUCKETS: u32 = 3;
+/// Checks of credentials other than the task's own `real_cred`: the kernel acting with overridden
+/// credentials (overlayfs does lower-layer work with the mounter's, via `override_creds`), or
+/// checking a file opener's. Not the workload's needs.
+pub const CAP_OTHER_CRED: u32 = 3;
+pub const CAP_BUCKETS: u32 = 4;
 
 /// Key of [`maps::CAP_COUNTS`].
 pub const fn cap_counts_key(slot: u32, bucket: u32) -> u32 {
@@ -161,6 +165,8 @@ pub mod globals {
     /// `[start, end)` of `security_vm_enough_memory_mm` from /proc/kallsyms (0, 0 when hidden): a
     /// CAP_SYS_ADMIN check with a return address in it is the memory-accounting probe.
     pub const VM_PROBE_START: &str = "VM_PROBE_START";
+    /// `task_struct.real_cred`.
+    pub const TASK_REAL_CRED_OFFSET: &str = "TASK_REAL_CRED_OFFSET";
     pub const VM_PROBE_END: &str = "VM_PROBE_END";
 }
 

@@ -28,7 +28,7 @@ use maps::{
     SLOT_FLAGS, SLOT_PATHS, STATS, TARGETS, WATCH_PREFIXES,
 };
 use profiler_common::{
-    CAP_DENIED, CAP_GRANTED, CAP_SLOTS, CAP_VM_PROBE, CapFirst, EXEC_AS_ROOT, GATE_EXEC, GATE_FILTER, Mark, NR_SLOTS, Pending, SECURE_EXEC,
+    CAP_DENIED, CAP_GRANTED, CAP_OTHER_CRED, CAP_SLOTS, CAP_VM_PROBE, CapFirst, EXEC_AS_ROOT, GATE_EXEC, GATE_FILTER, Mark, NR_SLOTS, Pending, SECURE_EXEC,
     TABLE_COMPAT, TABLE_NATIVE, TABLE_X32, Target, WATCH_PREFIX_MAX, WATCH_PREFIX_SLOTS,
     X32_SYSCALL_BIT, cap_counts_key, comm_index, counts_key, stats,
 };
@@ -61,6 +61,8 @@ static WATCH_FLAGS: Global<u32> = Global::new(0);
 static BPRM_SECUREEXEC_BIT: Global<u32> = Global::new(0);
 #[unsafe(no_mangle)]
 static VM_PROBE_START: Global<u64> = Global::new(0);
+#[unsafe(no_mangle)]
+static TASK_REAL_CRED_OFFSET: Global<u32> = Global::new(0);
 #[unsafe(no_mangle)]
 static VM_PROBE_END: Global<u64> = Global::new(0);
 
@@ -398,7 +400,15 @@ fn try_cap_capable(ctx: &RawTracePointContext) -> Option<()> {
     if cap as usize >= CAP_SLOTS {
         return None;
     }
-    let bucket = if cap == CAP_SYS_ADMIN && is_vm_probe(ctx, mark.syscall) {
+    let cred: u64 = ctx.arg(0);
+    // SAFETY: a checked read of the current task's real_cred pointer.
+    let real_cred: u64 = unsafe {
+        let task = bpf_get_current_task() as *const u8;
+        bpf_probe_read_kernel(task.add(TASK_REAL_CRED_OFFSET.load() as usize) as *const u64).unwrap_or(0)
+    };
+    let bucket = if cred != real_cred {
+        CAP_OTHER_CRED
+    } else if cap == CAP_SYS_ADMIN && is_vm_probe(ctx, mark.syscall) {
         CAP_VM_PROBE
     } else if denied {
         CAP_DENIED

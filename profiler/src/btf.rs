@@ -186,6 +186,8 @@ pub struct KernelOffsets {
     pub root_hierarchy_id: u32,
     /// Bit offset of the `linux_binprm.secureexec` bitfield: set for a setuid/setgid/file-capability exec.
     pub bprm_secureexec_bit: u32,
+    /// `task_struct.real_cred`: the task's own credentials (`cred` may be overridden by the kernel).
+    pub task_real_cred: u32,
 }
 
 impl KernelOffsets {
@@ -211,6 +213,7 @@ impl KernelOffsets {
             cgroup_root: btf.member_offset("cgroup", "root")?,
             root_hierarchy_id: btf.member_offset("cgroup_root", "hierarchy_id")?,
             bprm_secureexec_bit: btf.member_bit_offset("linux_binprm", "secureexec")?,
+            task_real_cred: btf.member_offset("task_struct", "real_cred")?,
         })
     }
 }

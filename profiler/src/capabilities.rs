@@ -94,6 +94,10 @@ pub struct Check {
     /// CAP_SYS_ADMIN checks the kernel makes while accounting memory (NOAUDIT; never a need).
     #[serde(skip_serializing_if = "is_zero")]
     pub memory_accounting_probes: u64,
+    /// Checks of credentials other than the task's own: the kernel acting with overridden
+    /// credentials (e.g. overlayfs with the mounter's). Not a need of the workload.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub kernel_override_checks: u64,
     pub first_comm: String,
     /// The syscall the first check happened in, when known.
     pub first_syscall: Option<String>,
@@ -122,6 +126,7 @@ impl Capabilities {
                 granted: check.granted,
                 denied: check.denied,
                 memory_accounting_probes: check.vm_accounting_probes,
+                kernel_override_checks: check.other_cred,
                 first_comm: check.first_comm.clone(),
                 first_syscall: check.first_syscall.and_then(&name_syscall),
             });
@@ -254,7 +259,7 @@ mod tests {
     use super::*;
 
     fn check(cap: u32, granted: u64, denied: u64) -> CapCheck {
-        CapCheck { cap, granted, denied, vm_accounting_probes: 0, first_comm: "nginx".into(), first_syscall: Some(49) }
+        CapCheck { cap, granted, denied, vm_accounting_probes: 0, other_cred: 0, first_comm: "nginx".into(), first_syscall: Some(49) }
     }
 
     #[test]

@@ -12,7 +12,7 @@ use aya::{
     programs::RawTracePoint,
 };
 use profiler_common::{
-    CAP_DENIED, CAP_GRANTED, CAP_SLOTS, CAP_VM_PROBE, CGROUP_PATH_MAX, CapFirst, MAX_TARGETS, Mark, NR_SLOTS, TABLES, Target,
+    CAP_DENIED, CAP_GRANTED, CAP_OTHER_CRED, CAP_SLOTS, CAP_VM_PROBE, CGROUP_PATH_MAX, CapFirst, MAX_TARGETS, Mark, NR_SLOTS, TABLES, Target,
     WATCH_PREFIX_MAX, WATCH_PREFIX_SLOTS, WatchPrefix, cap_counts_key, comm_index, counts_key,
     globals, maps, stats,
 };
@@ -104,6 +104,8 @@ pub struct CapCheck {
     pub denied: u64,
     /// CAP_SYS_ADMIN checks made as the kernel's memory-accounting probe (either result).
     pub vm_accounting_probes: u64,
+    /// Checks of credentials other than the task's own (kernel-overridden, e.g. overlayfs).
+    pub other_cred: u64,
     pub first_comm: String,
     /// The native syscall number the first check happened in, if known.
     pub first_syscall: Option<u32>,
@@ -160,6 +162,7 @@ impl Tracer {
             .override_global(globals::WATCH_FLAGS, &options.watch_flags, true)
             .override_global(globals::BPRM_SECUREEXEC_BIT, &offsets.bprm_secureexec_bit, true)
             .override_global(globals::VM_PROBE_START, &vm_probe_start, true)
+            .override_global(globals::TASK_REAL_CRED_OFFSET, &offsets.task_real_cred, true)
             .override_global(globals::VM_PROBE_END, &vm_probe_end, true)
             .override_global(aya_log::LEVEL, &log_level, false)
             .load(crate::EBPF_OBJECT)
@@ -267,12 +270,13 @@ impl Tracer {
             }
             Ok(sums)
         };
-        let (granted, denied, probes) = (sum(CAP_GRANTED)?, sum(CAP_DENIED)?, sum(CAP_VM_PROBE)?);
+        let (granted, denied) = (sum(CAP_GRANTED)?, sum(CAP_DENIED)?);
+        let (probes, other_cred) = (sum(CAP_VM_PROBE)?, sum(CAP_OTHER_CRED)?);
         let first_map = self.ebpf.map(maps::CAP_FIRST).ok_or(TracerError::MissingMap(maps::CAP_FIRST))?;
         let firsts: Array<&MapData, CapFirst> = Array::try_from(first_map).map_err(map_err(maps::CAP_FIRST))?;
         let mut checks = Vec::new();
         for cap in 0..CAP_SLOTS {
-            if granted[cap] == 0 && denied[cap] == 0 && probes[cap] == 0 {
+            if granted[cap] == 0 && denied[cap] == 0 && probes[cap] == 0 && other_cred[cap] == 0 {
                 continue;
             }
             let first = firsts
@@ -283,6 +287,7 @@ impl Tracer {
                 granted: granted[cap],
                 denied: denied[cap],
                 vm_accounting_probes: probes[cap],
+                other_cred: other_cred[cap],
                 first_comm: nul_terminated(&first.comm),
                 first_syscall: (first.syscall != u32::MAX).then_some(first.syscall),
             });
