@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success
-  1  reserved for findings of the planned CI gate (`check`, `diff`)
+  1  a finding: `check` saw syscalls outside the profile, `diff` saw NEW allow more than OLD
   2  invalid input: bad arguments, an unreadable or invalid profile, CMD not found, an output path
      that cannot be written
   3  this machine cannot trace: not root (no CAP_BPF/CAP_SYS_ADMIN), no BTF, no cgroup v2 mount,
@@ -34,6 +34,9 @@ pub struct Cli {
 pub enum Command {
     Record(RecordArgs),
     Exec(ExecArgs),
+    Check(CheckArgs),
+    Diff(DiffArgs),
+    Merge(MergeArgs),
     Validate(ValidateArgs),
 }
 
@@ -104,6 +107,85 @@ pub struct ExecArgs {
     /// The command to run, after `--`.
     #[arg(required = true, last = true, value_name = "CMD")]
     pub cmd: Vec<OsString>,
+}
+
+/// Record like `record`, then fail (exit 1) if the run made any syscall the profile does not allow.
+///
+/// The footprint gate for CI: every syscall outside the profile is listed with its count and the
+/// command that made it first. `--update` rewrites the profile as the union of the old one and
+/// this run instead (exit 0).
+#[derive(Debug, clap::Args)]
+#[command(after_help = EXIT_CODES)]
+pub struct CheckArgs {
+    /// The checked-in profile the run must stay within.
+    #[arg(long, value_name = "FILE")]
+    pub profile: PathBuf,
+
+    /// Rewrite the profile to also allow what this run did (the merge of both), instead of failing.
+    #[arg(long)]
+    pub update: bool,
+
+    /// Also write this run's JSON report.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
+    /// Stop recording after this long (e.g. 30s, 5m).
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+
+    /// Run CMD as this user (name or uid). Default: under sudo the invoking user, else the caller.
+    #[arg(long, value_name = "USER", conflicts_with = "container")]
+    pub user: Option<String>,
+
+    /// Check a running Docker container (name or id) instead of running CMD.
+    #[arg(long, value_name = "NAME|ID", conflicts_with = "cmd")]
+    pub container: Option<String>,
+
+    /// The command to run, after `--`.
+    #[arg(last = true, value_name = "CMD", required_unless_present = "container")]
+    pub cmd: Vec<OsString>,
+}
+
+/// Compare two profiles (or two reports): exit 1 when NEW allows a syscall or capability OLD does not.
+///
+/// Syscalls that widen the attack surface carry a one-line risk note. Given reports (`--report`
+/// files) instead of profiles, capabilities are compared too. `--format markdown` fits a pull-request
+/// comment or a GitHub job summary.
+#[derive(Debug, clap::Args)]
+#[command(after_help = EXIT_CODES)]
+pub struct DiffArgs {
+    /// The baseline profile or report (e.g. the checked-in one).
+    #[arg(value_name = "OLD")]
+    pub old: PathBuf,
+
+    /// The candidate profile or report.
+    #[arg(value_name = "NEW")]
+    pub new: PathBuf,
+
+    #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+    pub format: DiffFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormat {
+    Text,
+    Markdown,
+    Json,
+}
+
+/// Union of profiles: allow lists and architectures merged, explicit errno/deny rules kept.
+///
+/// Refuses profiles whose default actions differ. Output is deterministic (sorted, stable keys).
+#[derive(Debug, clap::Args)]
+#[command(after_help = EXIT_CODES)]
+pub struct MergeArgs {
+    /// The profiles to merge.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Write the merged profile here (atomically) instead of to stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// Check that a profile parses and compiles: names, architectures and actions as runc sees them.

@@ -12,6 +12,7 @@ pub mod exit;
 pub mod launcher;
 pub mod profile;
 pub mod report;
+pub mod risk;
 pub mod syscalls;
 pub mod tracer;
 
@@ -23,6 +24,9 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<i32> {
     match cli.command {
         cli::Command::Record(args) => commands::record::run(args, cli.verbose),
         cli::Command::Exec(args) => commands::exec::run(args),
+        cli::Command::Check(args) => commands::check::run(args, cli.verbose),
+        cli::Command::Diff(args) => commands::diff::run(args),
+        cli::Command::Merge(args) => commands::merge::run(args),
         cli::Command::Validate(args) => commands::validate::run(args),
     }
 }

@@ -43,17 +43,52 @@ pub const DOCKER_DEFAULT_ALLOWED: usize = 346;
 pub(crate) const STOP_GRACE: Duration = Duration::from_secs(5);
 
 pub fn run(args: RecordArgs, verbose: u8) -> anyhow::Result<i32> {
-    if args.container.is_some() || args.containers {
-        return super::record_docker::run(args, verbose);
+    if args.containers {
+        return super::record_docker::run_containers(args, verbose);
     }
-    record_command(args, verbose)
-}
-
-fn record_command(args: RecordArgs, verbose: u8) -> anyhow::Result<i32> {
-    let started = Instant::now();
     for path in [&args.output, &args.report].into_iter().flatten() {
         check_output_path(path).map_err(exit::with(exit::INPUT))?;
     }
+    let target = Single {
+        cmd: args.cmd,
+        container: args.container,
+        user: args.user,
+        duration: args.duration,
+        profile_ref: profile_ref(args.output.as_deref()),
+    };
+    let recorded = record_single(&target, verbose)?;
+    write_outputs(&recorded.built, args.output.as_deref(), args.report.as_deref())?;
+    print_summary(&recorded.built, args.output.as_deref(), args.report.as_deref(), &recorded.uses);
+    Ok(recorded.code)
+}
+
+/// One recording target: CMD, or a running container.
+pub(crate) struct Single {
+    pub cmd: Vec<std::ffi::OsString>,
+    pub container: Option<String>,
+    pub user: Option<String>,
+    pub duration: Option<Duration>,
+    /// How the summary and recommendation refer to the profile that will be written.
+    pub profile_ref: String,
+}
+
+/// A finished single-target recording: what to write, how to use it, and the exit code.
+pub(crate) struct Recorded {
+    pub built: Built,
+    pub uses: Vec<String>,
+    pub code: i32,
+}
+
+/// Records CMD or an attached container; writes nothing.
+pub(crate) fn record_single(target: &Single, verbose: u8) -> anyhow::Result<Recorded> {
+    match &target.container {
+        Some(name) => super::record_docker::attach(name, target, verbose),
+        None => record_command(target, verbose),
+    }
+}
+
+fn record_command(args: &Single, verbose: u8) -> anyhow::Result<Recorded> {
+    let started = Instant::now();
     launcher::resolve_program(&args.cmd[0]).map_err(exit::with(exit::INPUT))?;
     let user = launcher::choose_user(args.user.as_deref()).map_err(exit::with(exit::INPUT))?;
     check_privileges().map_err(exit::with(exit::ENVIRONMENT))?;
@@ -104,21 +139,17 @@ fn record_command(args: RecordArgs, verbose: u8) -> anyhow::Result<i32> {
         duration_ms: run_time.as_millis() as u64,
         leftover_processes_killed: leftover,
     };
-    let built = build(&recording, run, &profile_ref(args.output.as_deref()))?;
-    write_outputs(&built, args.output.as_deref(), args.report.as_deref())?;
+    let built = build(&recording, run, &args.profile_ref)?;
     let cmd = built.report.run.command.join(" ");
-    let uses = args.output.as_ref().map_or_else(Vec::new, |path| {
-        vec![
-            format!("seccomp-profiler exec --profile {} -- {cmd}", path.display()),
-            format!("docker run --security-opt seccomp={} …", path.display()),
-        ]
-    });
-    print_summary(&built, args.output.as_deref(), args.report.as_deref(), &uses);
-
-    Ok(match (outcome.cut_short, outcome.status.success()) {
+    let uses = vec![
+        format!("seccomp-profiler exec --profile {} -- {cmd}", args.profile_ref),
+        format!("docker run --security-opt seccomp={} …", args.profile_ref),
+    ];
+    let code = match (outcome.cut_short, outcome.status.success()) {
         (Some(_), _) | (None, true) => exit::OK,
         (None, false) => exit::CMD_FAILED,
-    })
+    };
+    Ok(Recorded { built, uses, code })
 }
 
 pub(crate) fn os_args(args: &[std::ffi::OsString]) -> Vec<String> {
@@ -375,13 +406,18 @@ pub(crate) fn write_outputs(built: &Built, output: Option<&Path>, report: Option
             .context("failed to write the profile to stdout")?,
     }
     if let Some(path) = report {
-        let mut text = serde_json::to_string_pretty(&built.report).context("failed to encode the report")?;
-        text.push('\n');
-        profile::write_atomic(path, text.as_bytes())
-            .with_context(|| format!("failed to write the report to {}", path.display()))
-            .map_err(exit::with(exit::INPUT))?;
+        write_report(built, path)?;
     }
     Ok(())
+}
+
+/// Writes only the report (for `check`, which never writes the recorded profile itself).
+pub(crate) fn write_report(built: &Built, report: &Path) -> anyhow::Result<()> {
+    let mut text = serde_json::to_string_pretty(&built.report).context("failed to encode the report")?;
+    text.push('\n');
+    profile::write_atomic(report, text.as_bytes())
+        .with_context(|| format!("failed to write the report to {}", report.display()))
+        .map_err(exit::with(exit::INPUT))
 }
 
 struct Named {

@@ -34,15 +34,21 @@ const DOCKER_CGROUP_PREFIXES: [&str; 2] = ["/docker/", "/system.slice/docker-"];
 /// way out are written as stopped, not as still running.
 const EVENT_DRAIN: Duration = Duration::from_millis(500);
 
-pub fn run(args: RecordArgs, verbose: u8) -> anyhow::Result<i32> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .context("failed to start the async runtime")?;
-    match args.container.clone() {
-        Some(name) => runtime.block_on(attach(args, name, verbose)),
-        None => runtime.block_on(containers(args, verbose)),
-    }
+        .context("failed to start the async runtime")
+}
+
+/// `record --containers -- CMD`.
+pub fn run_containers(args: RecordArgs, verbose: u8) -> anyhow::Result<i32> {
+    runtime()?.block_on(containers(args, verbose))
+}
+
+/// `record --container NAME`: attaches until the container stops, --duration or Ctrl-C.
+pub(crate) fn attach(name: &str, target: &record::Single, verbose: u8) -> anyhow::Result<record::Recorded> {
+    runtime()?.block_on(attach_async(name, target, verbose))
 }
 
 /// A container seen during a `--containers` recording.
@@ -406,13 +412,10 @@ fn uses_for(built: &Built, path: &Path) -> Vec<String> {
     ]
 }
 
-async fn attach(args: RecordArgs, name: String, verbose: u8) -> anyhow::Result<i32> {
-    for path in [&args.output, &args.report].into_iter().flatten() {
-        record::check_output_path(path).map_err(exit::with(exit::INPUT))?;
-    }
+async fn attach_async(name: &str, args: &record::Single, verbose: u8) -> anyhow::Result<record::Recorded> {
     record::check_privileges().map_err(exit::with(exit::ENVIRONMENT))?;
     let engine = docker::Engine::connect().await.map_err(exit::with(exit::ENVIRONMENT))?;
-    let info = engine.inspect_running(&name).await.map_err(exit::with(exit::INPUT))?;
+    let info = engine.inspect_running(name).await.map_err(exit::with(exit::INPUT))?;
     let Some(pid) = info.pid else { bail!("container {name} has no running process") };
     let relative = docker::cgroup2_path_of_pid(pid)
         .with_context(|| format!("failed to find the cgroup of container {name} (pid {pid})"))
@@ -481,12 +484,10 @@ async fn attach(args: RecordArgs, name: String, verbose: u8) -> anyhow::Result<i
     let mut run = container_run(Vec::new(), "container", recording.flags, container_context(&entry, true, running), started.elapsed());
     run.cut_short = cut_short.is_some();
     run.cut_short_reason = cut_short;
-    let mut built = record::build(&recording, run, &record::profile_ref(args.output.as_deref()))?;
+    let mut built = record::build(&recording, run, &args.profile_ref)?;
     warn_unconfined(&mut built);
-    record::write_outputs(&built, args.output.as_deref(), args.report.as_deref())?;
-    let uses = args.output.as_deref().map_or_else(Vec::new, |path| uses_for(&built, path));
-    record::print_summary(&built, args.output.as_deref(), args.report.as_deref(), &uses);
-    Ok(exit::OK)
+    let uses = uses_for(&built, Path::new(&args.profile_ref));
+    Ok(record::Recorded { built, uses, code: exit::OK })
 }
 
 /// Marks every thread already in the container's cgroup as past the gate. Threads created while
