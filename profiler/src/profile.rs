@@ -1001,6 +1001,26 @@ fn add_enosys_stub(ctx: &mut ScmpFilterContext, arch: Arch, entries: &[Entry<'_>
 /// temporary file in the same directory, fsync, rename over `path`. The temporary file is removed
 /// on any error. An existing file's permissions are kept.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    // Not a regular file (`-o /dev/null`, a FIFO, `-o /dev/stdout`): write in place. Renaming over
+    // it would replace the device node itself — seen here with `-o /dev/null` as root, after which
+    // containers given the host's /dev/null as stdin had runc chown a regular file.
+    if let Ok(meta) = fs::metadata(path)
+        && !meta.is_file()
+        && !meta.is_dir()
+    {
+        return OpenOptions::new().write(true).open(path)?.write_all(bytes);
+    }
+    // A symlink to a regular file: replace the file it points to, and keep the link.
+    if fs::symlink_metadata(path).is_ok_and(|meta| meta.file_type().is_symlink()) {
+        if let Ok(target) = fs::canonicalize(path) {
+            return replace_file(&target, bytes);
+        }
+    }
+    replace_file(path, bytes)
+}
+
+/// Writes a temporary file next to `path`, syncs it and renames it over `path`.
+fn replace_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let name = path.file_name().ok_or_else(|| {
         io::Error::new(
@@ -1529,5 +1549,35 @@ mod tests {
         assert_eq!(names, vec![OsString::from("a-dir"), OsString::from("profile.json")]);
 
         assert!(write_atomic(Path::new("/"), b"x").is_err());
+    }
+
+    #[test]
+    fn atomic_write_keeps_devices_and_symlinks() {
+        let dir = tempfile::tempdir().unwrap();
+        // A FIFO stands in for /dev/null: it must still be a FIFO afterwards, and get the bytes.
+        let fifo = dir.path().join("fifo");
+        let cpath = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: cpath is a valid C string.
+        assert_eq!(unsafe { libc::mkfifo(cpath.as_ptr(), 0o600) }, 0);
+        let reader = std::thread::spawn({
+            let fifo = fifo.clone();
+            move || fs::read(fifo).unwrap()
+        });
+        write_atomic(&fifo, b"through").unwrap();
+        assert_eq!(reader.join().unwrap(), b"through");
+        use std::os::unix::fs::FileTypeExt as _;
+        assert!(fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+
+        // A symlink to a file: the file is replaced, the link stays a link.
+        let real = dir.path().join("real.json");
+        fs::write(&real, b"old").unwrap();
+        let link = dir.path().join("link.json");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        write_atomic(&link, b"new").unwrap();
+        assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert_eq!(fs::read(&real).unwrap(), b"new");
+
+        write_atomic(Path::new("/dev/null"), b"discarded").unwrap();
+        assert!(fs::metadata("/dev/null").unwrap().file_type().is_char_device());
     }
 }

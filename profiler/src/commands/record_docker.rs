@@ -300,7 +300,7 @@ fn finish(
         entry.started.elapsed(),
     );
     let mut built = record::build(&recording, run, &record::profile_ref(Some(&profile_path)))?;
-    warn_unconfined(&mut built);
+    warn_about_mode(&mut built);
     record::write_outputs(&built, Some(&profile_path), report_path.as_deref())?;
     let uses = uses_for(&built, &profile_path);
     record::print_summary(&built, Some(&profile_path), report_path.as_deref(), &uses);
@@ -313,11 +313,21 @@ fn finish(
 /// setuid, the exec fifo, Go runtime futexes…) was never run under a filter, so it is not in the
 /// profile, and runc cannot start a container under it. Seen with runc 1.1.5: "error closing exec
 /// fds … operation not permitted".
-fn warn_unconfined(built: &mut Built) {
+fn warn_about_mode(built: &mut Built) {
+    let nnp = built.report.run.container.as_ref().is_some_and(|c| c.no_new_privileges == Some(true));
+    if nnp {
+        built.report.warnings.push(
+            "recorded with no-new-privileges: runc installs the filter right before execve then, so this \
+             profile lacks runc's own post-install work and may not cover a run without no-new-privileges"
+                .to_owned(),
+        );
+    }
     let unconfined = built.report.run.container.as_ref().is_some_and(|c| c.seccomp == "unconfined");
     if unconfined && built.report.run.gate.starts_with("first execve") {
         built.report.warnings.push(
-            "recorded with seccomp=unconfined: only the application's own syscalls are in this profile, not              the runtime's work after it installs a filter, so Docker cannot start the container under it;              record without seccomp=unconfined to get a profile Docker can apply"
+            "recorded with seccomp=unconfined: only the application's own syscalls are in this profile, not \
+             the runtime's work after it installs a filter, so Docker cannot start the container under it; \
+             record without seccomp=unconfined to get a profile Docker can apply"
                 .to_owned(),
         );
     }
@@ -485,7 +495,7 @@ async fn attach_async(name: &str, args: &record::Single, verbose: u8) -> anyhow:
     run.cut_short = cut_short.is_some();
     run.cut_short_reason = cut_short;
     let mut built = record::build(&recording, run, &args.profile_ref)?;
-    warn_unconfined(&mut built);
+    warn_about_mode(&mut built);
     let uses = uses_for(&built, Path::new(&args.profile_ref));
     Ok(record::Recorded { built, uses, code: exit::OK })
 }
