@@ -379,6 +379,38 @@ impl Report {
         self.syscall(name)?["first_comm"].as_str()
     }
 
+    /// Names the profile allows without having seen them (`implied_syscalls`: signal-return
+    /// paths whose use depends on timing); empty when the report has none.
+    pub fn implied(&self) -> BTreeSet<String> {
+        let entries = self.json["implied_syscalls"].as_array();
+        entries
+            .into_iter()
+            .flatten()
+            .map(|entry| {
+                assert!(
+                    entry["reason"].as_str().is_some_and(|reason| !reason.is_empty()),
+                    "an implied syscall without a reason in {}: {entry}",
+                    self.path.display()
+                );
+                entry["name"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("an implied entry without a name: {entry}"))
+                    .to_owned()
+            })
+            .collect()
+    }
+
+    /// Names of the native (x86-64) syscalls that were seen.
+    pub fn seen(&self) -> BTreeSet<String> {
+        self.json["syscalls"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|entry| entry["arch"] == "SCMP_ARCH_X86_64")
+            .filter_map(|entry| entry["name"].as_str().map(str::to_owned))
+            .collect()
+    }
+
     pub fn total_syscalls(&self) -> u64 {
         self.json["total_syscalls"]
             .as_u64()
@@ -441,6 +473,12 @@ fn strace_syscall_name(line: &str) -> Option<&str> {
     valid.then_some(name)
 }
 
+/// Privileged tests that load eBPF programs themselves must run as root: fail (never skip) otherwise.
+pub fn require_root() {
+    // SAFETY: geteuid has no preconditions.
+    assert_eq!(unsafe { libc::geteuid() }, 0, "this test loads eBPF programs: {HOW_TO_RUN} as root");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -461,10 +499,4 @@ mod tests {
         );
         assert_eq!(strace_syscall_name("15244 +++ exited with 0 +++"), None);
     }
-}
-
-/// Privileged tests that load eBPF programs themselves must run as root: fail (never skip) otherwise.
-pub fn require_root() {
-    // SAFETY: geteuid has no preconditions.
-    assert_eq!(unsafe { libc::geteuid() }, 0, "this test loads eBPF programs: {HOW_TO_RUN} as root");
 }

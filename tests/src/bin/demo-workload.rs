@@ -23,7 +23,9 @@ fn main() -> ExitCode {
         None => false,
         Some("--escape") => true,
         Some(other) => {
-            eprintln!("demo-workload: unknown argument {other:?} (usage: demo-workload [--escape])");
+            eprintln!(
+                "demo-workload: unknown argument {other:?} (usage: demo-workload [--escape])"
+            );
             return ExitCode::from(2);
         }
     };
@@ -52,9 +54,15 @@ fn steps(dir: &Path, escape: bool) -> io::Result<ExitCode> {
     fs::write(&file, &data)?;
     let read_back = fs::read(&file)?;
     if read_back != data {
-        return Err(io::Error::other("the file read back differs from what was written"));
+        return Err(io::Error::other(
+            "the file read back differs from what was written",
+        ));
     }
-    println!("demo-workload: wrote and read back {} bytes in {}", data.len(), file.display());
+    println!(
+        "demo-workload: wrote and read back {} bytes in {}",
+        data.len(),
+        file.display()
+    );
 
     // 2. A checksum on a worker thread.
     let checksum = std::thread::spawn(move || fnv1a(&read_back))
@@ -67,11 +75,16 @@ fn steps(dir: &Path, escape: bool) -> io::Result<ExitCode> {
     let address = listener.local_addr()?;
     let server = std::thread::spawn(move || serve_one(&listener));
     let body = fetch(&address.to_string())?;
-    server.join().map_err(|_| io::Error::other("the server thread panicked"))??;
+    server
+        .join()
+        .map_err(|_| io::Error::other("the server thread panicked"))??;
     if body != PAGE {
         return Err(io::Error::other(format!("unexpected page {body:?}")));
     }
-    println!("demo-workload: served and fetched http://{address}/ ({} bytes)", body.len());
+    println!(
+        "demo-workload: served and fetched http://{address}/ ({} bytes)",
+        body.len()
+    );
 
     // 4. A directory listing.
     fs::write(dir.join("notes.txt"), "recorded by seccomp-profiler\n")?;
@@ -79,7 +92,11 @@ fn steps(dir: &Path, escape: bool) -> io::Result<ExitCode> {
         .map(|entry| entry.map(|e| e.file_name().to_string_lossy().into_owned()))
         .collect::<io::Result<_>>()?;
     names.sort();
-    println!("demo-workload: {} contains {}", dir.display(), names.join(", "));
+    println!(
+        "demo-workload: {} contains {}",
+        dir.display(),
+        names.join(", ")
+    );
 
     println!("demo-workload: all steps OK");
     if escape {
@@ -125,14 +142,19 @@ fn serve_one(listener: &TcpListener) -> io::Result<()> {
 
 fn fetch(address: &str) -> io::Result<String> {
     let mut stream = TcpStream::connect(address)?;
-    write!(stream, "GET / HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n")?;
+    write!(
+        stream,
+        "GET / HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )?;
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
     let (head, body) = response
         .split_once("\r\n\r\n")
         .ok_or_else(|| io::Error::other("no end of headers in the response"))?;
     if !head.starts_with("HTTP/1.1 200") {
-        return Err(io::Error::other(format!("unexpected status line in {head:?}")));
+        return Err(io::Error::other(format!(
+            "unexpected status line in {head:?}"
+        )));
     }
     Ok(body.to_string())
 }

@@ -11,6 +11,9 @@
 //! With `--extra` it also calls `sched_get_priority_max(SCHED_OTHER)`, which it never calls
 //! otherwise: under a profile recorded without `--extra` that call must be denied, and the process
 //! says so and exits 3. Any other failed call is reported and exits 1.
+//!
+//! The whole syscall set is meant to be the same on every run (the determinism test relies on it);
+//! the one timing-dependent call, the futex of joining a thread, is made explicitly once.
 
 use std::{ffi::CStr, io, process::Command};
 
@@ -34,23 +37,44 @@ fn main() {
     };
 
     // Main thread.
-    let mut info: libc::sysinfo = unsafe { std::mem::zeroed() };
+    let mut info = std::mem::MaybeUninit::<libc::sysinfo>::uninit();
     // SAFETY: sysinfo writes one `struct sysinfo` to the pointer, which points at one.
-    check("sysinfo", unsafe { libc::syscall(libc::SYS_sysinfo, &mut info as *mut libc::sysinfo) });
+    check("sysinfo", unsafe {
+        libc::syscall(libc::SYS_sysinfo, info.as_mut_ptr())
+    });
     // SAFETY: getpriority takes two integers and touches no memory.
     check("getpriority", unsafe {
         libc::syscall(libc::SYS_getpriority, libc::PRIO_PROCESS, 0)
+    });
+
+    // Whether pthread_join() waits on a futex depends on whether gt-thread has already exited,
+    // so futex would be in some recordings and not others (and a replay of one without it dies:
+    // glibc aborts on an unexpected futex error). One explicit wake pins it into every run.
+    let word = std::sync::atomic::AtomicU32::new(0);
+    // SAFETY: FUTEX_WAKE only looks up waiters on the address of a live, aligned u32.
+    check("futex", unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+            1,
+            std::ptr::null::<libc::timespec>(),
+        )
     });
 
     // A second thread of the same process.
     let thread = std::thread::Builder::new()
         .name("gt-thread".into())
         .spawn(|| {
-            let mut tms: libc::tms = unsafe { std::mem::zeroed() };
+            let mut tms = std::mem::MaybeUninit::<libc::tms>::uninit();
             // SAFETY: times writes one `struct tms` to the pointer, which points at one.
-            check("times", unsafe { libc::syscall(libc::SYS_times, &mut tms as *mut libc::tms) });
+            check("times", unsafe {
+                libc::syscall(libc::SYS_times, tms.as_mut_ptr())
+            });
             // SAFETY: sched_getscheduler takes a pid (0 = this thread) and touches no memory.
-            check("sched_getscheduler", unsafe { libc::syscall(libc::SYS_sched_getscheduler, 0) });
+            check("sched_getscheduler", unsafe {
+                libc::syscall(libc::SYS_sched_getscheduler, 0)
+            });
         })
         .unwrap_or_else(|err| fail("spawn a thread", err));
     if thread.join().is_err() {
@@ -81,7 +105,10 @@ fn main() {
             fail("sched_get_priority_max", err);
         }
     }
-    println!("ground-truth: all 8 markers made{}", if extra { ", plus --extra" } else { "" });
+    println!(
+        "ground-truth: all 8 markers made{}",
+        if extra { ", plus --extra" } else { "" }
+    );
 }
 
 /// Forks a child that makes only raw syscalls and `_exit`s, then waits for it.
@@ -124,11 +151,17 @@ fn exec_child() {
         libc::syscall(libc::SYS_prctl, libc::PR_SET_NAME, name.as_ptr())
     });
     // SAFETY: ioprio_get(IOPRIO_WHO_PROCESS = 1, 0 = this process) touches no memory.
-    check("ioprio_get", unsafe { libc::syscall(libc::SYS_ioprio_get, 1, 0) });
+    check("ioprio_get", unsafe {
+        libc::syscall(libc::SYS_ioprio_get, 1, 0)
+    });
     let mut param = libc::sched_param { sched_priority: 0 };
     // SAFETY: sched_getparam writes one `struct sched_param` to the pointer, which points at one.
     check("sched_getparam", unsafe {
-        libc::syscall(libc::SYS_sched_getparam, 0, &mut param as *mut libc::sched_param)
+        libc::syscall(
+            libc::SYS_sched_getparam,
+            0,
+            &mut param as *mut libc::sched_param,
+        )
     });
 }
 
@@ -145,7 +178,7 @@ fn fail(what: &str, err: impl std::fmt::Display) -> ! {
 }
 
 /// Reports a failure from the forked child, where only async-signal-safe calls are allowed.
-unsafe fn raw_fail(message: &[u8]) -> ! {
+fn raw_fail(message: &[u8]) -> ! {
     // SAFETY: write reads `message.len()` bytes from a valid slice; `_exit` does not return.
     unsafe {
         libc::write(2, message.as_ptr().cast(), message.len());

@@ -17,19 +17,22 @@ fn main() {
     });
     let make: fn() -> libc::c_long = match name.as_str() {
         "sysinfo" => || {
-            let mut info: libc::sysinfo = unsafe { std::mem::zeroed() };
+            let mut info = std::mem::MaybeUninit::<libc::sysinfo>::uninit();
             // SAFETY: sysinfo writes one `struct sysinfo` to the pointer, which points at one.
-            unsafe { libc::syscall(libc::SYS_sysinfo, &mut info as *mut libc::sysinfo) }
+            unsafe { libc::syscall(libc::SYS_sysinfo, info.as_mut_ptr()) }
         },
         "times" => || {
-            let mut tms: libc::tms = unsafe { std::mem::zeroed() };
+            let mut tms = std::mem::MaybeUninit::<libc::tms>::uninit();
             // SAFETY: times writes one `struct tms` to the pointer, which points at one.
-            unsafe { libc::syscall(libc::SYS_times, &mut tms as *mut libc::tms) }
+            unsafe { libc::syscall(libc::SYS_times, tms.as_mut_ptr()) }
         },
-        // SAFETY (all below): integer arguments only, no memory is touched.
+        // SAFETY: integer arguments only, no memory is touched.
         "getpriority" => || unsafe { libc::syscall(libc::SYS_getpriority, libc::PRIO_PROCESS, 0) },
+        // SAFETY: a pid (0 = this process), no memory is touched.
         "getsid" => || unsafe { libc::syscall(libc::SYS_getsid, 0) },
+        // SAFETY: a pid (0 = this process), no memory is touched.
         "getpgid" => || unsafe { libc::syscall(libc::SYS_getpgid, 0) },
+        // SAFETY: a pid (0 = this thread), no memory is touched.
         "sched_getscheduler" => || unsafe { libc::syscall(libc::SYS_sched_getscheduler, 0) },
         other => {
             eprintln!("marker: unsupported syscall {other:?}");
@@ -60,7 +63,9 @@ fn parse_args() -> Result<(String, u64), String> {
         match arg.as_str() {
             "--syscall" => name = Some(value),
             "--millis" => {
-                millis = value.parse().map_err(|_| "--millis takes a number".to_string())?
+                millis = value
+                    .parse()
+                    .map_err(|_| "--millis takes a number".to_string())?
             }
             other => return Err(format!("unknown argument {other:?}")),
         }

@@ -47,15 +47,22 @@ fn main() {
 
     let mut calls = 0u64;
     for worker in workers {
-        calls += worker.join().unwrap_or_else(|_| die("a getppid thread panicked"));
+        calls += worker
+            .join()
+            .unwrap_or_else(|_| die("a getppid thread panicked"));
     }
-    let children = forker.join().unwrap_or_else(|_| die("the fork thread panicked"));
+    let children = forker
+        .join()
+        .unwrap_or_else(|_| die("the fork thread panicked"));
     let elapsed = start.elapsed();
 
     println!("getppid_calls={calls}");
     println!("children={children}");
     println!("elapsed_ms={}", elapsed.as_millis());
-    println!("syscalls_per_sec={}", (calls as f64 / elapsed.as_secs_f64()) as u64);
+    println!(
+        "syscalls_per_sec={}",
+        (calls as f64 / elapsed.as_secs_f64()) as u64
+    );
 }
 
 fn parse_args() -> Result<(Duration, usize), String> {
@@ -65,10 +72,14 @@ fn parse_args() -> Result<(Duration, usize), String> {
         let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
         match arg.as_str() {
             "--seconds" => {
-                seconds = value()?.parse().map_err(|_| "--seconds takes a number".to_string())?
+                seconds = value()?
+                    .parse()
+                    .map_err(|_| "--seconds takes a number".to_string())?
             }
             "--threads" => {
-                threads = value()?.parse().map_err(|_| "--threads takes a number".to_string())?
+                threads = value()?
+                    .parse()
+                    .map_err(|_| "--threads takes a number".to_string())?
             }
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -100,7 +111,12 @@ fn fork_children() -> u64 {
         // SAFETY: `child` runs on its own stack, touches only that stack and the static MARKERS
         // table, and makes raw syscalls; the shared memory (CLONE_VM) is not written.
         let pid = unsafe {
-            libc::clone(child, top, libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD, marker as *mut _)
+            libc::clone(
+                child,
+                top,
+                libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+                marker as *mut _,
+            )
         };
         if pid < 0 {
             die(&format!("clone failed: {}", io::Error::last_os_error()));
@@ -112,7 +128,9 @@ fn fork_children() -> u64 {
         }
         if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
             let name = MARKERS[marker].0;
-            die(&format!("a child making {name} failed (wait status {status:#x})"));
+            die(&format!(
+                "a child making {name} failed (wait status {status:#x})"
+            ));
         }
         children += 1;
     }
@@ -124,9 +142,8 @@ extern "C" fn child(marker: *mut libc::c_void) -> libc::c_int {
     let number = MARKERS[marker as usize].1;
     // Big enough for `struct sysinfo` and `struct tms`.
     let mut buffer = [0u64; 32];
-    // SAFETY: sysinfo and times write at most 112 bytes to the 256-byte buffer; getsid and
-    // sched_getscheduler read the pointer as pid 0 (= this process) — the buffer is never used
-    // by them, so pass 0 explicitly.
+    // SAFETY: sysinfo and times write at most 112 bytes into the 256-byte buffer; getsid and
+    // sched_getscheduler take pid 0 (this process) and touch no memory.
     let ret = unsafe {
         if number == libc::SYS_sysinfo || number == libc::SYS_times {
             libc::syscall(number, buffer.as_mut_ptr())

@@ -1,0 +1,790 @@
+//! End to end: `seccomp-profiler record --containers -- CMD` against real Docker containers
+//! (dockerd 20.10, runc 1.1.5) built from this host's files (`cargo xtask images`). Each test
+//! records containers under load and asserts exact names in their profiles (the server's own calls
+//! in, runc's setup before the filter install out), then replays the same load under the profile
+//! with `--security-opt seccomp=FILE`, with and without no-new-privileges, and shows a call outside
+//! the profile refused with EPERM. A stub recorder fails all of them.
+//!
+//! Run with `cargo xtask test`: it starts dockerd, builds the images and sets
+//! `SECCOMP_PROFILER_IMAGES=1`; without it every test here panics. The servers use fixed loopback
+//! ports (nginx 8080, redis 6380), so the tests run one at a time (they also take a lock), and they
+//! remove every container they start, also when they fail. The load itself is in `tests/scripts/`:
+//! the same script is the recorded CMD and, unchanged, each replay.
+
+mod support_docker;
+
+use std::{collections::BTreeSet, ffi::OsString, time::Instant};
+
+use seccomp_profiler_tests::{Output, Profile, names, run};
+use support_docker::{
+    BUSYBOX, DOCKER_DEFAULT_ALLOWS, LOAD_TIMEOUT, NGINX, QUICK_TIMEOUT, REDIS, Recording, Session,
+    assert_allows, assert_allows_none, assert_allows_one_of, assert_container, assert_denied,
+    assert_no_runtime_setup, assert_report_agrees, assert_valid, check_load, docker, missing_from,
+    replay_times, security_opts, value,
+};
+
+/// Replays per mode (without and with no-new-privileges): all must pass.
+const REPLAYS: usize = 5;
+
+/// What a load script's replay must print besides `failures=0`, and how to judge the rest.
+type Check = fn(&Output) -> Result<(), String>;
+
+/// The nginx script: ≥ 200 requests all answered as expected (200s, two 404s, large.bin twice byte
+/// for byte), a reload that replaced the worker and kept the master, a clean stop, a clean log.
+fn check_nginx(output: &Output) -> Result<(), String> {
+    check_load(
+        output,
+        &[
+            ("reload_exit", 0),
+            ("worker_replaced", 1),
+            ("master_kept", 1),
+            ("large_ok", 2),
+            ("exit_code", 0),
+            ("log_errors", 0),
+        ],
+    )?;
+    check_requests(output, 200)
+}
+
+fn check_requests(output: &Output, at_least: u64) -> Result<(), String> {
+    let requests = value(output, "requests").unwrap_or(0);
+    let as_expected = value(output, "as_expected").unwrap_or(0);
+    if requests >= at_least && as_expected == requests {
+        Ok(())
+    } else {
+        Err(format!(
+            "{as_expected} of {requests} requests answered as expected (want all, ≥ {at_least})\n{output}"
+        ))
+    }
+}
+
+/// The redis script: redis-benchmark's four tests finished and their data is there, BGSAVE
+/// finished with status ok, a clean stop, a clean log.
+fn check_redis(output: &Output) -> Result<(), String> {
+    check_load(
+        output,
+        &[
+            ("bench_tests", 4),
+            ("lpush_len", 2000),
+            ("incr_value", 2000),
+            ("bgsave_ok", 1),
+            ("exit_code", 0),
+            ("log_errors", 0),
+        ],
+    )
+}
+
+/// The compose script: both services served their load and stopped cleanly.
+fn check_compose(output: &Output) -> Result<(), String> {
+    check_load(
+        output,
+        &[
+            ("large_ok", 1),
+            ("bench_tests", 4),
+            ("lpush_len", 500),
+            ("incr_value", 500),
+            ("bgsave_ok", 1),
+            ("web_exit_code", 0),
+            ("web_log_errors", 0),
+            ("cache_exit_code", 0),
+            ("cache_log_errors", 0),
+        ],
+    )?;
+    check_requests(output, 100)
+}
+
+/// Replays `script NAME --security-opt seccomp=PROFILE [--security-opt no-new-privileges]`
+/// `REPLAYS` times in each mode; all must pass. On a failure, records the same workload afresh
+/// and names what that recording allows and the profile does not (the likely missing syscall).
+fn replay_load(session: &mut Session, label: &str, profile: &Profile, script: &str, check: Check) {
+    let mut failures = Vec::new();
+    let mut tally = Vec::new();
+    for no_new_privileges in [false, true] {
+        let mode = if no_new_privileges {
+            "seccomp + no-new-privileges"
+        } else {
+            "seccomp"
+        };
+        let (passed, failed) = replay_times(&format!("{label} ({mode})"), REPLAYS, |i| {
+            let role = if no_new_privileges {
+                format!("replay-nnp{i}")
+            } else {
+                format!("replay{i}")
+            };
+            let name = session.container(&role);
+            let mut args = vec![OsString::from(name)];
+            args.extend(security_opts(&profile.path, no_new_privileges));
+            check(&session.run_script(script, &args))
+        });
+        tally.push(format!("{mode}: {passed}/{REPLAYS}"));
+        failures.extend(
+            failed
+                .into_iter()
+                .map(|failure| format!("{mode}, {failure}")),
+        );
+    }
+    if failures.is_empty() {
+        return;
+    }
+    let name = session.container("diagnose");
+    let argv = session.script_argv(script, &[&name]);
+    let fresh = session.record("diagnose", &argv, LOAD_TIMEOUT);
+    let missing = missing_from(profile, &fresh.profile(&name));
+    panic!(
+        "{label}: replays under {} failed ({}); a fresh recording of the same load also allows \
+         {missing:?}\n{}",
+        profile.path.display(),
+        tally.join(", "),
+        failures.join("\n\n")
+    );
+}
+
+/// The profile a recording wrote for container `name`; the summary must name the container too.
+fn only_profile(recording: &Recording, name: &str) -> Profile {
+    let written = recording.profile_names();
+    assert!(
+        written.contains(name),
+        "no profile named {name} among {written:?}\n{}",
+        recording.output
+    );
+    assert!(
+        recording
+            .output
+            .stderr
+            .contains(&format!("recorded container {name} ")),
+        "the summary does not name {name}\n{}",
+        recording.output
+    );
+    recording.profile(name)
+}
+
+fn print_size(label: &str, profile: &Profile) {
+    let bytes = std::fs::metadata(&profile.path).map_or(0, |meta| meta.len());
+    eprintln!(
+        "{label}: {} names allowed ({bytes} bytes): {:?}",
+        profile.allowed().len(),
+        profile.allowed()
+    );
+}
+
+/// nginx under ≥ 200 requests and a `docker exec … nginx -s reload`: the profile has what the
+/// master, its workers and the exec'd `nginx -s` do, none of runc's setup; 5/5 replays serve the
+/// same load in both modes; a symlink, never made by nginx, is refused.
+#[test]
+fn nginx_under_load_replays_and_denies_the_rest() {
+    let started = Instant::now();
+    let mut session = Session::begin("nginx");
+    let name = session.container("rec");
+    let argv = session.script_argv("nginx-load.sh", &[&name]);
+    let recording = session.record("record", &argv, LOAD_TIMEOUT);
+    check_nginx(&recording.output).unwrap_or_else(|err| panic!("the recorded load failed: {err}"));
+
+    let profile = only_profile(&recording, &name);
+    let report = recording.report(&name);
+    assert_container(&report, &name, "default", false);
+    assert_valid(&profile);
+    assert_report_agrees(&profile, &report);
+    print_size("nginx", &profile);
+    assert_allows(
+        &profile,
+        &[
+            // serving: accept each connection, read the request, headers with writev, the file
+            // with sendfile (`sendfile on;`), and the access log to stdout
+            "accept4",
+            "recvfrom",
+            "writev",
+            "sendfile",
+            "setsockopt",
+            "epoll_ctl",
+            // start-up: listen, fork the worker, which drops to nobody:nogroup
+            "socket",
+            "bind",
+            "listen",
+            "clone",
+            "setgid",
+            "setgroups",
+            "setuid",
+            "socketpair",
+            // reload: `nginx -s reload` (exec'd) signals the master, which waits in sigsuspend,
+            // reaps the old worker and forks a new one
+            "execve",
+            "kill",
+            "rt_sigsuspend",
+            "wait4",
+        ],
+    );
+    assert_allows_one_of(&profile, &["epoll_wait", "epoll_pwait"]);
+    assert_no_runtime_setup(&profile);
+
+    // Counts that only a recorder of this very run can know.
+    let connections = value(&recording.output, "connections").unwrap_or(0);
+    assert!(
+        report.count("accept4") >= connections,
+        "{} accept4 for {connections} connections: {:#}",
+        report.count("accept4"),
+        report.json
+    );
+    let served = value(&recording.output, "as_expected").unwrap_or(0);
+    assert!(
+        report.count("sendfile") >= served.saturating_sub(2),
+        "{} sendfile for {served} answers (2 of them 404s)",
+        report.count("sendfile")
+    );
+    // The entrypoint and the `docker exec`'d `nginx -s reload` (runc execs both).
+    assert!(report.count("execve") >= 2, "{:#}", report.json);
+    // runc for the container and for the exec, and each of the two workers dropping to nobody.
+    assert!(report.count("setuid") >= 4, "{:#}", report.json);
+    assert_eq!(
+        report.first_comm("kill"),
+        Some("nginx"),
+        "{:#}",
+        report.json
+    );
+
+    replay_load(
+        &mut session,
+        "nginx",
+        &profile,
+        "nginx-load.sh",
+        check_nginx,
+    );
+
+    // nginx makes mkdir (its temp paths), so the refused call is a symlink.
+    assert_denied(
+        &mut session,
+        NGINX,
+        &profile,
+        &["ln", "-s", "/etc/nginx/nginx.conf", "/tmp/escape"],
+        &["symlink", "symlinkat"],
+    );
+    eprintln!("nginx test: {:.1?}", started.elapsed());
+}
+
+/// redis under redis-benchmark plus a BGSAVE (redis forks a child that writes and renames the
+/// RDB): the profile has the fork and the child's file work, none of runc's setup; 5/5 replays in
+/// both modes, BGSAVE included; a symlink is refused.
+#[test]
+fn redis_with_bgsave_replays_and_denies_the_rest() {
+    let started = Instant::now();
+    let mut session = Session::begin("redis");
+    let name = session.container("rec");
+    let argv = session.script_argv("redis-load.sh", &[&name]);
+    let recording = session.record("record", &argv, LOAD_TIMEOUT);
+    check_redis(&recording.output).unwrap_or_else(|err| panic!("the recorded load failed: {err}"));
+
+    let profile = only_profile(&recording, &name);
+    let report = recording.report(&name);
+    assert_container(&report, &name, "default", false);
+    assert_valid(&profile);
+    assert_report_agrees(&profile, &report);
+    print_size("redis", &profile);
+    assert_allows(
+        &profile,
+        &[
+            "accept4",
+            "read",
+            "write",
+            "epoll_ctl",
+            "socket",
+            "bind",
+            "listen",
+            "execve",
+            // runc switching to the image's user (redis, 999)
+            "setuid",
+            "setgid",
+            // BGSAVE: fork (glibc's fork is clone), the child writes temp-<pid>.rdb, syncs it and
+            // renames it to dump.rdb; the parent reaps it
+            "clone",
+            "rename",
+            "wait4",
+        ],
+    );
+    assert_allows_one_of(&profile, &["epoll_wait", "epoll_pwait"]);
+    assert_allows_one_of(&profile, &["fsync", "fdatasync"]);
+    assert_no_runtime_setup(&profile);
+
+    // redis-benchmark opens 50 connections for each of its 4 tests.
+    assert!(
+        report.count("accept4") >= 200,
+        "{} accept4 for ≥ 200 connections: {:#}",
+        report.count("accept4"),
+        report.json
+    );
+    assert_eq!(
+        report.first_comm("clone"),
+        Some("redis-server"),
+        "{:#}",
+        report.json
+    );
+    assert!(report.count("rename") >= 1, "{:#}", report.json);
+
+    replay_load(
+        &mut session,
+        "redis",
+        &profile,
+        "redis-load.sh",
+        check_redis,
+    );
+
+    assert_denied(
+        &mut session,
+        REDIS,
+        &profile,
+        &["ln", "-s", "/data", "/tmp/escape"],
+        &["symlink", "symlinkat"],
+    );
+    eprintln!("redis test: {:.1?}", started.elapsed());
+}
+
+/// `docker run --rm busybox ls /`: the profile of a one-shot container has ls's calls and runc's
+/// post-install work, none of its setup; it replays (with and without no-new-privileges), and a
+/// mkdir under it gets EPERM.
+#[test]
+fn busybox_ls_replays_and_mkdir_is_denied() {
+    let mut session = Session::begin("busybox");
+    let name = session.container("rec");
+    let recording = session.record(
+        "record",
+        &[
+            "docker",
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--name",
+            name.as_str(),
+            BUSYBOX,
+            "ls",
+            "/",
+        ],
+        QUICK_TIMEOUT,
+    );
+    assert!(
+        recording.output.stdout.lines().any(|line| line == "bin"),
+        "{}",
+        recording.output
+    );
+    let profile = only_profile(&recording, &name);
+    let report = recording.report(&name);
+    assert_container(&report, &name, "default", false);
+    assert_valid(&profile);
+    assert_report_agrees(&profile, &report);
+    print_size("busybox ls", &profile);
+    assert_allows(
+        &profile,
+        &[
+            "execve",
+            "getdents64",
+            "openat",
+            "write",
+            "exit_group",
+            // runc's work after it installed the filter: drop capabilities, switch user
+            "capset",
+            "setuid",
+        ],
+    );
+    assert_no_runtime_setup(&profile);
+    // One execve: runc's of `ls` (runc's re-exec of its own memfd copy comes before the gate).
+    assert_eq!(report.count("execve"), 1, "{:#}", report.json);
+
+    for no_new_privileges in [false, true] {
+        let replay_name = session.container(if no_new_privileges {
+            "replay-nnp"
+        } else {
+            "replay"
+        });
+        let replay = run(
+            docker([
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "--name",
+                replay_name.as_str(),
+            ])
+            .args(security_opts(&profile.path, no_new_privileges))
+            .args([BUSYBOX, "ls", "/"]),
+            QUICK_TIMEOUT,
+        );
+        replay.assert_code(0);
+        let listed: BTreeSet<&str> = replay.stdout.lines().collect();
+        for entry in ["bin", "etc", "usr", "tmp"] {
+            assert!(
+                listed.contains(entry),
+                "{entry} missing from the replay's listing\n{replay}"
+            );
+        }
+    }
+
+    assert_denied(
+        &mut session,
+        BUSYBOX,
+        &profile,
+        &["mkdir", "/tmp/x"],
+        &["mkdir", "mkdirat"],
+    );
+}
+
+/// `docker-compose up` of two services: exactly `web.json` and `cache.json`, each the profile of
+/// its own service, and the same compose load replays with each service under its profile.
+#[test]
+fn compose_services_get_one_profile_each_and_replay() {
+    let started = Instant::now();
+    let mut session = Session::begin("compose");
+    let project = session.project("rec");
+    let argv = session.script_argv("compose-load.sh", &[&project]);
+    let recording = session.record("record", &argv, LOAD_TIMEOUT);
+    check_compose(&recording.output)
+        .unwrap_or_else(|err| panic!("the recorded load failed: {err}"));
+    assert_eq!(
+        value(&recording.output, "web_profiled"),
+        Some(0),
+        "{}",
+        recording.output
+    );
+
+    // Exactly the two services, named after them. Containers someone else started meanwhile on
+    // this machine (named after themselves) are recorded too; they are not this test's.
+    let foreign: BTreeSet<String> = recording.foreign(&project).into_iter().collect();
+    let expected = names(&["cache", "web"]);
+    let own = |written: BTreeSet<String>| -> BTreeSet<String> {
+        written.difference(&foreign).cloned().collect()
+    };
+    assert_eq!(
+        own(recording.profile_names()),
+        expected,
+        "{}",
+        recording.output
+    );
+    assert_eq!(
+        own(recording.report_names()),
+        expected,
+        "{}",
+        recording.output
+    );
+    for (service, image) in [("web", NGINX), ("cache", REDIS)] {
+        let report = recording.report(service);
+        let container = &report.run()["container"];
+        assert_eq!(container["compose_service"], service, "{container:#}");
+        assert_eq!(
+            container["compose_project"],
+            project.as_str(),
+            "{container:#}"
+        );
+        assert_eq!(container["image"], image, "{container:#}");
+        assert_container(&report, &format!("{project}_{service}_1"), "default", false);
+        let profile = recording.profile(service);
+        assert_valid(&profile);
+        assert_report_agrees(&profile, &report);
+        assert_no_runtime_setup(&profile);
+        print_size(&format!("compose {service}"), &profile);
+    }
+    let web = recording.profile("web");
+    let cache = recording.profile("cache");
+    assert_allows(&web, &["accept4", "sendfile", "writev", "execve"]);
+    assert_allows(&cache, &["accept4", "clone", "rename", "wait4", "execve"]);
+    // Each profile is its own service's: nginx never renames, redis never uses sendfile.
+    assert_allows_none(&web, &["rename"], "redis's BGSAVE, not nginx");
+    assert_allows_none(
+        &cache,
+        &["sendfile", "rt_sigsuspend"],
+        "nginx's, not redis's",
+    );
+
+    let override_file = session.path().join("replay.yml");
+    let yaml = format!(
+        "version: \"2.4\"\nservices:\n  web:\n    security_opt: [\"seccomp={}\"]\n  cache:\n    security_opt: [\"seccomp={}\"]\n",
+        web.path.display(),
+        cache.path.display()
+    );
+    std::fs::write(&override_file, yaml)
+        .unwrap_or_else(|err| panic!("cannot write the override: {err}"));
+    let replay_project = session.project("replay");
+    let replay = session.run_script(
+        "compose-load.sh",
+        &[
+            OsString::from(&replay_project),
+            override_file.into_os_string(),
+        ],
+    );
+    check_compose(&replay)
+        .unwrap_or_else(|err| panic!("compose replay under web.json and cache.json: {err}"));
+    assert_eq!(
+        value(&replay, "web_profiled"),
+        Some(1),
+        "the override did not apply\n{replay}"
+    );
+    eprintln!("replay compose (web.json + cache.json): 1/1 passed");
+    eprintln!("compose test: {:.1?}", started.elapsed());
+}
+
+/// The same container recorded ten times gives the same bytes: profiles are checked in and diffed.
+#[test]
+fn busybox_recordings_are_byte_identical() {
+    let mut session = Session::begin("determinism");
+    let mut first: Option<(Vec<u8>, Profile)> = None;
+    for i in 0..10 {
+        let name = session.container(&format!("ls{i}"));
+        let recording = session.record(
+            &format!("run{i}"),
+            &[
+                "docker",
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "--name",
+                name.as_str(),
+                BUSYBOX,
+                "ls",
+                "/",
+            ],
+            QUICK_TIMEOUT,
+        );
+        let profile = only_profile(&recording, &name);
+        if i == 0 {
+            print_size("busybox ls (determinism, run 0)", &profile);
+        }
+        let bytes = std::fs::read(&profile.path).unwrap_or_else(|err| panic!("{err}"));
+        match &first {
+            None => first = Some((bytes, profile)),
+            Some((expected, first_profile)) => assert!(
+                bytes == *expected,
+                "recording {i} differs from recording 0: only in 0: {:?}, only in {i}: {:?}{}\n--- {} ---\n{}\n--- {} ---\n{}",
+                first_profile
+                    .allowed()
+                    .difference(&profile.allowed())
+                    .collect::<Vec<_>>(),
+                profile
+                    .allowed()
+                    .difference(&first_profile.allowed())
+                    .collect::<Vec<_>>(),
+                support_docker::dev_null_problem()
+                    .map(|problem| format!("\n{problem}"))
+                    .unwrap_or_default(),
+                first_profile.path.display(),
+                String::from_utf8_lossy(expected),
+                profile.path.display(),
+                String::from_utf8_lossy(&bytes)
+            ),
+        }
+    }
+}
+
+/// The summary on stderr compares the profile with Docker's default profile, with real counts.
+#[test]
+fn summary_names_dockers_default_and_the_profiles_count() {
+    let mut session = Session::begin("summary");
+    let name = session.container("rec");
+    let recording = session.record(
+        "record",
+        &[
+            "docker",
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--name",
+            name.as_str(),
+            BUSYBOX,
+            "ls",
+            "/",
+        ],
+        QUICK_TIMEOUT,
+    );
+    let profile = only_profile(&recording, &name);
+    print_size("busybox ls (summary)", &profile);
+    let allowed = profile.allowed().len();
+    let stderr = &recording.output.stderr;
+    let expected = format!(
+        "{allowed} syscalls allowed; Docker's default profile allows {DOCKER_DEFAULT_ALLOWS} ("
+    );
+    assert!(
+        stderr.contains(&expected),
+        "no `{expected}` in the summary\n{}",
+        recording.output
+    );
+    let fewer = format!("{} fewer)", DOCKER_DEFAULT_ALLOWS - allowed);
+    assert!(
+        stderr.contains(&fewer),
+        "no `{fewer}` in the summary\n{}",
+        recording.output
+    );
+    assert!(
+        stderr.contains(&format!("profile written to {}", profile.path.display())),
+        "{}",
+        recording.output
+    );
+    eprintln!(
+        "summary: {}",
+        stderr
+            .lines()
+            .find(|line| line.contains("syscalls allowed"))
+            .unwrap_or_default()
+            .trim()
+    );
+}
+
+/// `seccomp=unconfined`: no filter is ever installed, so the gate is the container's first execve
+/// and the report says the profile holds only the application's calls (Docker cannot start the
+/// container under it: runc's post-install work is missing).
+#[test]
+fn unconfined_container_is_gated_on_first_execve() {
+    let mut session = Session::begin("unconfined");
+    let name = session.container("rec");
+    let recording = session.record(
+        "record",
+        &[
+            "docker",
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--security-opt",
+            "seccomp=unconfined",
+            "--name",
+            name.as_str(),
+            BUSYBOX,
+            "ls",
+            "/",
+        ],
+        QUICK_TIMEOUT,
+    );
+    let profile = only_profile(&recording, &name);
+    let report = recording.report(&name);
+    assert_container(&report, &name, "unconfined", false);
+    let run_info = report.run();
+    let gate = run_info["gate"].as_str().unwrap_or_default();
+    assert!(gate.starts_with("first execve"), "gate: {run_info:#}");
+    let warnings: Vec<&str> = report.json["warnings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|warning| warning.as_str())
+        .collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|warning| warning.contains("seccomp=unconfined")),
+        "no warning about seccomp=unconfined: {warnings:?}"
+    );
+    assert!(
+        recording
+            .output
+            .stderr
+            .contains("warning: recorded with seccomp=unconfined"),
+        "{}",
+        recording.output
+    );
+    assert_allows(&profile, &["execve", "getdents64", "write", "exit_group"]);
+    assert_no_runtime_setup(&profile);
+    // Counted from the execve on: runc's capset and setgroups, made before it, are not.
+    assert_allows_none(
+        &profile,
+        &["capset", "setgroups"],
+        "runc's work before the first execve",
+    );
+    eprintln!("busybox ls (unconfined): {} names", profile.allowed().len());
+
+    let replay_name = session.container("replay");
+    let replay = run(
+        docker([
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--name",
+            replay_name.as_str(),
+        ])
+        .args(security_opts(&profile.path, false))
+        .args([BUSYBOX, "ls", "/"]),
+        QUICK_TIMEOUT,
+    );
+    assert_ne!(
+        replay.status.code(),
+        Some(0),
+        "the warning says Docker cannot start it\n{replay}"
+    );
+}
+
+/// no-new-privileges: runc installs the filter just before execve, so its capset/setuid come
+/// before the gate and stay out; the report says so and the profile replays with no-new-privileges.
+#[test]
+fn no_new_privileges_recording_replays_with_it() {
+    let mut session = Session::begin("nnp");
+    let name = session.container("rec");
+    let recording = session.record(
+        "record",
+        &[
+            "docker",
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--security-opt",
+            "no-new-privileges",
+            "--name",
+            name.as_str(),
+            BUSYBOX,
+            "ls",
+            "/",
+        ],
+        QUICK_TIMEOUT,
+    );
+    let profile = only_profile(&recording, &name);
+    let report = recording.report(&name);
+    assert_container(&report, &name, "default", true);
+    assert!(
+        recording
+            .output
+            .stderr
+            .contains("warning: recorded with no-new-privileges"),
+        "{}",
+        recording.output
+    );
+    assert_allows(&profile, &["execve", "getdents64", "write", "exit_group"]);
+    assert_no_runtime_setup(&profile);
+    assert_allows_none(
+        &profile,
+        &["capset", "setuid", "setgid", "setgroups"],
+        "runc drops privileges before it installs the filter under no-new-privileges",
+    );
+    eprintln!(
+        "busybox ls (no-new-privileges): {} names",
+        profile.allowed().len()
+    );
+
+    let replay_name = session.container("replay");
+    let replay = run(
+        docker([
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--name",
+            replay_name.as_str(),
+        ])
+        .args(security_opts(&profile.path, true))
+        .args([BUSYBOX, "ls", "/"]),
+        QUICK_TIMEOUT,
+    );
+    replay.assert_code(0);
+    assert!(replay.stdout.lines().any(|line| line == "bin"), "{replay}");
+
+    // Without no-new-privileges runc needs capset & co. after the install: the warning is true.
+    let without_name = session.container("without");
+    let without = run(
+        docker([
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--name",
+            without_name.as_str(),
+        ])
+        .args(security_opts(&profile.path, false))
+        .args([BUSYBOX, "ls", "/"]),
+        QUICK_TIMEOUT,
+    );
+    assert_ne!(without.status.code(), Some(0), "{without}");
+}
