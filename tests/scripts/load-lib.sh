@@ -13,7 +13,8 @@
 # still removes its containers.
 trap 'exit 129' HUP INT TERM PIPE
 
-HTTP=http://127.0.0.1:8080
+# SP_HTTP moves the nginx checks to another address (the capability test binds port 80).
+HTTP=${SP_HTTP:-http://127.0.0.1:8080}
 REDIS_PORT=6380
 failures=0
 # Totals over all HTTP rounds: requests made, requests answered as expected, TCP connections opened.
