@@ -158,11 +158,10 @@ impl Btf {
         // Anonymous members (e.g. unions inside task_struct) are searched one level at a time.
         for m in ty.members.iter().filter(|m| m.name_off == 0) {
             let inner = self.types.get(m.type_id as usize)?;
-            if matches!(inner.kind, KIND_STRUCT | KIND_UNION) {
-                if let Some(bits) = self.find_member(m.type_id, member, base_bits + m.bit_offset) {
+            if matches!(inner.kind, KIND_STRUCT | KIND_UNION)
+                && let Some(bits) = self.find_member(m.type_id, member, base_bits + m.bit_offset) {
                     return Some(bits);
                 }
-            }
         }
         None
     }

@@ -1011,11 +1011,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         return OpenOptions::new().write(true).open(path)?.write_all(bytes);
     }
     // A symlink to a regular file: replace the file it points to, and keep the link.
-    if fs::symlink_metadata(path).is_ok_and(|meta| meta.file_type().is_symlink()) {
-        if let Ok(target) = fs::canonicalize(path) {
+    if fs::symlink_metadata(path).is_ok_and(|meta| meta.file_type().is_symlink())
+        && let Ok(target) = fs::canonicalize(path) {
             return replace_file(&target, bytes);
         }
-    }
     replace_file(path, bytes)
 }
 

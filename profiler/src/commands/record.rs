@@ -269,11 +269,10 @@ fn supervise(
             Err(mpsc::RecvTimeoutError::Disconnected) => bail!("lost track of the recorded command"),
         }
         tracer.flush_logs();
-        if progress {
-            if let Ok(total) = tracer.total(slot) {
+        if progress
+            && let Ok(total) = tracer.total(slot) {
                 eprint!("\rrecording: {total} syscalls so far ");
             }
-        }
         match stop_sent {
             None => {
                 let reason = if INTERRUPTED.load(Ordering::SeqCst) {

@@ -167,12 +167,11 @@ async fn containers(args: RecordArgs, verbose: u8) -> anyhow::Result<i32> {
     let run_time = run_started.elapsed();
     let slots: Vec<u32> = tracked.iter().filter(|(_, t)| !t.written).map(|(slot, _)| *slot).collect();
     for slot in slots {
-        let running = tracked.get(&slot).is_some_and(|t| cgroup_exists(t));
-        if let Some(entry) = tracked.get_mut(&slot) {
-            if entry.info.is_none() {
+        let running = tracked.get(&slot).is_some_and(cgroup_exists);
+        if let Some(entry) = tracked.get_mut(&slot)
+            && entry.info.is_none() {
                 entry.info = engine.inspect(&entry.id).await.ok();
             }
-        }
         finish(&tracer, &mut tracked, slot, &args, &out_dir, report_dir.as_deref(), &mut names_used, &mut written, running)?;
     }
     tracer.flush_logs();
@@ -467,11 +466,10 @@ async fn attach_async(name: &str, args: &record::Single, verbose: u8) -> anyhow:
                 if !dir.is_dir() {
                     break None;
                 }
-                if progress {
-                    if let Ok(total) = tracer.total(slot) {
+                if progress
+                    && let Ok(total) = tracer.total(slot) {
                         eprint!("\rrecording: {total} syscalls so far ");
                     }
-                }
             }
             _ = &mut ctrl_c => break Some("interrupt"),
             _ = &mut sleep, if deadline.is_some() => break Some("duration"),
