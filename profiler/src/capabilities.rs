@@ -9,8 +9,9 @@ use serde::Serialize;
 
 use crate::tracer::CapCheck;
 
-/// include/uapi/linux/capability.h, in number order (Linux 6.18: 0 ..= 40).
-const NAMES: [&str; 41] = [
+/// Capability names by bit number (include/uapi/linux/capability.h; Linux 6.18: 0 ..= 40). Also
+/// what `profile` checks Docker's `includes.caps` against.
+pub const NAMES: [&str; 41] = [
     "CAP_CHOWN",
     "CAP_DAC_OVERRIDE",
     "CAP_DAC_READ_SEARCH",

@@ -68,50 +68,6 @@ const FLAGS: [&str; 4] = [
     "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
 ];
 
-/// Capability names by bit number (include/uapi/linux/capability.h, up to Linux 6.18).
-const CAPABILITIES: [&str; 41] = [
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_DAC_READ_SEARCH",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETPCAP",
-    "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",
-    "CAP_NET_RAW",
-    "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",
-    "CAP_SYS_RAWIO",
-    "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN",
-    "CAP_SYS_BOOT",
-    "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG",
-    "CAP_MKNOD",
-    "CAP_LEASE",
-    "CAP_AUDIT_WRITE",
-    "CAP_AUDIT_CONTROL",
-    "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN",
-    "CAP_SYSLOG",
-    "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",
-    "CAP_AUDIT_READ",
-    "CAP_PERFMON",
-    "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE",
-];
 const CAP_SYS_ADMIN: u32 = 21;
 
 /// Docker's seccomp profile. Field order here is the key order of the written JSON.
@@ -537,7 +493,7 @@ fn check_filter(place: &str, filter: Option<&Filter>) -> Result<(), ProfileError
 }
 
 fn cap_bit(place: &str, cap: &str) -> Result<u32, ProfileError> {
-    CAPABILITIES.iter().position(|known| *known == cap).map(|bit| bit as u32).ok_or_else(|| {
+    crate::capabilities::NAMES.iter().position(|known| *known == cap).map(|bit| bit as u32).ok_or_else(|| {
         ProfileError::UnknownCapability { place: place.to_owned(), cap: cap.to_owned() }
     })
 }
