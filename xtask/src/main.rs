@@ -1,6 +1,6 @@
 //! Developer tasks for seccomp-profiler, run as `cargo xtask <task>`: installing prerequisites,
-//! the privileged test run CI uses, the demo and the benchmarks. This file only parses the
-//! command line and dispatches; each task lives in its own module.
+//! the privileged test run CI uses, the demo, the benchmarks and the checked-in profiles. This
+//! file only parses the command line and dispatches; each task lives in its own module.
 
 mod bench;
 mod cmd;
@@ -8,6 +8,7 @@ mod demo;
 mod dockerd;
 mod images;
 mod prereqs;
+mod profiles;
 mod test;
 mod workspace;
 
@@ -58,6 +59,16 @@ enum Task {
     StartDockerd,
     /// Stop the dockerd that xtask started (by the PID in target/xtask/dockerd.pid).
     StopDockerd,
+    /// Record the workloads of profiles/workloads/ and rewrite profiles/*.json and its README.
+    Profiles {
+        /// Record into target/xtask/profiles/ instead, and fail when a syscall set differs from
+        /// the checked-in profile (or profiles/README.md's counts from the files).
+        #[arg(long)]
+        check: bool,
+        /// With --check: only these workloads (e.g. `--only nginx --only redis`).
+        #[arg(long, value_name = "NAME", requires = "check")]
+        only: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -77,6 +88,7 @@ fn main() -> ExitCode {
             None => println!("xtask: a Docker daemon not started by xtask already answers"),
         }),
         Task::StopDockerd => dockerd::stop(),
+        Task::Profiles { check, only } => profiles::run(check, &only),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

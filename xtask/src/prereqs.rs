@@ -34,7 +34,10 @@ const TEST_PACKAGES: &[(&str, &str)] = &[
     ("redis-tools", "workload of the container tests"),
     ("python3", "workload of the container tests"),
     ("curl", "drives traffic in the container tests"),
-    ("strace", "an independent witness of what the ground-truth workload makes"),
+    (
+        "strace",
+        "an independent witness of what the ground-truth workload makes",
+    ),
     // Debian 12's compose is v1 (python, command `docker-compose`); it has no `docker compose`
     // plugin package. 1.29 talks to dockerd 20.10 fine.
     ("docker-compose", "runs the two-service compose test"),

@@ -1,6 +1,7 @@
 //! `cargo xtask test`: everything CI runs, in order, stopping at the first failure — unit tests,
 //! the release build, the local test images (`images`), the privileged end-to-end tests
-//! (`tests/`, one thread, against dockerd, told `SECCOMP_PROFILER_IMAGES=1`) and the demo. It
+//! (`tests/`, one thread, against dockerd, told `SECCOMP_PROFILER_IMAGES=1`), the demo, and last
+//! `profiles --check` (the checked-in profiles still match what their workloads do). It
 //! reports no counts of its own: cargo's `test result:` lines are the record. What the end-to-end
 //! tests check is theirs; this module only prepares the machine and runs them.
 
@@ -8,7 +9,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
-use crate::{cmd, demo, dockerd, images, prereqs, workspace};
+use crate::{cmd, demo, dockerd, images, prereqs, profiles, workspace};
 
 pub fn run(test_args: &[String]) -> Result<()> {
     if !workspace::is_root() {
@@ -65,7 +66,8 @@ fn stages(test_args: &[String]) -> Result<()> {
                 .args(test_args),
         )
     })?;
-    stage("demo", demo::scenario)
+    stage("demo", demo::scenario)?;
+    stage("profiles --check", profiles::check)
 }
 
 fn stage(name: &str, body: impl FnOnce() -> Result<()>) -> Result<()> {
