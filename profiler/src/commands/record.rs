@@ -586,8 +586,10 @@ pub(crate) fn print_summary(built: &Built, output: Option<&Path>, report: Option
     if let Some(container) = &run.container {
         if container.attached_after_start {
             eprintln!(
-                "  note: attached to a running container: its start-up was not seen; to record it \
-                 from its first syscall, use `seccomp-profiler record --containers -o DIR -- docker run …`"
+                "  note: attached to a running container: its start-up was not seen, so this profile lacks \
+                 what runc does while starting a container and Docker cannot start one under it alone; \
+                 record the start with `seccomp-profiler record --containers -o DIR -- docker run …` and \
+                 combine both with `seccomp-profiler merge`"
             );
         }
         if container.running_at_end {
