@@ -108,7 +108,11 @@ const _: () = assert!(core::mem::size_of::<Mark>() == 8);
 
 impl Mark {
     pub const fn new(slot: u32) -> Mark {
-        Mark { slot: slot as u16, execed: 0, syscall: u32::MAX }
+        Mark {
+            slot: slot as u16,
+            execed: 0,
+            syscall: u32::MAX,
+        }
     }
 }
 

@@ -17,7 +17,8 @@ use aya_ebpf::{
     EbpfContext as _, Global,
     helpers::{
         bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
-        bpf_get_current_task, bpf_get_current_uid_gid, bpf_get_stack, bpf_probe_read_kernel, bpf_probe_read_kernel_str_bytes,
+        bpf_get_current_task, bpf_get_current_uid_gid, bpf_get_stack, bpf_probe_read_kernel,
+        bpf_probe_read_kernel_str_bytes,
     },
     macros::raw_tracepoint,
     programs::RawTracePointContext,
@@ -28,9 +29,10 @@ use maps::{
     SLOT_FLAGS, SLOT_PATHS, STATS, TARGETS, WATCH_PREFIXES,
 };
 use profiler_common::{
-    CAP_DENIED, CAP_GRANTED, CAP_OTHER_CRED, CAP_SLOTS, CAP_VM_PROBE, CapFirst, EXEC_AS_ROOT, GATE_EXEC, GATE_FILTER, Mark, NR_SLOTS, Pending, SECURE_EXEC,
-    TABLE_COMPAT, TABLE_NATIVE, TABLE_X32, Target, WATCH_PREFIX_MAX, WATCH_PREFIX_SLOTS,
-    X32_SYSCALL_BIT, cap_counts_key, comm_index, counts_key, stats,
+    CAP_DENIED, CAP_GRANTED, CAP_OTHER_CRED, CAP_SLOTS, CAP_VM_PROBE, CapFirst, EXEC_AS_ROOT,
+    GATE_EXEC, GATE_FILTER, Mark, NR_SLOTS, Pending, SECURE_EXEC, TABLE_COMPAT, TABLE_NATIVE,
+    TABLE_X32, Target, WATCH_PREFIX_MAX, WATCH_PREFIX_SLOTS, X32_SYSCALL_BIT, cap_counts_key,
+    comm_index, counts_key, stats,
 };
 
 #[unsafe(no_mangle)]
@@ -170,7 +172,10 @@ fn gate_opens(ctx: &RawTracePointContext, target: &Target, tid: u32, id: i64) ->
         };
         if installs {
             let tsync = (id == abi::SYS_SECCOMP && arg1 & SECCOMP_FILTER_FLAG_TSYNC != 0) as u32;
-            let pending = Pending { slot: target.slot, tsync };
+            let pending = Pending {
+                slot: target.slot,
+                tsync,
+            };
             if PENDING.insert(&tid, &pending, 0).is_err() {
                 bump(stats::PENDING_FAILED);
             }
@@ -195,13 +200,18 @@ fn in_foreign_mount_ns() -> bool {
     // SAFETY: a chain of checked kernel reads starting at the current task.
     let inum = unsafe {
         let task = bpf_get_current_task() as *const u8;
-        let Ok(nsproxy) = bpf_probe_read_kernel(task.add(TASK_NSPROXY_OFFSET.load() as usize) as *const *const u8) else {
+        let Ok(nsproxy) = bpf_probe_read_kernel(
+            task.add(TASK_NSPROXY_OFFSET.load() as usize) as *const *const u8
+        ) else {
             return false;
         };
-        let Ok(mnt_ns) = bpf_probe_read_kernel(nsproxy.add(NSPROXY_MNT_NS_OFFSET.load() as usize) as *const *const u8) else {
+        let Ok(mnt_ns) = bpf_probe_read_kernel(
+            nsproxy.add(NSPROXY_MNT_NS_OFFSET.load() as usize) as *const *const u8
+        ) else {
             return false;
         };
-        bpf_probe_read_kernel(mnt_ns.add(MNT_NS_INUM_OFFSET.load() as usize) as *const u32).unwrap_or(0)
+        bpf_probe_read_kernel(mnt_ns.add(MNT_NS_INUM_OFFSET.load() as usize) as *const u32)
+            .unwrap_or(0)
     };
     inum != 0 && inum != HOST_MNT_NS.load()
 }
@@ -307,7 +317,11 @@ fn try_sys_exit(ctx: &RawTracePointContext) -> Option<()> {
     debug!(ctx, "tid {} installed a seccomp filter: gate open", tid);
     mark(ctx, tid, Mark::new(pending.slot));
     note_slot(pending.slot, GATE_FILTER);
-    if pending.tsync != 0 && MARKED_TGIDS.insert(&((pid_tgid >> 32) as u32), &pending.slot, 0).is_err() {
+    if pending.tsync != 0
+        && MARKED_TGIDS
+            .insert(&((pid_tgid >> 32) as u32), &pending.slot, 0)
+            .is_err()
+    {
         bump(stats::MARK_FAILED);
     }
     Some(())
@@ -332,7 +346,14 @@ fn try_fork(ctx: &RawTracePointContext) -> Option<()> {
     let child_tid: i32 =
         unsafe { bpf_probe_read_kernel(child.add(TASK_PID_OFFSET.load() as usize) as *const i32) }
             .ok()?;
-    mark(ctx, child_tid as u32, Mark { syscall: u32::MAX, ..parent });
+    mark(
+        ctx,
+        child_tid as u32,
+        Mark {
+            syscall: u32::MAX,
+            ..parent
+        },
+    );
     Some(())
 }
 
@@ -356,7 +377,15 @@ fn try_exec(ctx: &RawTracePointContext) -> Option<()> {
     if old_tid != tid {
         let _ = MARKS.remove(&old_tid);
     }
-    mark(ctx, tid, Mark { execed: 1, syscall: u32::MAX, ..previous });
+    mark(
+        ctx,
+        tid,
+        Mark {
+            execed: 1,
+            syscall: u32::MAX,
+            ..previous
+        },
+    );
     let slot = previous.slot as u32;
     if bpf_get_current_uid_gid() as u32 == 0 {
         note_slot(slot, EXEC_AS_ROOT);
@@ -404,7 +433,8 @@ fn try_cap_capable(ctx: &RawTracePointContext) -> Option<()> {
     // SAFETY: a checked read of the current task's real_cred pointer.
     let real_cred: u64 = unsafe {
         let task = bpf_get_current_task() as *const u8;
-        bpf_probe_read_kernel(task.add(TASK_REAL_CRED_OFFSET.load() as usize) as *const u64).unwrap_or(0)
+        bpf_probe_read_kernel(task.add(TASK_REAL_CRED_OFFSET.load() as usize) as *const u64)
+            .unwrap_or(0)
     };
     let bucket = if cred != real_cred {
         CAP_OTHER_CRED
@@ -439,7 +469,12 @@ fn is_vm_probe(ctx: &RawTracePointContext, syscall: u32) -> bool {
     let mut frames = [0u64; 8];
     // SAFETY: the buffer is 64 bytes; flags 0 asks for the kernel stack.
     let len = unsafe {
-        bpf_get_stack(ctx.as_ptr(), frames.as_mut_ptr().cast(), core::mem::size_of_val(&frames) as u32, 0)
+        bpf_get_stack(
+            ctx.as_ptr(),
+            frames.as_mut_ptr().cast(),
+            core::mem::size_of_val(&frames) as u32,
+            0,
+        )
     };
     if len <= 0 {
         return is_vm_accounting(syscall);
@@ -473,7 +508,11 @@ fn note_cap_first(index: u32, syscall: u32, granted: bool) {
         unsafe {
             if (*first).comm[0] == 0 {
                 if let Ok(comm) = bpf_get_current_comm() {
-                    *first = CapFirst { comm, syscall, granted: granted as u32 };
+                    *first = CapFirst {
+                        comm,
+                        syscall,
+                        granted: granted as u32,
+                    };
                 }
             }
         }
@@ -507,9 +546,11 @@ fn try_cgroup_mkdir(ctx: &RawTracePointContext) -> Option<()> {
     // SAFETY: checked kernel reads from the tracepoint's cgroup and path pointers.
     unsafe {
         let root: *const u8 =
-            bpf_probe_read_kernel(cgrp.add(CGROUP_ROOT_OFFSET.load() as usize) as *const *const u8).ok()?;
+            bpf_probe_read_kernel(cgrp.add(CGROUP_ROOT_OFFSET.load() as usize) as *const *const u8)
+                .ok()?;
         let hierarchy: i32 =
-            bpf_probe_read_kernel(root.add(ROOT_HIERARCHY_ID_OFFSET.load() as usize) as *const i32).ok()?;
+            bpf_probe_read_kernel(root.add(ROOT_HIERARCHY_ID_OFFSET.load() as usize) as *const i32)
+                .ok()?;
         if hierarchy != 0 {
             return None;
         }
@@ -519,8 +560,11 @@ fn try_cgroup_mkdir(ctx: &RawTracePointContext) -> Option<()> {
             return None;
         }
         let kn: *const u8 =
-            bpf_probe_read_kernel(cgrp.add(CGROUP_KN_OFFSET.load() as usize) as *const *const u8).ok()?;
-        let id: u64 = bpf_probe_read_kernel(kn.add(KERNFS_NODE_ID_OFFSET.load() as usize) as *const u64).ok()?;
+            bpf_probe_read_kernel(cgrp.add(CGROUP_KN_OFFSET.load() as usize) as *const *const u8)
+                .ok()?;
+        let id: u64 =
+            bpf_probe_read_kernel(kn.add(KERNFS_NODE_ID_OFFSET.load() as usize) as *const u64)
+                .ok()?;
         let Ok(Some(slot)) = FREE_SLOTS.pop() else {
             bump(stats::SLOTS_EXHAUSTED);
             return None;
@@ -529,7 +573,10 @@ fn try_cgroup_mkdir(ctx: &RawTracePointContext) -> Option<()> {
             // Zero-filled by the helper past the string's end (bpf_probe_read_kernel_str pads).
             let _ = bpf_probe_read_kernel_str_bytes(path, &mut *entry);
         }
-        let target = Target { slot, flags: WATCH_FLAGS.load() };
+        let target = Target {
+            slot,
+            flags: WATCH_FLAGS.load(),
+        };
         if TARGETS.insert(&id, &target, 0).is_err() {
             bump(stats::SLOTS_EXHAUSTED);
             return None;
@@ -543,7 +590,9 @@ fn try_cgroup_mkdir(ctx: &RawTracePointContext) -> Option<()> {
 #[inline(always)]
 fn watched(path: &[u8]) -> bool {
     for index in 0..WATCH_PREFIX_SLOTS {
-        let Some(prefix) = WATCH_PREFIXES.get(index) else { continue };
+        let Some(prefix) = WATCH_PREFIXES.get(index) else {
+            continue;
+        };
         let len = prefix.len as usize;
         if len == 0 || len > WATCH_PREFIX_MAX || path.len() <= len {
             continue;

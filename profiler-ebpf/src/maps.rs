@@ -6,14 +6,13 @@ use aya_ebpf::{
     maps::{Array, HashMap, PerCpuArray, Queue},
 };
 use profiler_common::{
-    CAP_BUCKETS, CAP_SLOTS, CGROUP_PATH_MAX, COUNTS_ENTRIES, CapFirst, FIRST_COMM_ENTRIES, MAX_TARGETS, Mark,
-    NR_SLOTS, Pending, Target, WATCH_PREFIX_SLOTS, WatchPrefix, stats,
+    CAP_BUCKETS, CAP_SLOTS, CGROUP_PATH_MAX, COUNTS_ENTRIES, CapFirst, FIRST_COMM_ENTRIES,
+    MAX_TARGETS, Mark, NR_SLOTS, Pending, Target, WATCH_PREFIX_SLOTS, WatchPrefix, stats,
 };
 
 /// cgroup id → target. Written by userspace; read on every syscall on the machine.
 #[map]
-pub static TARGETS: HashMap<u64, Target> =
-    HashMap::with_max_entries(MAX_TARGETS, 0);
+pub static TARGETS: HashMap<u64, Target> = HashMap::with_max_entries(MAX_TARGETS, 0);
 
 /// Threads counted so far (past the gate), by tid. Filled by the kernel side (filter install,
 /// fork, exec) and by userspace when attaching to already-running processes; emptied by
@@ -49,7 +48,8 @@ pub static SLOT_FLAGS: Array<u32> = Array::with_max_entries(MAX_TARGETS, 0);
 
 /// Capability checks per (slot, granted/denied), summed over CPUs by userspace.
 #[map]
-pub static CAP_COUNTS: PerCpuArray<[u64; CAP_SLOTS]> = PerCpuArray::with_max_entries(MAX_TARGETS * CAP_BUCKETS, 0);
+pub static CAP_COUNTS: PerCpuArray<[u64; CAP_SLOTS]> =
+    PerCpuArray::with_max_entries(MAX_TARGETS * CAP_BUCKETS, 0);
 
 /// The first check of each capability per slot.
 #[map]

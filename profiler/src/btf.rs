@@ -18,7 +18,10 @@ pub enum BtfError {
         "cannot read the kernel's BTF at {path}: {source}; this kernel needs CONFIG_DEBUG_INFO_BTF=y \
          (most distribution kernels ≥ 5.4 have it)"
     )]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path} is not valid BTF: {what}")]
     Malformed { path: String, what: String },
     #[error("the kernel's BTF has no struct {0}")]
@@ -57,9 +60,14 @@ impl Btf {
     }
 
     pub fn from_file(path: &Path) -> Result<Btf, BtfError> {
-        let data = std::fs::read(path)
-            .map_err(|source| BtfError::Read { path: path.display().to_string(), source })?;
-        Btf::parse(&data).map_err(|what| BtfError::Malformed { path: path.display().to_string(), what })
+        let data = std::fs::read(path).map_err(|source| BtfError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Btf::parse(&data).map_err(|what| BtfError::Malformed {
+            path: path.display().to_string(),
+            what,
+        })
     }
 
     fn parse(data: &[u8]) -> Result<Btf, String> {
@@ -86,7 +94,11 @@ impl Btf {
             .ok_or("string section out of bounds")?
             .to_vec();
 
-        let mut types = vec![Type { name_off: 0, kind: 0, members: Vec::new() }];
+        let mut types = vec![Type {
+            name_off: 0,
+            kind: 0,
+            members: Vec::new(),
+        }];
         let mut at = types_start;
         while at < types_end {
             let name_off = u32_at(at)?;
@@ -98,28 +110,40 @@ impl Btf {
             let mut members = Vec::new();
             // Trailing data per kind: include/uapi/linux/btf.h.
             let extra = match kind {
-                1 | 14 | 17 => 4,                       // INT, VAR, DECL_TAG
-                3 => 12,                                // ARRAY
+                1 | 14 | 17 => 4, // INT, VAR, DECL_TAG
+                3 => 12,          // ARRAY
                 KIND_STRUCT | KIND_UNION => {
                     for i in 0..vlen {
                         let m = at + i * 12;
                         let raw = u32_at(m + 8)?;
                         // With kind_flag set, the top 8 bits hold a bitfield size.
                         let bit_offset = if kind_flag { raw & 0x00ff_ffff } else { raw };
-                        members.push(Member { name_off: u32_at(m)?, type_id: u32_at(m + 4)?, bit_offset });
+                        members.push(Member {
+                            name_off: u32_at(m)?,
+                            type_id: u32_at(m + 4)?,
+                            bit_offset,
+                        });
                     }
                     vlen * 12
                 }
-                6 | 13 => vlen * 8,                     // ENUM, FUNC_PROTO
-                15 | 19 => vlen * 12,                   // DATASEC, ENUM64
-                2 | 7..=12 | 16 | 18 => 0,              // PTR, FWD, TYPEDEF, VOLATILE, CONST, RESTRICT, FUNC, FLOAT, TYPE_TAG
+                6 | 13 => vlen * 8,        // ENUM, FUNC_PROTO
+                15 | 19 => vlen * 12,      // DATASEC, ENUM64
+                2 | 7..=12 | 16 | 18 => 0, // PTR, FWD, TYPEDEF, VOLATILE, CONST, RESTRICT, FUNC, FLOAT, TYPE_TAG
                 other => return Err(format!("unknown BTF kind {other}")),
             };
             at += extra;
-            types.push(Type { name_off, kind, members });
+            types.push(Type {
+                name_off,
+                kind,
+                members,
+            });
         }
 
-        let mut btf = Btf { strings, types, structs_by_name: HashMap::new() };
+        let mut btf = Btf {
+            strings,
+            types,
+            structs_by_name: HashMap::new(),
+        };
         for (id, ty) in btf.types.iter().enumerate() {
             if ty.kind == KIND_STRUCT && ty.name_off != 0 {
                 let name = btf.name(ty.name_off).to_owned();
@@ -143,9 +167,15 @@ impl Btf {
 
     /// Bit offset of `member` in `struct strukt` (for bitfields such as `linux_binprm.secureexec`).
     pub fn member_bit_offset(&self, strukt: &str, member: &str) -> Result<u32, BtfError> {
-        let id = *self.structs_by_name.get(strukt).ok_or_else(|| BtfError::NoStruct(strukt.into()))?;
+        let id = *self
+            .structs_by_name
+            .get(strukt)
+            .ok_or_else(|| BtfError::NoStruct(strukt.into()))?;
         self.find_member(id, member, 0)
-            .ok_or_else(|| BtfError::NoMember { strukt: strukt.into(), member: member.into() })
+            .ok_or_else(|| BtfError::NoMember {
+                strukt: strukt.into(),
+                member: member.into(),
+            })
     }
 
     fn find_member(&self, id: u32, member: &str, base_bits: u32) -> Option<u32> {
@@ -159,9 +189,10 @@ impl Btf {
         for m in ty.members.iter().filter(|m| m.name_off == 0) {
             let inner = self.types.get(m.type_id as usize)?;
             if matches!(inner.kind, KIND_STRUCT | KIND_UNION)
-                && let Some(bits) = self.find_member(m.type_id, member, base_bits + m.bit_offset) {
-                    return Some(bits);
-                }
+                && let Some(bits) = self.find_member(m.type_id, member, base_bits + m.bit_offset)
+            {
+                return Some(bits);
+            }
         }
         None
     }
@@ -206,7 +237,8 @@ impl KernelOffsets {
             compat_status_mask,
             task_nsproxy: btf.member_offset("task_struct", "nsproxy")?,
             nsproxy_mnt_ns: btf.member_offset("nsproxy", "mnt_ns")?,
-            mnt_ns_inum: btf.member_offset("mnt_namespace", "ns")? + btf.member_offset("ns_common", "inum")?,
+            mnt_ns_inum: btf.member_offset("mnt_namespace", "ns")?
+                + btf.member_offset("ns_common", "inum")?,
             cgroup_kn: btf.member_offset("cgroup", "kn")?,
             kernfs_node_id: btf.member_offset("kernfs_node", "id")?,
             cgroup_root: btf.member_offset("cgroup", "root")?,
@@ -234,13 +266,25 @@ mod tests {
         // flags + syscall_work), so the status offset is small; pid sits deep in the struct.
         assert!(offsets.task_pid > 64, "{offsets:?}");
         if cfg!(target_arch = "x86_64") {
-            assert_eq!(btf.member_offset("task_struct", "thread_info").expect("ti"), 0);
-            assert!(offsets.task_status > 0 && offsets.task_status < 64, "{offsets:?}");
+            assert_eq!(
+                btf.member_offset("task_struct", "thread_info").expect("ti"),
+                0
+            );
+            assert!(
+                offsets.task_status > 0 && offsets.task_status < 64,
+                "{offsets:?}"
+            );
         }
-        assert!(matches!(btf.member_offset("task_struct", "no_such_field"), Err(BtfError::NoMember { .. })));
+        assert!(matches!(
+            btf.member_offset("task_struct", "no_such_field"),
+            Err(BtfError::NoMember { .. })
+        ));
         // A bitfield: its bit offset is not a byte multiple on every kernel, but lies in the struct.
         assert!(offsets.bprm_secureexec_bit > 0, "{offsets:?}");
-        assert!(matches!(btf.member_offset("no_such_struct", "pid"), Err(BtfError::NoStruct(_))));
+        assert!(matches!(
+            btf.member_offset("no_such_struct", "pid"),
+            Err(BtfError::NoStruct(_))
+        ));
     }
 
     #[test]
@@ -249,4 +293,3 @@ mod tests {
         assert!(Btf::parse(&[0x9f, 0xeb]).is_err());
     }
 }
-

@@ -74,7 +74,9 @@ pub const DOCKER_DEFAULT: [&str; 14] = [
 ];
 
 pub fn name(cap: u32) -> String {
-    NAMES.get(cap as usize).map_or_else(|| format!("CAP_{cap}"), |name| (*name).to_owned())
+    NAMES
+        .get(cap as usize)
+        .map_or_else(|| format!("CAP_{cap}"), |name| (*name).to_owned())
 }
 
 /// The report's `capabilities` section.
@@ -110,7 +112,10 @@ fn is_zero(n: &u64) -> bool {
 
 impl Capabilities {
     /// `name_syscall` names a native syscall number (libseccomp).
-    pub fn from_checks(checks: &[CapCheck], name_syscall: impl Fn(u32) -> Option<String>) -> Capabilities {
+    pub fn from_checks(
+        checks: &[CapCheck],
+        name_syscall: impl Fn(u32) -> Option<String>,
+    ) -> Capabilities {
         let mut used = Vec::new();
         let mut denied = Vec::new();
         let mut out = Vec::new();
@@ -135,11 +140,17 @@ impl Capabilities {
         used.sort();
         denied.sort();
         out.sort_by(|a, b| a.name.cmp(&b.name));
-        Capabilities { used, denied, checks: out }
+        Capabilities {
+            used,
+            denied,
+            checks: out,
+        }
     }
 
     fn was_checked(&self, cap: &str) -> bool {
-        self.checks.iter().any(|check| check.name == cap && check.granted + check.denied > 0)
+        self.checks
+            .iter()
+            .any(|check| check.name == cap && check.granted + check.denied > 0)
     }
 }
 
@@ -215,17 +226,27 @@ pub fn recommend(
     if !ran_as_root {
         kubernetes.push_str("  runAsNonRoot: true\n");
     }
-    let file_name = std::path::Path::new(profile_path)
-        .file_name()
-        .map_or_else(|| profile_path.to_owned(), |name| name.to_string_lossy().into_owned());
+    let file_name = std::path::Path::new(profile_path).file_name().map_or_else(
+        || profile_path.to_owned(),
+        |name| name.to_string_lossy().into_owned(),
+    );
     kubernetes.push_str(&format!(
         "  seccompProfile:\n    type: Localhost\n    localhostProfile: profiles/{file_name}  # relative to the kubelet's seccomp dir\n"
     ));
 
     let mut blind_spots = Vec::new();
-    let touched_files = ["openat", "open", "creat", "unlinkat", "renameat2", "fchownat", "fchmodat", "mkdirat"]
-        .iter()
-        .any(|name| syscalls.contains(*name));
+    let touched_files = [
+        "openat",
+        "open",
+        "creat",
+        "unlinkat",
+        "renameat2",
+        "fchownat",
+        "fchmodat",
+        "mkdirat",
+    ]
+    .iter()
+    .any(|name| syscalls.contains(*name));
     let dac = ["CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER"];
     if ran_as_root && touched_files && !dac.iter().any(|cap| caps.was_checked(cap)) {
         blind_spots.push(
@@ -260,7 +281,15 @@ mod tests {
     use super::*;
 
     fn check(cap: u32, granted: u64, denied: u64) -> CapCheck {
-        CapCheck { cap, granted, denied, vm_accounting_probes: 0, other_cred: 0, first_comm: "nginx".into(), first_syscall: Some(49) }
+        CapCheck {
+            cap,
+            granted,
+            denied,
+            vm_accounting_probes: 0,
+            other_cred: 0,
+            first_comm: "nginx".into(),
+            first_syscall: Some(49),
+        }
     }
 
     #[test]
@@ -278,7 +307,16 @@ mod tests {
     #[test]
     fn used_is_exactly_the_granted_ones() {
         let caps = Capabilities::from_checks(
-            &[check(10, 1, 0), check(7, 2, 0), check(21, 0, 3), CapCheck { vm_accounting_probes: 50, granted: 0, ..check(21, 0, 0) }],
+            &[
+                check(10, 1, 0),
+                check(7, 2, 0),
+                check(21, 0, 3),
+                CapCheck {
+                    vm_accounting_probes: 50,
+                    granted: 0,
+                    ..check(21, 0, 0)
+                },
+            ],
             |nr| (nr == 49).then(|| "bind".to_owned()),
         );
         assert_eq!(caps.used, ["CAP_NET_BIND_SERVICE", "CAP_SETUID"]);
@@ -288,7 +326,8 @@ mod tests {
 
     #[test]
     fn recommendation_forms() {
-        let caps = Capabilities::from_checks(&[check(10, 1, 0), check(6, 1, 0), check(7, 1, 0)], |_| None);
+        let caps =
+            Capabilities::from_checks(&[check(10, 1, 0), check(6, 1, 0), check(7, 1, 0)], |_| None);
         let syscalls = ["bind", "openat"].iter().map(|s| (*s).to_owned()).collect();
         let rec = recommend(&caps, "profiles/web.json", true, false, &syscalls);
         assert_eq!(rec.cap_add, ["NET_BIND_SERVICE", "SETGID", "SETUID"]);
@@ -301,11 +340,20 @@ mod tests {
             rec.compose,
             "cap_drop: [ALL]\ncap_add: [NET_BIND_SERVICE, SETGID, SETUID]\nsecurity_opt: [\"seccomp=profiles/web.json\", \"no-new-privileges:true\"]\n"
         );
-        assert!(rec.kubernetes.contains("    add: [NET_BIND_SERVICE, SETGID, SETUID]\n  allowPrivilegeEscalation: false\n"));
+        assert!(rec.kubernetes.contains(
+            "    add: [NET_BIND_SERVICE, SETGID, SETUID]\n  allowPrivilegeEscalation: false\n"
+        ));
         assert!(!rec.kubernetes.contains("runAsNonRoot"), "it ran as root");
-        assert!(rec.kubernetes.contains("localhostProfile: profiles/web.json"));
+        assert!(
+            rec.kubernetes
+                .contains("localhostProfile: profiles/web.json")
+        );
         assert_eq!(rec.docker_defaults_not_needed.len(), 11);
-        assert_eq!(rec.blind_spots.len(), 1, "DAC applies (root, files touched, no DAC check); bind was checked");
+        assert_eq!(
+            rec.blind_spots.len(),
+            1,
+            "DAC applies (root, files touched, no DAC check); bind was checked"
+        );
     }
 
     #[test]
@@ -316,6 +364,9 @@ mod tests {
         assert!(!rec.docker_run.contains("no-new-privileges"));
         assert!(!rec.kubernetes.contains("allowPrivilegeEscalation"));
         assert!(rec.kubernetes.contains("runAsNonRoot: true"));
-        assert_eq!(rec.docker_run, "docker run --cap-drop=ALL --security-opt seccomp=p.json IMAGE");
+        assert_eq!(
+            rec.docker_run,
+            "docker run --cap-drop=ALL --security-opt seccomp=p.json IMAGE"
+        );
     }
 }

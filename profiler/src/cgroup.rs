@@ -52,7 +52,10 @@ fn unescape_octal(field: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'\\' && i + 3 < bytes.len() && bytes[i + 1..i + 4].iter().all(u8::is_ascii_digit) {
+        if bytes[i] == b'\\'
+            && i + 3 < bytes.len()
+            && bytes[i + 1..i + 4].iter().all(u8::is_ascii_digit)
+        {
             let code = u8::from_str_radix(&field[i + 1..i + 4], 8).unwrap_or(b'?');
             out.push(code);
             i += 4;
@@ -80,8 +83,14 @@ impl OwnedCgroup {
     pub fn create(tag: &str) -> Result<OwnedCgroup, CgroupError> {
         let root = cgroup2_mount()?;
         let path = root.join(format!("seccomp-profiler-{}-{tag}", std::process::id()));
-        fs::create_dir(&path).map_err(|source| CgroupError::Create { path: path.clone(), source })?;
-        let id = cgroup_id(&path).map_err(|source| CgroupError::Open { path: path.clone(), source })?;
+        fs::create_dir(&path).map_err(|source| CgroupError::Create {
+            path: path.clone(),
+            source,
+        })?;
+        let id = cgroup_id(&path).map_err(|source| CgroupError::Open {
+            path: path.clone(),
+            source,
+        })?;
         Ok(OwnedCgroup { path, id })
     }
 
@@ -151,7 +160,10 @@ impl Drop for OwnedCgroup {
                 _ => return,
             }
         }
-        log::warn!("could not remove cgroup {}: still busy", self.path.display());
+        log::warn!(
+            "could not remove cgroup {}: still busy",
+            self.path.display()
+        );
     }
 }
 
@@ -164,17 +176,26 @@ mod tests {
         let text = "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n\
                     32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu\n\
                     41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
-        assert_eq!(parse_cgroup2_mount(text), Some(PathBuf::from("/sys/fs/cgroup/unified")));
+        assert_eq!(
+            parse_cgroup2_mount(text),
+            Some(PathBuf::from("/sys/fs/cgroup/unified"))
+        );
     }
 
     #[test]
     fn finds_cgroup2_with_optional_fields_and_escapes() {
         let text = "29 1 0:26 / /sys/fs/my\\040cgroup rw,nosuid shared:4 master:1 - cgroup2 cgroup2 rw,nsdelegate\n";
-        assert_eq!(parse_cgroup2_mount(text), Some(PathBuf::from("/sys/fs/my cgroup")));
+        assert_eq!(
+            parse_cgroup2_mount(text),
+            Some(PathBuf::from("/sys/fs/my cgroup"))
+        );
     }
 
     #[test]
     fn no_cgroup2() {
-        assert_eq!(parse_cgroup2_mount("32 31 0:29 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n"), None);
+        assert_eq!(
+            parse_cgroup2_mount("32 31 0:29 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n"),
+            None
+        );
     }
 }

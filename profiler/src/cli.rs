@@ -221,7 +221,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         }
         let value: u64 = rest[..digits].parse().map_err(|_| bad())?;
         rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let unit = match &rest[..unit_len] {
             "ms" => Duration::from_millis(value),
             "s" => Duration::from_secs(value),
@@ -258,11 +260,30 @@ mod tests {
         let parse = |args: &[&str]| Cli::try_parse_from(args.iter().copied());
         assert!(parse(&["sp", "record", "--", "true"]).is_ok());
         assert!(parse(&["sp", "record", "--container", "web"]).is_ok());
-        assert!(parse(&["sp", "record", "--containers", "-o", "dir", "--", "docker", "run", "x"]).is_ok());
-        assert!(parse(&["sp", "record"]).is_err(), "needs CMD or --container");
+        assert!(
+            parse(&[
+                "sp",
+                "record",
+                "--containers",
+                "-o",
+                "dir",
+                "--",
+                "docker",
+                "run",
+                "x"
+            ])
+            .is_ok()
+        );
+        assert!(
+            parse(&["sp", "record"]).is_err(),
+            "needs CMD or --container"
+        );
         assert!(parse(&["sp", "record", "--container", "web", "--", "true"]).is_err());
         assert!(parse(&["sp", "record", "--container", "web", "--containers"]).is_err());
-        assert!(parse(&["sp", "record", "--report-dir", "d", "--", "true"]).is_err(), "--report-dir needs --containers");
+        assert!(
+            parse(&["sp", "record", "--report-dir", "d", "--", "true"]).is_err(),
+            "--report-dir needs --containers"
+        );
     }
 
     #[test]

@@ -32,7 +32,12 @@ impl std::error::Error for Failure {}
 
 /// Tags an error with an exit code: `Err(e).map_err(exit::with(exit::INPUT))?`.
 pub fn with<E: Into<anyhow::Error>>(code: i32) -> impl FnOnce(E) -> anyhow::Error {
-    move |error| anyhow::Error::new(Failure { code, error: error.into() })
+    move |error| {
+        anyhow::Error::new(Failure {
+            code,
+            error: error.into(),
+        })
+    }
 }
 
 /// The exit code for an error: the innermost [`Failure`]'s code, else [`RUNTIME`].

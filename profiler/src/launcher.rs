@@ -11,10 +11,7 @@ use std::{
     fs::File,
     io,
     os::unix::{
-        ffi::OsStrExt as _,
-        fs::PermissionsExt as _,
-        io::AsRawFd as _,
-        process::CommandExt as _,
+        ffi::OsStrExt as _, fs::PermissionsExt as _, io::AsRawFd as _, process::CommandExt as _,
     },
     path::{Path, PathBuf},
     process::{Child, Command},
@@ -45,13 +42,20 @@ pub struct RunAs {
 /// Finds `program` the way execvp would: as a path if it contains a slash, else on PATH.
 pub fn resolve_program(program: &OsStr) -> Result<PathBuf, LaunchError> {
     let is_executable = |path: &Path| {
-        path.metadata().map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+        path.metadata()
+            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            .unwrap_or(false)
     };
     if program.as_bytes().contains(&b'/') {
         let path = PathBuf::from(program);
-        return if is_executable(&path) { Ok(path) } else { Err(LaunchError::NotFound(program.into())) };
+        return if is_executable(&path) {
+            Ok(path)
+        } else {
+            Err(LaunchError::NotFound(program.into()))
+        };
     }
-    let path_var = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    let path_var =
+        std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
     std::env::split_paths(&path_var)
         .map(|dir| dir.join(program))
         .find(|candidate| is_executable(candidate))
@@ -66,7 +70,10 @@ pub fn choose_user(requested: Option<&str>) -> Result<Option<RunAs>, LaunchError
     }
     // SAFETY: geteuid has no preconditions.
     let euid = unsafe { libc::geteuid() };
-    match std::env::var("SUDO_UID").ok().and_then(|uid| uid.parse::<u32>().ok()) {
+    match std::env::var("SUDO_UID")
+        .ok()
+        .and_then(|uid| uid.parse::<u32>().ok())
+    {
         Some(uid) if euid == 0 && uid != 0 => lookup_user(&uid.to_string()).map(Some),
         _ => Ok(None),
     }
@@ -80,11 +87,27 @@ fn lookup_user(spec: &str) -> Result<RunAs, LaunchError> {
     let mut result: *mut libc::passwd = std::ptr::null_mut();
     let rc = if let Ok(uid) = spec.parse::<u32>() {
         // SAFETY: buffers are valid and sized; result tells whether pwd was filled.
-        unsafe { libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr().cast(), buf.len(), &mut result) }
+        unsafe {
+            libc::getpwuid_r(
+                uid,
+                &mut pwd,
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                &mut result,
+            )
+        }
     } else {
         let name = CString::new(spec).map_err(|_| unknown())?;
         // SAFETY: as above.
-        unsafe { libc::getpwnam_r(name.as_ptr(), &mut pwd, buf.as_mut_ptr().cast(), buf.len(), &mut result) }
+        unsafe {
+            libc::getpwnam_r(
+                name.as_ptr(),
+                &mut pwd,
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                &mut result,
+            )
+        }
     };
     if rc != 0 || result.is_null() {
         return Err(unknown());
@@ -92,25 +115,40 @@ fn lookup_user(spec: &str) -> Result<RunAs, LaunchError> {
     // SAFETY: getpw*_r filled pwd with pointers into buf, which is still alive.
     let (name, home) = unsafe {
         (
-            std::ffi::CStr::from_ptr(pwd.pw_name).to_string_lossy().into_owned(),
-            PathBuf::from(OsStr::from_bytes(std::ffi::CStr::from_ptr(pwd.pw_dir).to_bytes())),
+            std::ffi::CStr::from_ptr(pwd.pw_name)
+                .to_string_lossy()
+                .into_owned(),
+            PathBuf::from(OsStr::from_bytes(
+                std::ffi::CStr::from_ptr(pwd.pw_dir).to_bytes(),
+            )),
         )
     };
     let mut groups = vec![0 as libc::gid_t; 256];
     let mut count = groups.len() as libc::c_int;
     let cname = CString::new(name.clone()).map_err(|_| unknown())?;
     // SAFETY: groups has `count` slots; getgrouplist writes at most that many.
-    let rc = unsafe { libc::getgrouplist(cname.as_ptr(), pwd.pw_gid, groups.as_mut_ptr(), &mut count) };
+    let rc =
+        unsafe { libc::getgrouplist(cname.as_ptr(), pwd.pw_gid, groups.as_mut_ptr(), &mut count) };
     groups.truncate(if rc < 0 { 0 } else { count as usize });
     if groups.is_empty() {
         groups.push(pwd.pw_gid);
     }
-    Ok(RunAs { name, uid: pwd.pw_uid, gid: pwd.pw_gid, groups, home })
+    Ok(RunAs {
+        name,
+        uid: pwd.pw_uid,
+        gid: pwd.pw_gid,
+        groups,
+        home,
+    })
 }
 
 /// The gate filter: one instruction, `return SECCOMP_RET_ALLOW`.
-static ALLOW_ALL: [libc::sock_filter; 1] =
-    [libc::sock_filter { code: (libc::BPF_RET | libc::BPF_K) as u16, jt: 0, jf: 0, k: libc::SECCOMP_RET_ALLOW }];
+static ALLOW_ALL: [libc::sock_filter; 1] = [libc::sock_filter {
+    code: (libc::BPF_RET | libc::BPF_K) as u16,
+    jt: 0,
+    jf: 0,
+    k: libc::SECCOMP_RET_ALLOW,
+}];
 
 /// Whether the launcher had to set no_new_privs: the kernel lets a process install a filter only
 /// with CAP_SYS_ADMIN or no_new_privs, and a process that switched to a non-root user has neither.
@@ -125,7 +163,10 @@ pub fn spawn(cmd: &[OsString], procs: &File, user: Option<&RunAs>) -> Result<Chi
     let mut command = Command::new(&program);
     command.arg0(&cmd[0]).args(&cmd[1..]);
     if let Some(user) = user {
-        command.env("HOME", &user.home).env("USER", &user.name).env("LOGNAME", &user.name);
+        command
+            .env("HOME", &user.home)
+            .env("USER", &user.name)
+            .env("LOGNAME", &user.name);
     }
     let procs_fd = procs.as_raw_fd();
     let ids = user.map(|u| (u.uid, u.gid, u.groups.clone()));
@@ -135,7 +176,13 @@ pub fn spawn(cmd: &[OsString], procs: &File, user: Option<&RunAs>) -> Result<Chi
     // allocation, no locks.
     unsafe {
         command.pre_exec(move || {
-            let check = |rc: libc::c_long| if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(()) };
+            let check = |rc: libc::c_long| {
+                if rc < 0 {
+                    Err(io::Error::last_os_error())
+                } else {
+                    Ok(())
+                }
+            };
             check(libc::write(procs_fd, b"0".as_ptr().cast(), 1) as libc::c_long)?;
             if let Some((uid, gid, groups)) = &ids {
                 check(libc::setgroups(groups.len(), groups.as_ptr()) as libc::c_long)?;
@@ -145,12 +192,23 @@ pub fn spawn(cmd: &[OsString], procs: &File, user: Option<&RunAs>) -> Result<Chi
             if no_new_privs {
                 check(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) as libc::c_long)?;
             }
-            let prog = libc::sock_fprog { len: 1, filter: ALLOW_ALL.as_ptr().cast_mut() };
-            check(libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, &prog))?;
+            let prog = libc::sock_fprog {
+                len: 1,
+                filter: ALLOW_ALL.as_ptr().cast_mut(),
+            };
+            check(libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                0,
+                &prog,
+            ))?;
             Ok(())
         });
     }
-    command.spawn().map_err(|source| LaunchError::Spawn { cmd: cmd[0].clone(), source })
+    command.spawn().map_err(|source| LaunchError::Spawn {
+        cmd: cmd[0].clone(),
+        source,
+    })
 }
 
 #[cfg(test)]
@@ -159,10 +217,23 @@ mod tests {
 
     #[test]
     fn resolves_on_path_and_by_path() {
-        assert!(resolve_program(OsStr::new("sh")).expect("sh on PATH").is_absolute());
-        assert_eq!(resolve_program(OsStr::new("/bin/sh")).expect("path"), PathBuf::from("/bin/sh"));
-        assert!(matches!(resolve_program(OsStr::new("no-such-cmd-xyz")), Err(LaunchError::NotFound(_))));
-        assert!(matches!(resolve_program(OsStr::new("/etc/passwd")), Err(LaunchError::NotFound(_))));
+        assert!(
+            resolve_program(OsStr::new("sh"))
+                .expect("sh on PATH")
+                .is_absolute()
+        );
+        assert_eq!(
+            resolve_program(OsStr::new("/bin/sh")).expect("path"),
+            PathBuf::from("/bin/sh")
+        );
+        assert!(matches!(
+            resolve_program(OsStr::new("no-such-cmd-xyz")),
+            Err(LaunchError::NotFound(_))
+        ));
+        assert!(matches!(
+            resolve_program(OsStr::new("/etc/passwd")),
+            Err(LaunchError::NotFound(_))
+        ));
     }
 
     #[test]
@@ -170,6 +241,9 @@ mod tests {
         let root = lookup_user("root").expect("root exists");
         assert_eq!((root.uid, root.gid), (0, 0));
         assert_eq!(lookup_user("0").expect("uid 0").name, "root");
-        assert!(matches!(lookup_user("no-such-user-xyz"), Err(LaunchError::UnknownUser(_))));
+        assert!(matches!(
+            lookup_user("no-such-user-xyz"),
+            Err(LaunchError::UnknownUser(_))
+        ));
     }
 }

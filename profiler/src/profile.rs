@@ -77,13 +77,21 @@ pub struct Profile {
     pub default_action: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_errno_ret: Option<u32>,
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub architectures: Vec<String>,
     /// Docker extra: per native architecture, the architectures to list (used when
     /// `architectures` is empty; Docker refuses a profile with both).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arch_map: Option<Vec<ArchMapEntry>>,
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub flags: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listener_path: Option<String>,
@@ -123,10 +131,18 @@ pub struct Rule {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Filter {
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub caps: Vec<String>,
     /// Docker's architecture spellings (`amd64`, `arm64`, `x86`, `x32`, `arm`, `s390x`, …).
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub arches: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_kernel: Option<String>,
@@ -235,12 +251,22 @@ pub enum ProfileError {
         "{}:{line}:{column}: malformed JSON: {message}; fix the JSON at that position",
         .path.display()
     )]
-    Syntax { path: PathBuf, line: usize, column: usize, message: String },
+    Syntax {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
     #[error(
         "{}:{line}:{column}: not a seccomp profile: {message}; follow Docker's profile format \
          (defaultAction, architectures, syscalls: [{{names, action, args}}])", .path.display()
     )]
-    Schema { path: PathBuf, line: usize, column: usize, message: String },
+    Schema {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
     #[error(
         "unknown syscall names {}: libseccomp {} does not know them, and runc silently ignores \
          such names, so the workload would get the default action for them; fix their spelling or \
@@ -261,7 +287,11 @@ pub enum ProfileError {
     )]
     ErrnoRet { place: String, value: u32 },
     #[error("{place}: unknown architecture {name:?}; {hint}")]
-    UnknownArchitecture { place: String, name: String, hint: String },
+    UnknownArchitecture {
+        place: String,
+        name: String,
+        hint: String,
+    },
     #[error("both `architectures` and `archMap` are set; Docker refuses that: keep only one")]
     ArchitecturesAndArchMap,
     #[error("{place}: unknown operator {op:?}; use one of {}", OPERATORS.join(", "))]
@@ -292,7 +322,11 @@ pub enum ProfileError {
 }
 
 fn quoted_list(names: &[String]) -> String {
-    names.iter().map(|name| format!("{name:?}")).collect::<Vec<_>>().join(", ")
+    names
+        .iter()
+        .map(|name| format!("{name:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn libseccomp_version() -> String {
@@ -333,7 +367,11 @@ struct Host {
 
 impl Host {
     fn current() -> Result<Host, ProfileError> {
-        Ok(Host { arch: Arch::native(), caps: effective_caps()?, kernel: kernel_version() })
+        Ok(Host {
+            arch: Arch::native(),
+            caps: effective_caps()?,
+            kernel: kernel_version(),
+        })
     }
 
     fn has_cap(&self, bit: u32) -> bool {
@@ -356,11 +394,19 @@ fn effective_caps() -> Result<u64, ProfileError> {
         inheritable: u32,
     }
     const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
-    let mut header = Header { version: LINUX_CAPABILITY_VERSION_3, pid: 0 };
+    let mut header = Header {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
     let mut data = [Data::default(); 2];
     // SAFETY: capget with a v3 header writes exactly two `Data` structs, which `data` holds.
-    let rc =
-        unsafe { libc::syscall(libc::SYS_capget, &mut header as *mut Header, data.as_mut_ptr()) };
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_capget,
+            &mut header as *mut Header,
+            data.as_mut_ptr(),
+        )
+    };
     if rc != 0 {
         return Err(ProfileError::Host {
             what: "read this process's capabilities (capget)",
@@ -387,7 +433,9 @@ fn kernel_version() -> Option<(u32, u32)> {
 /// moby's `fmt.Sscanf(release, "%d.%d", …)` does.
 fn parse_kernel_version(text: &str) -> Option<(u32, u32)> {
     fn number(text: &str) -> Option<(u32, &str)> {
-        let end = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+        let end = text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len());
         Some((text[..end].parse().ok()?, &text[end..]))
     }
     let (major, rest) = number(text)?;
@@ -405,7 +453,11 @@ fn parse_arch(place: &str, name: &str) -> Result<Arch, ProfileError> {
             let known: Vec<&str> = Arch::ALL.iter().map(|arch| arch.scmp_name()).collect();
             format!("use one of {}", known.join(", "))
         };
-        ProfileError::UnknownArchitecture { place: place.to_owned(), name: name.to_owned(), hint }
+        ProfileError::UnknownArchitecture {
+            place: place.to_owned(),
+            name: name.to_owned(),
+            hint,
+        }
     })
 }
 
@@ -419,7 +471,10 @@ fn parse_action(
     let ret = match errno_ret {
         // runc casts errnoRet to int16; anything above 16 bits would silently change meaning.
         Some(value) if value > u32::from(u16::MAX) => {
-            return Err(ProfileError::ErrnoRet { place: place.to_owned(), value });
+            return Err(ProfileError::ErrnoRet {
+                place: place.to_owned(),
+                value,
+            });
         }
         Some(value) => value,
         None => libc::EPERM as u32,
@@ -432,7 +487,11 @@ fn parse_action(
         "SCMP_ACT_TRACE" => ScmpAction::Trace(ret as u16),
         "SCMP_ACT_ALLOW" => ScmpAction::Allow,
         "SCMP_ACT_LOG" => ScmpAction::Log,
-        "SCMP_ACT_NOTIFY" => return Err(ProfileError::Notify { place: place.to_owned() }),
+        "SCMP_ACT_NOTIFY" => {
+            return Err(ProfileError::Notify {
+                place: place.to_owned(),
+            });
+        }
         _ => {
             return Err(ProfileError::UnknownAction {
                 place: place.to_owned(),
@@ -471,11 +530,17 @@ fn parse_conditions(
         };
         let slot = seen
             .get_mut(arg.index as usize)
-            .ok_or_else(|| ProfileError::ArgIndex { place: place.to_owned(), index: arg.index })?;
+            .ok_or_else(|| ProfileError::ArgIndex {
+                place: place.to_owned(),
+                index: arg.index,
+            })?;
         repeated |= *slot;
         *slot = true;
-        let datum =
-            if matches!(op, ScmpCompareOp::MaskedEqual(_)) { arg.value_two } else { arg.value };
+        let datum = if matches!(op, ScmpCompareOp::MaskedEqual(_)) {
+            arg.value_two
+        } else {
+            arg.value
+        };
         conditions.push(ScmpArgCompare::new(arg.index, op, datum));
     }
     Ok((conditions, repeated))
@@ -493,14 +558,21 @@ fn check_filter(place: &str, filter: Option<&Filter>) -> Result<(), ProfileError
 }
 
 fn cap_bit(place: &str, cap: &str) -> Result<u32, ProfileError> {
-    crate::capabilities::NAMES.iter().position(|known| *known == cap).map(|bit| bit as u32).ok_or_else(|| {
-        ProfileError::UnknownCapability { place: place.to_owned(), cap: cap.to_owned() }
-    })
+    crate::capabilities::NAMES
+        .iter()
+        .position(|known| *known == cap)
+        .map(|bit| bit as u32)
+        .ok_or_else(|| ProfileError::UnknownCapability {
+            place: place.to_owned(),
+            cap: cap.to_owned(),
+        })
 }
 
 fn min_kernel(place: &str, value: &str) -> Result<(u32, u32), ProfileError> {
-    parse_kernel_version(value)
-        .ok_or_else(|| ProfileError::MinKernel { place: place.to_owned(), value: value.to_owned() })
+    parse_kernel_version(value).ok_or_else(|| ProfileError::MinKernel {
+        place: place.to_owned(),
+        value: value.to_owned(),
+    })
 }
 
 /// Whether Docker keeps a rule on this host (moby profiles/seccomp/seccomp_linux.go,
@@ -582,8 +654,11 @@ impl Profile {
     /// Every name must be known to libseccomp (the caller reports unknown ones separately): runc
     /// would silently drop an unknown name, so it is never written.
     pub fn minimal(allowed: &BTreeSet<String>, arches: &[Arch]) -> Result<Profile, ProfileError> {
-        let unknown: Vec<String> =
-            allowed.iter().filter(|name| !syscalls::is_known_name(name)).cloned().collect();
+        let unknown: Vec<String> = allowed
+            .iter()
+            .filter(|name| !syscalls::is_known_name(name))
+            .cloned()
+            .collect();
         if !unknown.is_empty() {
             return Err(ProfileError::UnknownSyscalls(unknown));
         }
@@ -637,7 +712,9 @@ impl Profile {
     /// Parses a profile; `origin` names it in errors (`FILE:LINE:COLUMN: …`).
     pub fn from_json(text: &str, origin: &Path) -> Result<Profile, ProfileError> {
         if text.trim().is_empty() {
-            return Err(ProfileError::Empty { path: origin.to_owned() });
+            return Err(ProfileError::Empty {
+                path: origin.to_owned(),
+            });
         }
         serde_json::from_str(text).map_err(|err| {
             let (line, column) = (err.line(), err.column());
@@ -647,10 +724,18 @@ impl Profile {
             let message = full.strip_suffix(&suffix).unwrap_or(&full).to_owned();
             let path = origin.to_owned();
             match err.classify() {
-                serde_json::error::Category::Data => {
-                    ProfileError::Schema { path, line, column, message }
-                }
-                _ => ProfileError::Syntax { path, line, column, message },
+                serde_json::error::Category::Data => ProfileError::Schema {
+                    path,
+                    line,
+                    column,
+                    message,
+                },
+                _ => ProfileError::Syntax {
+                    path,
+                    line,
+                    column,
+                    message,
+                },
             }
         })
     }
@@ -658,15 +743,23 @@ impl Profile {
     /// Reads and parses a profile file.
     pub fn load(path: &Path) -> Result<Profile, ProfileError> {
         let read_err = |err: io::Error| match err.kind() {
-            io::ErrorKind::NotFound => ProfileError::NotFound { path: path.to_owned() },
-            _ => ProfileError::Read { path: path.to_owned(), err },
+            io::ErrorKind::NotFound => ProfileError::NotFound {
+                path: path.to_owned(),
+            },
+            _ => ProfileError::Read {
+                path: path.to_owned(),
+                err,
+            },
         };
         if fs::metadata(path).map_err(read_err)?.is_dir() {
-            return Err(ProfileError::IsDirectory { path: path.to_owned() });
+            return Err(ProfileError::IsDirectory {
+                path: path.to_owned(),
+            });
         }
         let bytes = fs::read(path).map_err(read_err)?;
-        let text = String::from_utf8(bytes)
-            .map_err(|_| ProfileError::NotUtf8 { path: path.to_owned() })?;
+        let text = String::from_utf8(bytes).map_err(|_| ProfileError::NotUtf8 {
+            path: path.to_owned(),
+        })?;
         Profile::from_json(&text, path)
     }
 
@@ -708,8 +801,10 @@ impl Profile {
         // Docker reads only the entry of its own architecture; the others may name architectures
         // this tool does not handle (MIPS, s390x) without making the profile invalid here.
         let native = Arch::native().scmp_name();
-        if let Some((i, entry)) =
-            arch_map.iter().enumerate().find(|(_, entry)| entry.architecture == native)
+        if let Some((i, entry)) = arch_map
+            .iter()
+            .enumerate()
+            .find(|(_, entry)| entry.architecture == native)
         {
             push(&format!("archMap[{i}].architecture"), &entry.architecture)?;
             for (j, name) in entry.sub_architectures.iter().enumerate() {
@@ -722,7 +817,11 @@ impl Profile {
     /// Semantic validation as runc and Docker see the profile. All unknown syscall names are
     /// reported together, after every other kind of problem.
     pub fn check(&self) -> Result<(), ProfileError> {
-        parse_action("defaultAction", &self.default_action, self.default_errno_ret)?;
+        parse_action(
+            "defaultAction",
+            &self.default_action,
+            self.default_errno_ret,
+        )?;
         self.effective_architectures()?;
         for flag in &self.flags {
             if !FLAGS.contains(&flag.as_str()) {
@@ -739,8 +838,12 @@ impl Profile {
             parse_conditions(&place, &rule.args)?;
             check_filter(&place, rule.includes.as_ref())?;
             check_filter(&place, rule.excludes.as_ref())?;
-            unknown
-                .extend(rule.names.iter().filter(|name| !syscalls::is_known_name(name)).cloned());
+            unknown.extend(
+                rule.names
+                    .iter()
+                    .filter(|name| !syscalls::is_known_name(name))
+                    .cloned(),
+            );
         }
         if !unknown.is_empty() {
             return Err(ProfileError::UnknownSyscalls(unknown.into_iter().collect()));
@@ -771,7 +874,11 @@ impl Profile {
     ///   container without no-new-privileges), and turned on otherwise, since the kernel installs a
     ///   filter only with one of the two.
     pub fn compile(&self) -> Result<ScmpFilterContext, ProfileError> {
-        let default = parse_action("defaultAction", &self.default_action, self.default_errno_ret)?;
+        let default = parse_action(
+            "defaultAction",
+            &self.default_action,
+            self.default_errno_ret,
+        )?;
         let arches = self.effective_architectures()?;
         let host = Host::current()?;
 
@@ -792,7 +899,11 @@ impl Profile {
                 // Only changes how a notify listener waits; notify is refused, and libseccomp
                 // 2.5 has no attribute for it.
                 "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV" => {}
-                other => return Err(ProfileError::UnknownFlag { flag: other.to_owned() }),
+                other => {
+                    return Err(ProfileError::UnknownFlag {
+                        flag: other.to_owned(),
+                    });
+                }
             }
         }
 
@@ -824,8 +935,10 @@ impl Profile {
 
         // runc's `generatePatch` skips permissive defaults. With an ERRNO(ENOSYS) default the
         // stub changes nothing, and libseccomp would refuse rules equal to the default.
-        let stub = !matches!(default, ScmpAction::Allow | ScmpAction::Log | ScmpAction::Trace(_))
-            && default != ScmpAction::Errno(ENOSYS as i32);
+        let stub = !matches!(
+            default,
+            ScmpAction::Allow | ScmpAction::Log | ScmpAction::Trace(_)
+        ) && default != ScmpAction::Errno(ENOSYS as i32);
         // The native architecture is always in runc's filter (libseccomp's seccomp_init adds it);
         // the stub covers only the listed ones.
         let native = Arch::native();
@@ -855,24 +968,31 @@ fn new_context(arch: Arch, attributes: &Attributes) -> Result<ScmpFilterContext,
     let mut ctx =
         ScmpFilterContext::new(attributes.default).map_err(lib_err(what("create a filter")))?;
     if arch != Arch::native() {
-        ctx.add_arch(arch.to_scmp()).map_err(lib_err(what("add the architecture")))?;
+        ctx.add_arch(arch.to_scmp())
+            .map_err(lib_err(what("add the architecture")))?;
         ctx.remove_arch(ScmpArch::Native)
             .map_err(lib_err(what("remove the native architecture")))?;
     }
-    ctx.set_ctl_nnp(attributes.no_new_privs).map_err(lib_err(what("set no_new_privs")))?;
+    ctx.set_ctl_nnp(attributes.no_new_privs)
+        .map_err(lib_err(what("set no_new_privs")))?;
     // The kernel's errno (EACCES without CAP_SYS_ADMIN, …) rather than libseccomp's ECANCELED.
-    ctx.set_api_sysrawrc(true).map_err(lib_err(what("ask for raw error codes")))?;
+    ctx.set_api_sysrawrc(true)
+        .map_err(lib_err(what("ask for raw error codes")))?;
     if attributes.tsync {
-        ctx.set_ctl_tsync(true).map_err(lib_err(what("set SECCOMP_FILTER_FLAG_TSYNC")))?;
+        ctx.set_ctl_tsync(true)
+            .map_err(lib_err(what("set SECCOMP_FILTER_FLAG_TSYNC")))?;
     }
     if attributes.log {
-        ctx.set_ctl_log(true).map_err(lib_err(what("set SECCOMP_FILTER_FLAG_LOG")))?;
+        ctx.set_ctl_log(true)
+            .map_err(lib_err(what("set SECCOMP_FILTER_FLAG_LOG")))?;
     }
     if attributes.spec_allow {
-        ctx.set_ctl_ssb(true).map_err(lib_err(what("set SECCOMP_FILTER_FLAG_SPEC_ALLOW")))?;
+        ctx.set_ctl_ssb(true)
+            .map_err(lib_err(what("set SECCOMP_FILTER_FLAG_SPEC_ALLOW")))?;
     }
     if attributes.optimize {
-        ctx.set_ctl_optimize(2).map_err(lib_err(what("enable binary-tree optimization")))?;
+        ctx.set_ctl_optimize(2)
+            .map_err(lib_err(what("enable binary-tree optimization")))?;
     }
     Ok(ctx)
 }
@@ -891,13 +1011,24 @@ fn add_entries(
             continue;
         }
         let Ok(syscall) = ScmpSyscall::from_name(entry.name) else {
-            log::debug!("{}: unknown syscall {:?} ignored, as runc does", entry.place, entry.name);
+            log::debug!(
+                "{}: unknown syscall {:?} ignored, as runc does",
+                entry.place,
+                entry.name
+            );
             continue;
         };
-        let what =
-            || format!("add the rule for {} ({}, {})", entry.name, entry.place, arch.scmp_name());
+        let what = || {
+            format!(
+                "add the rule for {} ({}, {})",
+                entry.name,
+                entry.place,
+                arch.scmp_name()
+            )
+        };
         if entry.conditions.is_empty() {
-            ctx.add_rule(entry.action, syscall).map_err(lib_err(what()))?;
+            ctx.add_rule(entry.action, syscall)
+                .map_err(lib_err(what()))?;
         } else if entry.split {
             for condition in &entry.conditions {
                 ctx.add_rule_conditional(entry.action, syscall, std::slice::from_ref(condition))
@@ -915,7 +1046,10 @@ fn add_entries(
 /// any entry names there (pseudo-numbers do not count; no named number, no stub, as in runc's
 /// `findLastSyscalls`). Numbers libseccomp cannot add a rule for are left to the default action.
 fn add_enosys_stub(ctx: &mut ScmpFilterContext, arch: Arch, entries: &[Entry<'_>]) {
-    let Some(max) = entries.iter().filter_map(|entry| syscalls::number_of(arch, entry.name)).max()
+    let Some(max) = entries
+        .iter()
+        .filter_map(|entry| syscalls::number_of(arch, entry.name))
+        .max()
     else {
         log::debug!(
             "no syscall of the profile exists on {}: no ENOSYS stub, as runc",
@@ -925,7 +1059,10 @@ fn add_enosys_stub(ctx: &mut ScmpFilterContext, arch: Arch, entries: &[Entry<'_>
     };
     let enosys = ScmpAction::Errno(ENOSYS as i32);
     let mut candidates: Vec<ScmpSyscall> = Vec::new();
-    for nr in syscalls::known_numbers(arch).into_iter().filter(|nr| *nr > max) {
+    for nr in syscalls::known_numbers(arch)
+        .into_iter()
+        .filter(|nr| *nr > max)
+    {
         // Rules name syscalls in the native numbering; libseccomp maps the name back to `nr`.
         if let Some(syscall) =
             syscalls::name_of(arch, nr).and_then(|name| ScmpSyscall::from_name(&name).ok())
@@ -968,9 +1105,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     }
     // A symlink to a regular file: replace the file it points to, and keep the link.
     if fs::symlink_metadata(path).is_ok_and(|meta| meta.file_type().is_symlink())
-        && let Ok(target) = fs::canonicalize(path) {
-            return replace_file(&target, bytes);
-        }
+        && let Ok(target) = fs::canonicalize(path)
+    {
+        return replace_file(&target, bytes);
+    }
     replace_file(path, bytes)
 }
 
@@ -1055,8 +1193,14 @@ mod tests {
     /// The line after `if ($syscall == NR)` in libseccomp's pseudo-filter code.
     fn action_after(pfc: &str, nr: u32) -> Option<String> {
         let marker = format!("if ($syscall == {nr})\n");
-        pfc.find(&marker)
-            .map(|at| pfc[at + marker.len()..].lines().next().unwrap_or_default().trim().to_owned())
+        pfc.find(&marker).map(|at| {
+            pfc[at + marker.len()..]
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_owned()
+        })
     }
 
     fn bpf_instructions(ctx: &ScmpFilterContext) -> u64 {
@@ -1104,10 +1248,16 @@ mod tests {
     fn minimal_sorted_and_probe_rule() {
         let allowed = set(&["write", "read", "exit_group", "read"]);
         let profile = Profile::minimal(&allowed, Arch::native_family()).unwrap();
-        assert_eq!(profile.syscalls[0].names, vec!["exit_group", "read", "write"]);
+        assert_eq!(
+            profile.syscalls[0].names,
+            vec!["exit_group", "read", "write"]
+        );
         assert_eq!(profile.syscalls[1].names, PROBE_SYSCALLS.to_vec());
         assert_eq!(profile.syscalls[1].errno_ret, Some(38));
-        let arch_names: Vec<&str> = Arch::native_family().iter().map(|a| a.scmp_name()).collect();
+        let arch_names: Vec<&str> = Arch::native_family()
+            .iter()
+            .map(|a| a.scmp_name())
+            .collect();
         assert_eq!(profile.architectures, arch_names);
         assert_eq!(profile.allowed_names(), allowed);
 
@@ -1115,7 +1265,11 @@ mod tests {
         assert!(!with_clone3.syscalls[1].names.contains(&"clone3".to_owned()));
 
         let all = Profile::minimal(&set(&PROBE_SYSCALLS), &[Arch::X86_64]).unwrap();
-        assert_eq!(all.syscalls.len(), 1, "no ENOSYS rule when every probe was allowed");
+        assert_eq!(
+            all.syscalls.len(),
+            1,
+            "no ENOSYS rule when every probe was allowed"
+        );
 
         let empty = Profile::minimal(&BTreeSet::new(), &[]).unwrap();
         assert_eq!(empty.syscalls.len(), 1);
@@ -1142,7 +1296,10 @@ mod tests {
             other => panic!("unexpected error {other:?}"),
         }
         let message = err.to_string();
-        assert!(message.contains("\"bogus2\", \"not_a_syscall\""), "{message}");
+        assert!(
+            message.contains("\"bogus2\", \"not_a_syscall\""),
+            "{message}"
+        );
         assert!(message.contains("runc silently ignores"), "{message}");
     }
 
@@ -1184,26 +1341,41 @@ mod tests {
             Path::new("p.json"),
         )
         .unwrap_err();
-        assert!(matches!(err, ProfileError::Syntax { line: 3, .. }), "{err:?}");
+        assert!(
+            matches!(err, ProfileError::Syntax { line: 3, .. }),
+            "{err:?}"
+        );
         let message = err.to_string();
         assert!(message.starts_with("p.json:3:"), "{message}");
-        assert!(!message.contains(" at line "), "position given twice: {message}");
+        assert!(
+            !message.contains(" at line "),
+            "position given twice: {message}"
+        );
 
         let err = Profile::from_json("{\"defaultAction\": 5}", Path::new("t.json")).unwrap_err();
-        assert!(matches!(err, ProfileError::Schema { line: 1, .. }), "{err:?}");
+        assert!(
+            matches!(err, ProfileError::Schema { line: 1, .. }),
+            "{err:?}"
+        );
         assert!(err.to_string().starts_with("t.json:1:"), "{err}");
         assert!(err.to_string().contains("invalid type"), "{err}");
 
         let err = Profile::from_json("{\"syscalls\": []}", Path::new("m.json")).unwrap_err();
         assert!(err.to_string().contains("defaultAction"), "{err}");
 
-        let err = Profile::from_json("{\"defaultAction\": \"SCMP_ACT_ERRNO\"", Path::new("e.json"))
-            .unwrap_err();
+        let err = Profile::from_json(
+            "{\"defaultAction\": \"SCMP_ACT_ERRNO\"",
+            Path::new("e.json"),
+        )
+        .unwrap_err();
         assert!(matches!(err, ProfileError::Syntax { .. }), "{err:?}");
 
         let err = Profile::from_json(" \n", Path::new("empty.json")).unwrap_err();
         assert!(matches!(err, ProfileError::Empty { .. }), "{err:?}");
-        assert!(err.to_string().starts_with("empty.json: file is empty"), "{err}");
+        assert!(
+            err.to_string().starts_with("empty.json: file is empty"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -1215,15 +1387,24 @@ mod tests {
         let missing = dir.path().join("missing.json");
         let err = Profile::load(&missing).unwrap_err();
         assert!(matches!(err, ProfileError::NotFound { .. }), "{err:?}");
-        assert!(err.to_string().contains("missing.json: no such file"), "{err}");
+        assert!(
+            err.to_string().contains("missing.json: no such file"),
+            "{err}"
+        );
 
         let empty = dir.path().join("empty.json");
         fs::write(&empty, "").unwrap();
-        assert!(matches!(Profile::load(&empty), Err(ProfileError::Empty { .. })));
+        assert!(matches!(
+            Profile::load(&empty),
+            Err(ProfileError::Empty { .. })
+        ));
 
         let binary = dir.path().join("binary.json");
         fs::write(&binary, [0xff, 0xfe, 0x00]).unwrap();
-        assert!(matches!(Profile::load(&binary), Err(ProfileError::NotUtf8 { .. })));
+        assert!(matches!(
+            Profile::load(&binary),
+            Err(ProfileError::NotUtf8 { .. })
+        ));
 
         let good = dir.path().join("good.json");
         fs::write(&good, DOCKER_20).unwrap();
@@ -1235,19 +1416,28 @@ mod tests {
         let profile =
             parse(r#"{"defaultAction":"SCMP_ACT_ERRNO","architectures":["SCMP_ARCH_ARM64"]}"#);
         let err = profile.check().unwrap_err();
-        assert!(matches!(err, ProfileError::UnknownArchitecture { .. }), "{err:?}");
+        assert!(
+            matches!(err, ProfileError::UnknownArchitecture { .. }),
+            "{err:?}"
+        );
         assert!(err.to_string().contains("SCMP_ARCH_AARCH64"), "{err}");
 
         let profile =
             parse(r#"{"defaultAction":"SCMP_ACT_ERRNO","architectures":["SCMP_ARCH_MIPS"]}"#);
         let err = profile.check().unwrap_err();
-        assert!(err.to_string().contains("use one of SCMP_ARCH_X86_64"), "{err}");
+        assert!(
+            err.to_string().contains("use one of SCMP_ARCH_X86_64"),
+            "{err}"
+        );
 
         let profile = parse(
             r#"{"defaultAction":"SCMP_ACT_ERRNO","architectures":["SCMP_ARCH_X86_64"],
                 "archMap":[{"architecture":"SCMP_ARCH_X86_64","subArchitectures":[]}]}"#,
         );
-        assert!(matches!(profile.check(), Err(ProfileError::ArchitecturesAndArchMap)));
+        assert!(matches!(
+            profile.check(),
+            Err(ProfileError::ArchitecturesAndArchMap)
+        ));
     }
 
     #[test]
@@ -1266,7 +1456,8 @@ mod tests {
         let profile = parse(r#"{"defaultAction":"SCMP_ACT_DENY"}"#);
         let err = profile.check().unwrap_err();
         assert!(
-            err.to_string().starts_with("defaultAction: unknown action \"SCMP_ACT_DENY\""),
+            err.to_string()
+                .starts_with("defaultAction: unknown action \"SCMP_ACT_DENY\""),
             "{err}"
         );
     }
@@ -1278,14 +1469,20 @@ mod tests {
                 "args":[{"index":0,"value":8,"op":"SCMP_CMP_EQUAL"}]}]}"#,
         );
         let err = profile.check().unwrap_err();
-        assert!(matches!(err, ProfileError::UnknownOperator { .. }), "{err:?}");
+        assert!(
+            matches!(err, ProfileError::UnknownOperator { .. }),
+            "{err:?}"
+        );
         assert!(err.to_string().contains("SCMP_CMP_MASKED_EQ"), "{err}");
 
         let profile = parse(
             r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["personality"],"action":"SCMP_ACT_ALLOW",
                 "args":[{"index":6,"value":8,"op":"SCMP_CMP_EQ"}]}]}"#,
         );
-        assert!(matches!(profile.check(), Err(ProfileError::ArgIndex { index: 6, .. })));
+        assert!(matches!(
+            profile.check(),
+            Err(ProfileError::ArgIndex { index: 6, .. })
+        ));
 
         let profile = parse(
             r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":[],"action":"SCMP_ACT_ALLOW"}]}"#,
@@ -1294,19 +1491,28 @@ mod tests {
 
         let profile =
             parse(r#"{"defaultAction":"SCMP_ACT_ERRNO","flags":["SECCOMP_FILTER_FLAG_FAST"]}"#);
-        assert!(matches!(profile.check(), Err(ProfileError::UnknownFlag { .. })));
+        assert!(matches!(
+            profile.check(),
+            Err(ProfileError::UnknownFlag { .. })
+        ));
 
         let profile = parse(
             r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read"],"action":"SCMP_ACT_ALLOW",
                 "includes":{"caps":["CAP_SYS_ADMN"]}}]}"#,
         );
-        assert!(matches!(profile.check(), Err(ProfileError::UnknownCapability { .. })));
+        assert!(matches!(
+            profile.check(),
+            Err(ProfileError::UnknownCapability { .. })
+        ));
 
         let profile = parse(
             r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read"],"action":"SCMP_ACT_ALLOW",
                 "includes":{"minKernel":"four"}}]}"#,
         );
-        assert!(matches!(profile.check(), Err(ProfileError::MinKernel { .. })));
+        assert!(matches!(
+            profile.check(),
+            Err(ProfileError::MinKernel { .. })
+        ));
     }
 
     #[test]
@@ -1340,7 +1546,10 @@ mod tests {
         match docker28.check() {
             Ok(()) => {}
             Err(ProfileError::UnknownSyscalls(names)) => {
-                assert!(names.iter().all(|name| !syscalls::is_known_name(name)), "{names:?}");
+                assert!(
+                    names.iter().all(|name| !syscalls::is_known_name(name)),
+                    "{names:?}"
+                );
             }
             Err(other) => panic!("unexpected {other:?}"),
         }
@@ -1362,10 +1571,22 @@ mod tests {
         let action_of = |nr: u32| action_after(&text, nr);
         assert_eq!(action_of(0).as_deref(), Some("action ALLOW;"), "{text}");
         assert_eq!(action_of(59).as_deref(), Some("action ALLOW;"), "{text}");
-        assert_eq!(action_of(60).as_deref(), Some("action ERRNO(38);"), "{text}");
-        assert_eq!(action_of(435).as_deref(), Some("action ERRNO(38);"), "{text}");
+        assert_eq!(
+            action_of(60).as_deref(),
+            Some("action ERRNO(38);"),
+            "{text}"
+        );
+        assert_eq!(
+            action_of(435).as_deref(),
+            Some("action ERRNO(38);"),
+            "{text}"
+        );
         // Unknown to libseccomp on x86_64 (a hole in the table) but still above the maximum.
-        assert_eq!(action_of(400).as_deref(), Some("action ERRNO(38);"), "{text}");
+        assert_eq!(
+            action_of(400).as_deref(),
+            Some("action ERRNO(38);"),
+            "{text}"
+        );
         assert_eq!(action_of(58), None, "{text}");
 
         // Without architectures runc generates no stub at all.
@@ -1403,18 +1624,38 @@ mod tests {
                 ]}"#,
         );
         let text = pfc(&profile.compile().unwrap());
-        assert!(text.contains("if ($a0.lo32 == 8)"), "both personality conditions: {text}");
-        assert!(text.contains("if ($a0.lo32 == 0)"), "both personality conditions: {text}");
-        assert!(text.contains("if ($a0.lo32 & 0x7e020000 == 0)"), "MASKED_EQ mask: {text}");
-        assert!(!text.contains("\"mount\""), "rule equal to the default: {text}");
+        assert!(
+            text.contains("if ($a0.lo32 == 8)"),
+            "both personality conditions: {text}"
+        );
+        assert!(
+            text.contains("if ($a0.lo32 == 0)"),
+            "both personality conditions: {text}"
+        );
+        assert!(
+            text.contains("if ($a0.lo32 & 0x7e020000 == 0)"),
+            "MASKED_EQ mask: {text}"
+        );
+        assert!(
+            !text.contains("\"mount\""),
+            "rule equal to the default: {text}"
+        );
         // reboot's rule is dropped (s390x only); as the highest number is mount (165), reboot
         // (169) falls under the ENOSYS stub rather than being allowed.
-        assert_eq!(action_after(&text, 169).as_deref(), Some("action ERRNO(38);"), "{text}");
+        assert_eq!(
+            action_after(&text, 169).as_deref(),
+            Some("action ERRNO(38);"),
+            "{text}"
+        );
     }
 
     #[test]
     fn includes_and_excludes_like_docker() {
-        let host = Host { arch: Arch::X86_64, caps: 1 << CAP_SYS_ADMIN, kernel: Some((6, 18)) };
+        let host = Host {
+            arch: Arch::X86_64,
+            caps: 1 << CAP_SYS_ADMIN,
+            kernel: Some((6, 18)),
+        };
         let rule = |json: &str| -> Rule { serde_json::from_str(json).unwrap() };
         let applies = |r: &Rule| rule_applies("r", r, &host).unwrap();
         assert!(applies(&rule(
@@ -1476,9 +1717,11 @@ mod tests {
         assert!(len < 4096, "{len} instructions");
         let docker = bpf_instructions(&parse(DOCKER_20).compile().unwrap());
         assert!(docker < 4096, "{docker} instructions");
-        let minimal =
-            Profile::minimal(&set(&["read", "write", "exit_group"]), Arch::native_family())
-                .unwrap();
+        let minimal = Profile::minimal(
+            &set(&["read", "write", "exit_group"]),
+            Arch::native_family(),
+        )
+        .unwrap();
         assert!(bpf_instructions(&minimal.compile().unwrap()) < 4096);
     }
 
@@ -1489,8 +1732,10 @@ mod tests {
         write_atomic(&path, b"one").unwrap();
         write_atomic(&path, b"two").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"two");
-        let names: Vec<_> =
-            fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names, vec![OsString::from("profile.json")]);
 
         // Renaming over a directory fails: nothing may be left behind.
@@ -1498,10 +1743,15 @@ mod tests {
         fs::create_dir(&target).unwrap();
         fs::write(target.join("keep"), b"x").unwrap();
         assert!(write_atomic(&target, b"data").is_err());
-        let mut names: Vec<_> =
-            fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let mut names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         names.sort();
-        assert_eq!(names, vec![OsString::from("a-dir"), OsString::from("profile.json")]);
+        assert_eq!(
+            names,
+            vec![OsString::from("a-dir"), OsString::from("profile.json")]
+        );
 
         assert!(write_atomic(Path::new("/"), b"x").is_err());
     }
@@ -1529,10 +1779,20 @@ mod tests {
         let link = dir.path().join("link.json");
         std::os::unix::fs::symlink(&real, &link).unwrap();
         write_atomic(&link, b"new").unwrap();
-        assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
         assert_eq!(fs::read(&real).unwrap(), b"new");
 
         write_atomic(Path::new("/dev/null"), b"discarded").unwrap();
-        assert!(fs::metadata("/dev/null").unwrap().file_type().is_char_device());
+        assert!(
+            fs::metadata("/dev/null")
+                .unwrap()
+                .file_type()
+                .is_char_device()
+        );
     }
 }

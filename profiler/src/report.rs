@@ -31,7 +31,10 @@ pub struct Tool {
 
 impl Default for Tool {
     fn default() -> Self {
-        Tool { name: env!("CARGO_PKG_NAME"), version: env!("CARGO_PKG_VERSION") }
+        Tool {
+            name: env!("CARGO_PKG_NAME"),
+            version: env!("CARGO_PKG_VERSION"),
+        }
     }
 }
 
@@ -117,7 +120,9 @@ pub fn kernel_and_arch() -> (String, String) {
     }
     let field = |raw: &[libc::c_char]| {
         // SAFETY: uname NUL-terminates its fields.
-        unsafe { std::ffi::CStr::from_ptr(raw.as_ptr()) }.to_string_lossy().into_owned()
+        unsafe { std::ffi::CStr::from_ptr(raw.as_ptr()) }
+            .to_string_lossy()
+            .into_owned()
     };
     (field(&uts.release), field(&uts.machine))
 }

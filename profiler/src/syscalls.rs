@@ -184,7 +184,12 @@ mod tests {
 
     #[test]
     fn x86_64_round_trips() {
-        for (nr, name) in [(0, "read"), (59, "execve"), (435, "clone3"), (231, "exit_group")] {
+        for (nr, name) in [
+            (0, "read"),
+            (59, "execve"),
+            (435, "clone3"),
+            (231, "exit_group"),
+        ] {
             assert_eq!(name_of(Arch::X86_64, nr).as_deref(), Some(name));
             assert_eq!(number_of(Arch::X86_64, name), Some(nr));
         }
@@ -209,7 +214,10 @@ mod tests {
         assert_eq!(number_of(Arch::X32, "read"), Some(X32_SYSCALL_BIT));
         assert_eq!(name_of(Arch::X32, X32_SYSCALL_BIT).as_deref(), Some("read"));
         // x32's own entries (512..) also carry the bit.
-        assert_eq!(name_of(Arch::X32, X32_SYSCALL_BIT | 512).as_deref(), Some("rt_sigaction"));
+        assert_eq!(
+            name_of(Arch::X32, X32_SYSCALL_BIT | 512).as_deref(),
+            Some("rt_sigaction")
+        );
         // Without the bit a number is an x86_64 syscall: never name it from the x32 table.
         assert_eq!(name_of(Arch::X32, 0), None);
         assert_eq!(name_of(Arch::X32, 512), None);

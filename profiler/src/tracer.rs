@@ -12,9 +12,9 @@ use aya::{
     programs::RawTracePoint,
 };
 use profiler_common::{
-    CAP_DENIED, CAP_GRANTED, CAP_OTHER_CRED, CAP_SLOTS, CAP_VM_PROBE, CGROUP_PATH_MAX, CapFirst, MAX_TARGETS, Mark, NR_SLOTS, TABLES, Target,
-    WATCH_PREFIX_MAX, WATCH_PREFIX_SLOTS, WatchPrefix, cap_counts_key, comm_index, counts_key,
-    globals, maps, stats,
+    CAP_DENIED, CAP_GRANTED, CAP_OTHER_CRED, CAP_SLOTS, CAP_VM_PROBE, CGROUP_PATH_MAX, CapFirst,
+    MAX_TARGETS, Mark, NR_SLOTS, TABLES, Target, WATCH_PREFIX_MAX, WATCH_PREFIX_SLOTS, WatchPrefix,
+    cap_counts_key, comm_index, counts_key, globals, maps, stats,
 };
 use thiserror::Error;
 
@@ -30,13 +30,23 @@ pub enum TracerError {
     )]
     Load(#[source] aya::EbpfError),
     #[error("the kernel rejected eBPF program {program}: {source:#}")]
-    Program { program: &'static str, source: aya::programs::ProgramError },
+    Program {
+        program: &'static str,
+        source: aya::programs::ProgramError,
+    },
     #[error("cannot attach eBPF program {program} to tracepoint {tracepoint}: {source:#}")]
-    Attach { program: &'static str, tracepoint: &'static str, source: aya::programs::ProgramError },
+    Attach {
+        program: &'static str,
+        tracepoint: &'static str,
+        source: aya::programs::ProgramError,
+    },
     #[error("eBPF map {0} is missing from the object (build mismatch)")]
     MissingMap(&'static str),
     #[error("eBPF map {map}: {source}")]
-    Map { map: &'static str, source: aya::maps::MapError },
+    Map {
+        map: &'static str,
+        source: aya::maps::MapError,
+    },
     #[error("too many targets: one recording follows at most {MAX_TARGETS} cgroups")]
     TooManyTargets,
     #[error("eBPF program {0} is missing from the object (build mismatch)")]
@@ -131,7 +141,10 @@ impl Tracer {
     /// Loads the programs with this kernel's offsets and attaches them. With `verbose`, the eBPF
     /// side's log (aya-log) is forwarded to ours; otherwise its log level is set to off.
     pub fn load(verbose: bool) -> Result<Tracer, TracerError> {
-        Tracer::load_with(&Options { verbose, ..Options::default() })
+        Tracer::load_with(&Options {
+            verbose,
+            ..Options::default()
+        })
     }
 
     pub fn load_with(options: &Options) -> Result<Tracer, TracerError> {
@@ -145,24 +158,50 @@ impl Tracer {
         let log_level: u8 = if options.verbose { 0xff } else { 0 };
         let (vm_probe_start, vm_probe_end) = kallsyms.join().ok().flatten().unwrap_or((0, 0));
         if vm_probe_start == 0 {
-            log::info!("{VM_PROBE_SYMBOL} not found in /proc/kallsyms: classifying CAP_SYS_ADMIN probes by syscall");
+            log::info!(
+                "{VM_PROBE_SYMBOL} not found in /proc/kallsyms: classifying CAP_SYS_ADMIN probes by syscall"
+            );
         }
         let mut ebpf = EbpfLoader::new()
             .override_global(globals::TASK_PID_OFFSET, &offsets.task_pid, true)
             .override_global(globals::TASK_STATUS_OFFSET, &offsets.task_status, true)
-            .override_global(globals::COMPAT_STATUS_MASK, &offsets.compat_status_mask, true)
+            .override_global(
+                globals::COMPAT_STATUS_MASK,
+                &offsets.compat_status_mask,
+                true,
+            )
             .override_global(globals::TASK_NSPROXY_OFFSET, &offsets.task_nsproxy, true)
-            .override_global(globals::NSPROXY_MNT_NS_OFFSET, &offsets.nsproxy_mnt_ns, true)
+            .override_global(
+                globals::NSPROXY_MNT_NS_OFFSET,
+                &offsets.nsproxy_mnt_ns,
+                true,
+            )
             .override_global(globals::MNT_NS_INUM_OFFSET, &offsets.mnt_ns_inum, true)
             .override_global(globals::HOST_MNT_NS, &host_mnt_ns, true)
             .override_global(globals::CGROUP_KN_OFFSET, &offsets.cgroup_kn, true)
-            .override_global(globals::KERNFS_NODE_ID_OFFSET, &offsets.kernfs_node_id, true)
+            .override_global(
+                globals::KERNFS_NODE_ID_OFFSET,
+                &offsets.kernfs_node_id,
+                true,
+            )
             .override_global(globals::CGROUP_ROOT_OFFSET, &offsets.cgroup_root, true)
-            .override_global(globals::ROOT_HIERARCHY_ID_OFFSET, &offsets.root_hierarchy_id, true)
+            .override_global(
+                globals::ROOT_HIERARCHY_ID_OFFSET,
+                &offsets.root_hierarchy_id,
+                true,
+            )
             .override_global(globals::WATCH_FLAGS, &options.watch_flags, true)
-            .override_global(globals::BPRM_SECUREEXEC_BIT, &offsets.bprm_secureexec_bit, true)
+            .override_global(
+                globals::BPRM_SECUREEXEC_BIT,
+                &offsets.bprm_secureexec_bit,
+                true,
+            )
             .override_global(globals::VM_PROBE_START, &vm_probe_start, true)
-            .override_global(globals::TASK_REAL_CRED_OFFSET, &offsets.task_real_cred, true)
+            .override_global(
+                globals::TASK_REAL_CRED_OFFSET,
+                &offsets.task_real_cred,
+                true,
+            )
             .override_global(globals::VM_PROBE_END, &vm_probe_end, true)
             .override_global(aya_log::LEVEL, &log_level, false)
             .load(crate::EBPF_OBJECT)
@@ -174,7 +213,11 @@ impl Tracer {
         } else {
             None
         };
-        let mut tracer = Tracer { ebpf, logger, capabilities: false };
+        let mut tracer = Tracer {
+            ebpf,
+            logger,
+            capabilities: false,
+        };
         tracer.seed_free_slots()?;
         tracer.set_watch_prefixes(&options.watch_prefixes)?;
         for (program, tracepoint) in PROGRAMS {
@@ -183,15 +226,21 @@ impl Tracer {
         // capability:cap_capable exists since Linux 6.14; without it, syscalls are still recorded.
         match attach_raw(&mut tracer.ebpf, "cap_capable", "cap_capable") {
             Ok(()) => tracer.capabilities = true,
-            Err(err) => log::warn!("capability checks will not be recorded (needs Linux ≥ 6.14): {err}"),
+            Err(err) => {
+                log::warn!("capability checks will not be recorded (needs Linux ≥ 6.14): {err}")
+            }
         }
         Ok(tracer)
     }
 
     /// One allocator for slots, shared with the kernel side (which takes slots for cgroups it arms).
     fn seed_free_slots(&mut self) -> Result<(), TracerError> {
-        let map = self.ebpf.map_mut(maps::FREE_SLOTS).ok_or(TracerError::MissingMap(maps::FREE_SLOTS))?;
-        let mut queue: Queue<&mut MapData, u32> = Queue::try_from(map).map_err(map_err(maps::FREE_SLOTS))?;
+        let map = self
+            .ebpf
+            .map_mut(maps::FREE_SLOTS)
+            .ok_or(TracerError::MissingMap(maps::FREE_SLOTS))?;
+        let mut queue: Queue<&mut MapData, u32> =
+            Queue::try_from(map).map_err(map_err(maps::FREE_SLOTS))?;
         for slot in 0..MAX_TARGETS {
             queue.push(slot, 0).map_err(map_err(maps::FREE_SLOTS))?;
         }
@@ -202,7 +251,10 @@ impl Tracer {
         if prefixes.len() > WATCH_PREFIX_SLOTS as usize {
             return Err(TracerError::PrefixTooLong(prefixes.join(", ")));
         }
-        let map = self.ebpf.map_mut(maps::WATCH_PREFIXES).ok_or(TracerError::MissingMap(maps::WATCH_PREFIXES))?;
+        let map = self
+            .ebpf
+            .map_mut(maps::WATCH_PREFIXES)
+            .ok_or(TracerError::MissingMap(maps::WATCH_PREFIXES))?;
         let mut array: Array<&mut MapData, WatchPrefix> =
             Array::try_from(map).map_err(map_err(maps::WATCH_PREFIXES))?;
         for (index, prefix) in prefixes.iter().enumerate() {
@@ -210,34 +262,56 @@ impl Tracer {
             if bytes.len() > WATCH_PREFIX_MAX {
                 return Err(TracerError::PrefixTooLong(prefix.clone()));
             }
-            let mut entry = WatchPrefix { len: bytes.len() as u32, bytes: [0; WATCH_PREFIX_MAX] };
+            let mut entry = WatchPrefix {
+                len: bytes.len() as u32,
+                bytes: [0; WATCH_PREFIX_MAX],
+            };
             entry.bytes[..bytes.len()].copy_from_slice(bytes);
-            array.set(index as u32, entry, 0).map_err(map_err(maps::WATCH_PREFIXES))?;
+            array
+                .set(index as u32, entry, 0)
+                .map_err(map_err(maps::WATCH_PREFIXES))?;
         }
         Ok(())
     }
 
     /// The targets registered so far (by us or by the kernel side at `cgroup_mkdir`).
     pub fn targets(&self) -> Result<Vec<(u64, Target)>, TracerError> {
-        let map = self.ebpf.map(maps::TARGETS).ok_or(TracerError::MissingMap(maps::TARGETS))?;
-        let targets: HashMap<&MapData, u64, Target> = HashMap::try_from(map).map_err(map_err(maps::TARGETS))?;
-        targets.iter().collect::<Result<Vec<_>, _>>().map_err(map_err(maps::TARGETS))
+        let map = self
+            .ebpf
+            .map(maps::TARGETS)
+            .ok_or(TracerError::MissingMap(maps::TARGETS))?;
+        let targets: HashMap<&MapData, u64, Target> =
+            HashMap::try_from(map).map_err(map_err(maps::TARGETS))?;
+        targets
+            .iter()
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(map_err(maps::TARGETS))
     }
 
     /// The target for a cgroup id, if it is one.
     pub fn target_of(&self, cgroup_id: u64) -> Result<Option<Target>, TracerError> {
-        let map = self.ebpf.map(maps::TARGETS).ok_or(TracerError::MissingMap(maps::TARGETS))?;
-        let targets: HashMap<&MapData, u64, Target> = HashMap::try_from(map).map_err(map_err(maps::TARGETS))?;
+        let map = self
+            .ebpf
+            .map(maps::TARGETS)
+            .ok_or(TracerError::MissingMap(maps::TARGETS))?;
+        let targets: HashMap<&MapData, u64, Target> =
+            HashMap::try_from(map).map_err(map_err(maps::TARGETS))?;
         match targets.get(&cgroup_id, 0) {
             Ok(target) => Ok(Some(target)),
             Err(aya::maps::MapError::KeyNotFound) => Ok(None),
-            Err(source) => Err(TracerError::Map { map: maps::TARGETS, source }),
+            Err(source) => Err(TracerError::Map {
+                map: maps::TARGETS,
+                source,
+            }),
         }
     }
 
     /// The cgroup2 path the kernel side recorded when it armed `slot` at `cgroup_mkdir`.
     pub fn slot_path(&self, slot: u32) -> Result<Option<String>, TracerError> {
-        let map = self.ebpf.map(maps::SLOT_PATHS).ok_or(TracerError::MissingMap(maps::SLOT_PATHS))?;
+        let map = self
+            .ebpf
+            .map(maps::SLOT_PATHS)
+            .ok_or(TracerError::MissingMap(maps::SLOT_PATHS))?;
         let paths: Array<&MapData, [u8; CGROUP_PATH_MAX]> =
             Array::try_from(map).map_err(map_err(maps::SLOT_PATHS))?;
         let path = nul_terminated(&paths.get(&slot, 0).map_err(map_err(maps::SLOT_PATHS))?);
@@ -246,8 +320,12 @@ impl Tracer {
 
     /// Facts about a slot's run (`profiler_common::{GATE_*, EXEC_AS_ROOT, SECURE_EXEC}` bits).
     pub fn slot_flags(&self, slot: u32) -> Result<u32, TracerError> {
-        let map = self.ebpf.map(maps::SLOT_FLAGS).ok_or(TracerError::MissingMap(maps::SLOT_FLAGS))?;
-        let flags: Array<&MapData, u32> = Array::try_from(map).map_err(map_err(maps::SLOT_FLAGS))?;
+        let map = self
+            .ebpf
+            .map(maps::SLOT_FLAGS)
+            .ok_or(TracerError::MissingMap(maps::SLOT_FLAGS))?;
+        let flags: Array<&MapData, u32> =
+            Array::try_from(map).map_err(map_err(maps::SLOT_FLAGS))?;
         flags.get(&slot, 0).map_err(map_err(maps::SLOT_FLAGS))
     }
 
@@ -257,11 +335,16 @@ impl Tracer {
     }
 
     fn read_capabilities(&self, slot: u32) -> Result<Vec<CapCheck>, TracerError> {
-        let map = self.ebpf.map(maps::CAP_COUNTS).ok_or(TracerError::MissingMap(maps::CAP_COUNTS))?;
+        let map = self
+            .ebpf
+            .map(maps::CAP_COUNTS)
+            .ok_or(TracerError::MissingMap(maps::CAP_COUNTS))?;
         let counts: PerCpuArray<&MapData, [u64; CAP_SLOTS]> =
             PerCpuArray::try_from(map).map_err(map_err(maps::CAP_COUNTS))?;
         let sum = |bucket: u32| -> Result<[u64; CAP_SLOTS], TracerError> {
-            let per_cpu = counts.get(&cap_counts_key(slot, bucket), 0).map_err(map_err(maps::CAP_COUNTS))?;
+            let per_cpu = counts
+                .get(&cap_counts_key(slot, bucket), 0)
+                .map_err(map_err(maps::CAP_COUNTS))?;
             let mut sums = [0u64; CAP_SLOTS];
             for row in per_cpu.iter() {
                 for (sum, value) in sums.iter_mut().zip(row.iter()) {
@@ -272,8 +355,12 @@ impl Tracer {
         };
         let (granted, denied) = (sum(CAP_GRANTED)?, sum(CAP_DENIED)?);
         let (probes, other_cred) = (sum(CAP_VM_PROBE)?, sum(CAP_OTHER_CRED)?);
-        let first_map = self.ebpf.map(maps::CAP_FIRST).ok_or(TracerError::MissingMap(maps::CAP_FIRST))?;
-        let firsts: Array<&MapData, CapFirst> = Array::try_from(first_map).map_err(map_err(maps::CAP_FIRST))?;
+        let first_map = self
+            .ebpf
+            .map(maps::CAP_FIRST)
+            .ok_or(TracerError::MissingMap(maps::CAP_FIRST))?;
+        let firsts: Array<&MapData, CapFirst> =
+            Array::try_from(first_map).map_err(map_err(maps::CAP_FIRST))?;
         let mut checks = Vec::new();
         for cap in 0..CAP_SLOTS {
             if granted[cap] == 0 && denied[cap] == 0 && probes[cap] == 0 && other_cred[cap] == 0 {
@@ -297,20 +384,31 @@ impl Tracer {
 
     /// Starts recording the cgroup `cgroup_id`; returns the target's slot.
     pub fn add_target(&mut self, cgroup_id: u64, flags: u32) -> Result<u32, TracerError> {
-        let queue_map = self.ebpf.map_mut(maps::FREE_SLOTS).ok_or(TracerError::MissingMap(maps::FREE_SLOTS))?;
+        let queue_map = self
+            .ebpf
+            .map_mut(maps::FREE_SLOTS)
+            .ok_or(TracerError::MissingMap(maps::FREE_SLOTS))?;
         let mut queue: Queue<&mut MapData, u32> =
             Queue::try_from(queue_map).map_err(map_err(maps::FREE_SLOTS))?;
         let slot = queue.pop(0).map_err(|_| TracerError::TooManyTargets)?;
-        let map = self.ebpf.map_mut(maps::TARGETS).ok_or(TracerError::MissingMap(maps::TARGETS))?;
+        let map = self
+            .ebpf
+            .map_mut(maps::TARGETS)
+            .ok_or(TracerError::MissingMap(maps::TARGETS))?;
         let mut targets: HashMap<&mut MapData, u64, Target> =
             HashMap::try_from(map).map_err(map_err(maps::TARGETS))?;
-        targets.insert(cgroup_id, Target { slot, flags }, 0).map_err(map_err(maps::TARGETS))?;
+        targets
+            .insert(cgroup_id, Target { slot, flags }, 0)
+            .map_err(map_err(maps::TARGETS))?;
         Ok(slot)
     }
 
     /// Stops recording a cgroup (its counts stay readable).
     pub fn remove_target(&mut self, cgroup_id: u64) -> Result<(), TracerError> {
-        let map = self.ebpf.map_mut(maps::TARGETS).ok_or(TracerError::MissingMap(maps::TARGETS))?;
+        let map = self
+            .ebpf
+            .map_mut(maps::TARGETS)
+            .ok_or(TracerError::MissingMap(maps::TARGETS))?;
         let mut targets: HashMap<&mut MapData, u64, Target> =
             HashMap::try_from(map).map_err(map_err(maps::TARGETS))?;
         targets.remove(&cgroup_id).map_err(map_err(maps::TARGETS))
@@ -320,11 +418,23 @@ impl Tracer {
     /// These threads are past their runtime's setup (they already run the workload), so they also
     /// count as having exec'd: their capability checks are recorded.
     pub fn mark_threads(&mut self, slot: u32, tids: &[u32]) -> Result<(), TracerError> {
-        let map = self.ebpf.map_mut(maps::MARKS).ok_or(TracerError::MissingMap(maps::MARKS))?;
+        let map = self
+            .ebpf
+            .map_mut(maps::MARKS)
+            .ok_or(TracerError::MissingMap(maps::MARKS))?;
         let mut marks: HashMap<&mut MapData, u32, Mark> =
             HashMap::try_from(map).map_err(map_err(maps::MARKS))?;
         for &tid in tids {
-            marks.insert(tid, Mark { execed: 1, ..Mark::new(slot) }, 0).map_err(map_err(maps::MARKS))?;
+            marks
+                .insert(
+                    tid,
+                    Mark {
+                        execed: 1,
+                        ..Mark::new(slot)
+                    },
+                    0,
+                )
+                .map_err(map_err(maps::MARKS))?;
         }
         Ok(())
     }
@@ -334,25 +444,36 @@ impl Tracer {
         let counts = self.counts_map()?;
         let mut total = 0;
         for table in 0..TABLES {
-            let per_cpu = counts.get(&counts_key(slot, table), 0).map_err(map_err(maps::COUNTS))?;
+            let per_cpu = counts
+                .get(&counts_key(slot, table), 0)
+                .map_err(map_err(maps::COUNTS))?;
             total += per_cpu.iter().flat_map(|row| row.iter()).sum::<u64>();
         }
         Ok(total)
     }
 
     fn counts_map(&self) -> Result<PerCpuArray<&MapData, [u64; NR_SLOTS]>, TracerError> {
-        let map = self.ebpf.map(maps::COUNTS).ok_or(TracerError::MissingMap(maps::COUNTS))?;
+        let map = self
+            .ebpf
+            .map(maps::COUNTS)
+            .ok_or(TracerError::MissingMap(maps::COUNTS))?;
         PerCpuArray::try_from(map).map_err(map_err(maps::COUNTS))
     }
 
     /// Reads a target's counts (summed over CPUs) and first comms, and the incompleteness counters.
     pub fn read(&self, slot: u32) -> Result<Recording, TracerError> {
         let counts = self.counts_map()?;
-        let comm_map = self.ebpf.map(maps::FIRST_COMM).ok_or(TracerError::MissingMap(maps::FIRST_COMM))?;
-        let comms: Array<&MapData, [u8; 16]> = Array::try_from(comm_map).map_err(map_err(maps::FIRST_COMM))?;
+        let comm_map = self
+            .ebpf
+            .map(maps::FIRST_COMM)
+            .ok_or(TracerError::MissingMap(maps::FIRST_COMM))?;
+        let comms: Array<&MapData, [u8; 16]> =
+            Array::try_from(comm_map).map_err(map_err(maps::FIRST_COMM))?;
         let mut recording = Recording::default();
         for table in 0..TABLES {
-            let per_cpu = counts.get(&counts_key(slot, table), 0).map_err(map_err(maps::COUNTS))?;
+            let per_cpu = counts
+                .get(&counts_key(slot, table), 0)
+                .map_err(map_err(maps::COUNTS))?;
             let mut sums = [0u64; NR_SLOTS];
             for row in per_cpu.iter() {
                 for (sum, value) in sums.iter_mut().zip(row.iter()) {
@@ -361,23 +482,41 @@ impl Tracer {
             }
             for (nr, &count) in sums.iter().enumerate().filter(|(_, count)| **count > 0) {
                 let nr = nr as u32;
-                let raw = comms.get(&comm_index(slot, table, nr), 0).map_err(map_err(maps::FIRST_COMM))?;
+                let raw = comms
+                    .get(&comm_index(slot, table, nr), 0)
+                    .map_err(map_err(maps::FIRST_COMM))?;
                 let first_comm = nul_terminated(&raw);
-                recording.observed.push(Observed { table, nr, count, first_comm });
+                recording.observed.push(Observed {
+                    table,
+                    nr,
+                    count,
+                    first_comm,
+                });
             }
         }
-        let stats_map = self.ebpf.map(maps::STATS).ok_or(TracerError::MissingMap(maps::STATS))?;
+        let stats_map = self
+            .ebpf
+            .map(maps::STATS)
+            .ok_or(TracerError::MissingMap(maps::STATS))?;
         let stats_array: PerCpuArray<&MapData, u64> =
             PerCpuArray::try_from(stats_map).map_err(map_err(maps::STATS))?;
         let stat = |index: u32| -> Result<u64, TracerError> {
-            Ok(stats_array.get(&index, 0).map_err(map_err(maps::STATS))?.iter().sum())
+            Ok(stats_array
+                .get(&index, 0)
+                .map_err(map_err(maps::STATS))?
+                .iter()
+                .sum())
         };
         recording.mark_failed = stat(stats::MARK_FAILED)?;
         recording.out_of_range = stat(stats::OUT_OF_RANGE)?;
         recording.pending_failed = stat(stats::PENDING_FAILED)?;
         recording.slots_exhausted = stat(stats::SLOTS_EXHAUSTED)?;
         recording.flags = self.slot_flags(slot)?;
-        recording.capabilities = if self.capabilities { Some(self.read_capabilities(slot)?) } else { None };
+        recording.capabilities = if self.capabilities {
+            Some(self.read_capabilities(slot)?)
+        } else {
+            None
+        };
         Ok(recording)
     }
 
@@ -389,15 +528,24 @@ impl Tracer {
     }
 }
 
-fn attach_raw(ebpf: &mut Ebpf, program: &'static str, tracepoint: &'static str) -> Result<(), TracerError> {
+fn attach_raw(
+    ebpf: &mut Ebpf,
+    program: &'static str,
+    tracepoint: &'static str,
+) -> Result<(), TracerError> {
     let prog: &mut RawTracePoint = ebpf
         .program_mut(program)
         .ok_or(TracerError::MissingProgram(program))?
         .try_into()
         .map_err(|source| TracerError::Program { program, source })?;
-    prog.load().map_err(|source| TracerError::Program { program, source })?;
+    prog.load()
+        .map_err(|source| TracerError::Program { program, source })?;
     prog.attach(tracepoint)
-        .map_err(|source| TracerError::Attach { program, tracepoint, source })?;
+        .map_err(|source| TracerError::Attach {
+            program,
+            tracepoint,
+            source,
+        })?;
     Ok(())
 }
 
@@ -460,6 +608,12 @@ mod tests {
         );
         assert_eq!(parse_symbol_range(text, "missing"), None);
         // kptr_restrict=2 shows every address as zero.
-        assert_eq!(parse_symbol_range("0000000000000000 T cap_vm_enough_memory\n", "cap_vm_enough_memory"), None);
+        assert_eq!(
+            parse_symbol_range(
+                "0000000000000000 T cap_vm_enough_memory\n",
+                "cap_vm_enough_memory"
+            ),
+            None
+        );
     }
 }

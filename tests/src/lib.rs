@@ -388,7 +388,9 @@ impl Report {
             .flatten()
             .map(|entry| {
                 assert!(
-                    entry["reason"].as_str().is_some_and(|reason| !reason.is_empty()),
+                    entry["reason"]
+                        .as_str()
+                        .is_some_and(|reason| !reason.is_empty()),
                     "an implied syscall without a reason in {}: {entry}",
                     self.path.display()
                 );
@@ -476,7 +478,11 @@ fn strace_syscall_name(line: &str) -> Option<&str> {
 /// Privileged tests that load eBPF programs themselves must run as root: fail (never skip) otherwise.
 pub fn require_root() {
     // SAFETY: geteuid has no preconditions.
-    assert_eq!(unsafe { libc::geteuid() }, 0, "this test loads eBPF programs: {HOW_TO_RUN} as root");
+    assert_eq!(
+        unsafe { libc::geteuid() },
+        0,
+        "this test loads eBPF programs: {HOW_TO_RUN} as root"
+    );
 }
 
 #[cfg(test)]

@@ -35,7 +35,11 @@ fn set(names: &[&str]) -> BTreeSet<String> {
 /// acceptance list checked on the way: every recommended capability was used with a grant.
 fn recommended(report: &Report) -> BTreeSet<String> {
     let caps = &report.json["capabilities"];
-    assert!(caps.is_object(), "no capabilities in the report (cap_capable needs Linux ≥ 6.14): {}", report.json);
+    assert!(
+        caps.is_object(),
+        "no capabilities in the report (cap_capable needs Linux ≥ 6.14): {}",
+        report.json
+    );
     let used = strings(&caps["used"]);
     let granted: BTreeSet<String> = caps["checks"]
         .as_array()
@@ -44,17 +48,33 @@ fn recommended(report: &Report) -> BTreeSet<String> {
         .filter(|check| check["granted"].as_u64().unwrap_or(0) > 0)
         .map(|check| check["name"].as_str().expect("name").to_owned())
         .collect();
-    assert_eq!(used, granted, "`used` must be exactly the capabilities checked with a grant");
+    assert_eq!(
+        used, granted,
+        "`used` must be exactly the capabilities checked with a grant"
+    );
     let add = strings(&report.json["recommendation"]["cap_add"]);
-    let used_short: BTreeSet<String> = used.iter().map(|cap| cap.trim_start_matches("CAP_").to_owned()).collect();
-    assert_eq!(add, used_short, "cap_add is the used set without the CAP_ prefix");
+    let used_short: BTreeSet<String> = used
+        .iter()
+        .map(|cap| cap.trim_start_matches("CAP_").to_owned())
+        .collect();
+    assert_eq!(
+        add, used_short,
+        "cap_add is the used set without the CAP_ prefix"
+    );
     add
 }
 
 /// `docker run` options: drop every capability, add back `add`, apply the profile.
-fn least_privilege(profile: &Path, add: &BTreeSet<String>, no_new_privileges: bool) -> Vec<OsString> {
+fn least_privilege(
+    profile: &Path,
+    add: &BTreeSet<String>,
+    no_new_privileges: bool,
+) -> Vec<OsString> {
     let mut opts: Vec<OsString> = vec!["--cap-drop=ALL".into()];
-    opts.extend(add.iter().map(|cap| OsString::from(format!("--cap-add={cap}"))));
+    opts.extend(
+        add.iter()
+            .map(|cap| OsString::from(format!("--cap-add={cap}"))),
+    );
     opts.push("--security-opt".into());
     opts.push(format!("seccomp={}", profile.display()).into());
     if no_new_privileges {
@@ -80,7 +100,9 @@ fn nginx80_argv(session: &Session, name: &str, extra: &[OsString]) -> Vec<OsStri
 
 fn run_argv(session: &Session, argv: &[OsString]) -> Output {
     let mut command = Command::new(&argv[0]);
-    command.args(&argv[1..]).env("SP_LARGE_EXPECTED", session.path().join("large.expected"));
+    command
+        .args(&argv[1..])
+        .env("SP_LARGE_EXPECTED", session.path().join("large.expected"));
     run(&mut command, LOAD_TIMEOUT)
 }
 
@@ -90,33 +112,81 @@ fn nginx_on_port_80_runs_with_exactly_the_recommended_capabilities() {
     let name = session.container("rec");
     let argv = nginx80_argv(&session, &name, &[]);
     let recording = session.record("record", &argv, LOAD_TIMEOUT);
-    assert!(recording.output.status.success(), "the recorded load failed:\n{}", recording.output.stderr);
+    assert!(
+        recording.output.status.success(),
+        "the recorded load failed:\n{}",
+        recording.output.stderr
+    );
     let report = recording.report(&name);
     let add = recommended(&report);
     // The master binds :80 and switches its worker to nobody:nogroup; nothing else is needed.
-    assert_eq!(add, set(&["NET_BIND_SERVICE", "SETGID", "SETUID"]), "{}", report.json["capabilities"]);
+    assert_eq!(
+        add,
+        set(&["NET_BIND_SERVICE", "SETGID", "SETUID"]),
+        "{}",
+        report.json["capabilities"]
+    );
     let rec = &report.json["recommendation"];
     assert_eq!(rec["ran_as_root"], true, "nginx's master runs as root");
-    assert_eq!(rec["no_new_privileges_safe"], true, "no setuid binary was exec'd");
+    assert_eq!(
+        rec["no_new_privileges_safe"], true,
+        "no setuid binary was exec'd"
+    );
     let docker_run = rec["docker_run"].as_str().expect("docker_run");
     assert!(
         docker_run.starts_with("docker run --cap-drop=ALL --cap-add=NET_BIND_SERVICE --cap-add=SETGID --cap-add=SETUID --security-opt seccomp="),
         "{docker_run}"
     );
-    assert!(rec["kubernetes"].as_str().expect("k8s").contains("allowPrivilegeEscalation: false"));
-    assert!(recording.output.stderr.contains("capabilities used: NET_BIND_SERVICE, SETGID, SETUID"), "{}", recording.output.stderr);
+    assert!(
+        rec["kubernetes"]
+            .as_str()
+            .expect("k8s")
+            .contains("allowPrivilegeEscalation: false")
+    );
+    assert!(
+        recording
+            .output
+            .stderr
+            .contains("capabilities used: NET_BIND_SERVICE, SETGID, SETUID"),
+        "{}",
+        recording.output.stderr
+    );
 
     let profile = recording.profile_path(&name);
     let replay = session.container("least");
-    let output = run_argv(&session, &nginx80_argv(&session, &replay, &least_privilege(&profile, &add, true)));
-    assert!(output.status.success(), "nginx with exactly {add:?} (+ profile, no-new-privileges) failed:\n{}\n{}", output.stdout, output.stderr);
+    let output = run_argv(
+        &session,
+        &nginx80_argv(&session, &replay, &least_privilege(&profile, &add, true)),
+    );
+    assert!(
+        output.status.success(),
+        "nginx with exactly {add:?} (+ profile, no-new-privileges) failed:\n{}\n{}",
+        output.stdout,
+        output.stderr
+    );
 
     let bare = session.container("nocaps");
-    let output = run_argv(&session, &nginx80_argv(&session, &bare, &least_privilege(&profile, &BTreeSet::new(), false)));
-    assert!(!output.status.success(), "nginx on :80 with --cap-drop ALL and nothing added must not serve:\n{}", output.stdout);
-    let logs = docker(["logs", bare.as_str()]).output().map(|o| String::from_utf8_lossy(&o.stderr).into_owned()).unwrap_or_default();
+    let output = run_argv(
+        &session,
+        &nginx80_argv(
+            &session,
+            &bare,
+            &least_privilege(&profile, &BTreeSet::new(), false),
+        ),
+    );
     assert!(
-        output.stderr.contains("Permission denied") || logs.contains("Permission denied") || output.stderr.contains("bind()"),
+        !output.status.success(),
+        "nginx on :80 with --cap-drop ALL and nothing added must not serve:\n{}",
+        output.stdout
+    );
+    let logs = docker(["logs", bare.as_str()])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+        .unwrap_or_default();
+    assert!(
+        output.stderr.contains("Permission denied")
+            || logs.contains("Permission denied")
+            || output.stderr.contains("bind()"),
         "expected bind() to fail with EACCES:\n{}\n{logs}",
         output.stderr
     );
@@ -128,11 +198,28 @@ fn redis_as_non_root_needs_no_capabilities() {
     let name = session.container("rec");
     let argv = session.script_argv("redis-load.sh", &[&name]);
     let recording = session.record("record", &argv, LOAD_TIMEOUT);
-    assert!(recording.output.status.success(), "the recorded load failed:\n{}", recording.output.stderr);
+    assert!(
+        recording.output.status.success(),
+        "the recorded load failed:\n{}",
+        recording.output.stderr
+    );
     let report = recording.report(&name);
-    assert_eq!(recommended(&report), BTreeSet::new(), "{}", report.json["capabilities"]);
-    assert_eq!(report.json["recommendation"]["ran_as_root"], false, "redis runs as user redis (999)");
-    assert!(report.json["recommendation"]["kubernetes"].as_str().expect("k8s").contains("runAsNonRoot: true"));
+    assert_eq!(
+        recommended(&report),
+        BTreeSet::new(),
+        "{}",
+        report.json["capabilities"]
+    );
+    assert_eq!(
+        report.json["recommendation"]["ran_as_root"], false,
+        "redis runs as user redis (999)"
+    );
+    assert!(
+        report.json["recommendation"]["kubernetes"]
+            .as_str()
+            .expect("k8s")
+            .contains("runAsNonRoot: true")
+    );
 
     let profile = recording.profile_path(&name);
     let replay = session.container("nocaps");
@@ -140,29 +227,66 @@ fn redis_as_non_root_needs_no_capabilities() {
     let mut args: Vec<OsString> = vec![replay.clone().into()];
     args.extend(opts);
     let output = session.run_script("redis-load.sh", &args);
-    assert!(output.status.success(), "redis with --cap-drop ALL (+ profile, no-new-privileges) failed:\n{}\n{}", output.stdout, output.stderr);
+    assert!(
+        output.status.success(),
+        "redis with --cap-drop ALL (+ profile, no-new-privileges) failed:\n{}\n{}",
+        output.stdout,
+        output.stderr
+    );
 }
 
 #[test]
 fn busybox_ls_as_root_works_with_the_recommendation() {
     let mut session = Session::begin("caps-busybox");
     let name = session.container("rec");
-    let cmd = ["docker", "run", "--rm", "--network", "none", "--name", name.as_str(), BUSYBOX, "ls", "/"];
+    let cmd = [
+        "docker",
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--name",
+        name.as_str(),
+        BUSYBOX,
+        "ls",
+        "/",
+    ];
     let recording = session.record("record", &cmd, QUICK_TIMEOUT);
-    assert!(recording.output.status.success(), "{}", recording.output.stderr);
+    assert!(
+        recording.output.status.success(),
+        "{}",
+        recording.output.stderr
+    );
     let report = recording.report(&name);
     let add = recommended(&report);
     assert_eq!(report.json["recommendation"]["ran_as_root"], true);
 
     let profile = recording.profile_path(&name);
     let replay = session.container("least");
-    let mut args: Vec<OsString> = ["run", "--rm", "--network", "none", "--name", replay.as_str()].iter().map(OsString::from).collect();
+    let mut args: Vec<OsString> = [
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--name",
+        replay.as_str(),
+    ]
+    .iter()
+    .map(OsString::from)
+    .collect();
     args.extend(least_privilege(&profile, &add, true));
     args.extend([BUSYBOX, "ls", "/"].iter().map(OsString::from));
     let output = docker(&args).output().expect("docker run");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "busybox ls / with {add:?}: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "busybox ls / with {add:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     for entry in ["bin", "etc", "usr"] {
-        assert!(stdout.lines().any(|line| line == entry), "ls / lacks {entry}: {stdout}");
+        assert!(
+            stdout.lines().any(|line| line == entry),
+            "ls / lacks {entry}: {stdout}"
+        );
     }
 }

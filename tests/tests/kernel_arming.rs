@@ -48,7 +48,11 @@ fn cgroup_mkdir_arms_watched_cgroup2_children_only() {
     let child_id = cgroup::cgroup_id(&child).expect("child id");
     let targets = tracer.targets().expect("read targets");
     let ids: Vec<u64> = targets.iter().map(|(id, _)| *id).collect();
-    assert_eq!(ids, vec![child_id], "only the cgroup2 child is armed (parent {parent_id})");
+    assert_eq!(
+        ids,
+        vec![child_id],
+        "only the cgroup2 child is armed (parent {parent_id})"
+    );
     let target = tracer.target_of(child_id).expect("lookup").expect("armed");
     assert_eq!(target.flags, profiler_common::Target::GATE_ON_EXEC);
     let path = tracer.slot_path(target.slot).expect("read slot path");

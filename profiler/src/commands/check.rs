@@ -9,7 +9,11 @@ use std::collections::BTreeMap;
 use anyhow::Context as _;
 
 use super::record::{self, Single};
-use crate::{cli::CheckArgs, exit, profile::{self, Profile}};
+use crate::{
+    cli::CheckArgs,
+    exit,
+    profile::{self, Profile},
+};
 
 /// One syscall the run made that the profile does not allow, summed over architectures.
 #[derive(Debug, PartialEq, Eq)]
@@ -23,7 +27,12 @@ pub fn run(args: CheckArgs, verbose: u8) -> anyhow::Result<i32> {
     let profile = Profile::load(&args.profile).map_err(exit::with(exit::INPUT))?;
     profile
         .check()
-        .with_context(|| format!("{} is not a profile runc would apply as written", args.profile.display()))
+        .with_context(|| {
+            format!(
+                "{} is not a profile runc would apply as written",
+                args.profile.display()
+            )
+        })
         .map_err(exit::with(exit::INPUT))?;
     if args.update {
         record::check_output_path(&args.profile).map_err(exit::with(exit::INPUT))?;
@@ -52,7 +61,14 @@ pub fn run(args: CheckArgs, verbose: u8) -> anyhow::Result<i32> {
     if outside.is_empty() && unnamed.is_empty() {
         eprintln!(
             "seccomp-profiler check: ok — every syscall {what} made ({} distinct, {} calls) is allowed by {path}",
-            recorded.built.report.syscalls.iter().map(|s| &s.name).collect::<std::collections::BTreeSet<_>>().len(),
+            recorded
+                .built
+                .report
+                .syscalls
+                .iter()
+                .map(|s| &s.name)
+                .collect::<std::collections::BTreeSet<_>>()
+                .len(),
             recorded.built.report.total_syscalls
         );
         return Ok(recorded.code);
@@ -64,7 +80,10 @@ pub fn run(args: CheckArgs, verbose: u8) -> anyhow::Result<i32> {
             .with_context(|| format!("failed to update {path}"))
             .map_err(exit::with(exit::INPUT))?;
         let names: Vec<&str> = outside.iter().map(|o| o.name.as_str()).collect();
-        eprintln!("seccomp-profiler check: updated {path}: now also allows {}", names.join(", "));
+        eprintln!(
+            "seccomp-profiler check: updated {path}: now also allows {}",
+            names.join(", ")
+        );
         return Ok(recorded.code);
     }
     eprintln!(
@@ -73,7 +92,10 @@ pub fn run(args: CheckArgs, verbose: u8) -> anyhow::Result<i32> {
     );
     eprintln!("  {:<24} {:>10}  first made by", "syscall", "count");
     for entry in &outside {
-        eprintln!("  {:<24} {:>10}  {}", entry.name, entry.count, entry.first_comm);
+        eprintln!(
+            "  {:<24} {:>10}  {}",
+            entry.name, entry.count, entry.first_comm
+        );
     }
     for entry in unnamed {
         eprintln!(
@@ -83,7 +105,9 @@ pub fn run(args: CheckArgs, verbose: u8) -> anyhow::Result<i32> {
             entry.first_comm
         );
     }
-    eprintln!("  to accept them: seccomp-profiler check --update --profile {path} … (or record again and review `seccomp-profiler diff`)");
+    eprintln!(
+        "  to accept them: seccomp-profiler check --update --profile {path} … (or record again and review `seccomp-profiler diff`)"
+    );
     Ok(exit::FINDING)
 }
 
@@ -91,11 +115,19 @@ pub fn run(args: CheckArgs, verbose: u8) -> anyhow::Result<i32> {
 pub fn outside(profile: &Profile, report: &crate::report::Report) -> Vec<Outside> {
     let allowed = profile.allowed_names();
     let mut outside: BTreeMap<&str, Outside> = BTreeMap::new();
-    for entry in report.syscalls.iter().filter(|entry| !allowed.contains(&entry.name)) {
+    for entry in report
+        .syscalls
+        .iter()
+        .filter(|entry| !allowed.contains(&entry.name))
+    {
         outside
             .entry(&entry.name)
             .and_modify(|o| o.count += entry.count)
-            .or_insert_with(|| Outside { name: entry.name.clone(), count: entry.count, first_comm: entry.first_comm.clone() });
+            .or_insert_with(|| Outside {
+                name: entry.name.clone(),
+                count: entry.count,
+                first_comm: entry.first_comm.clone(),
+            });
     }
     outside.into_values().collect()
 }

@@ -35,15 +35,21 @@ pub fn run(args: DiffArgs) -> anyhow::Result<i32> {
     let old = load(&args.old)?;
     let new = load(&args.new)?;
     let diff = compare(&old, &new);
-    let labels =
-        Labels { old: args.old.display().to_string(), new: args.new.display().to_string() };
+    let labels = Labels {
+        old: args.old.display().to_string(),
+        new: args.new.display().to_string(),
+    };
     let text = match args.format {
         DiffFormat::Text => text(&diff, &labels),
         DiffFormat::Markdown => markdown(&diff, &labels),
         DiffFormat::Json => json(&diff),
     };
     print!("{text}");
-    Ok(if diff.widened { exit::FINDING } else { exit::OK })
+    Ok(if diff.widened {
+        exit::FINDING
+    } else {
+        exit::OK
+    })
 }
 
 /// One side of the comparison.
@@ -80,12 +86,19 @@ fn load(path: &Path) -> anyhow::Result<Input> {
     if let Ok(text) = fs::read_to_string(path)
         && is_report(&text)
     {
-        return load_report(path, &text).map(Input::Report).map_err(exit::with(exit::INPUT));
+        return load_report(path, &text)
+            .map(Input::Report)
+            .map_err(exit::with(exit::INPUT));
     }
     let profile = Profile::load(path).map_err(exit::with(exit::INPUT))?;
     profile
         .check()
-        .with_context(|| format!("{} is not a profile runc would apply as written", path.display()))
+        .with_context(|| {
+            format!(
+                "{} is not a profile runc would apply as written",
+                path.display()
+            )
+        })
         .map_err(exit::with(exit::INPUT))?;
     Ok(Input::Profile(profile))
 }
@@ -140,7 +153,9 @@ fn load_report(path: &Path, text: &str) -> anyhow::Result<ReportView> {
 fn is_capability_name(name: &str) -> bool {
     name.strip_prefix("CAP_").is_some_and(|rest| {
         !rest.is_empty()
-            && rest.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            && rest
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
     })
 }
 
@@ -222,7 +237,12 @@ impl Diff {
 fn compare(old: &Input, new: &Input) -> Diff {
     let (old_names, new_names) = (old.names(), new.names());
     let entries = |names: std::collections::btree_set::Difference<'_, String>| -> Vec<Entry> {
-        names.map(|name| Entry { name: name.clone(), risk: risk::note(name) }).collect()
+        names
+            .map(|name| Entry {
+                name: name.clone(),
+                risk: risk::note(name),
+            })
+            .collect()
     };
     let added = entries(new_names.difference(&old_names));
     let removed = entries(old_names.difference(&new_names));
@@ -276,8 +296,19 @@ fn compare(old: &Input, new: &Input) -> Diff {
     };
     let widened = !added.is_empty()
         || rule_changes.iter().any(|change| change.widens)
-        || capabilities.as_ref().is_some_and(|caps| !caps.added.is_empty());
-    Diff { added, removed, unchanged, capabilities, rule_changes, compared, notes, widened }
+        || capabilities
+            .as_ref()
+            .is_some_and(|caps| !caps.added.is_empty());
+    Diff {
+        added,
+        removed,
+        unchanged,
+        capabilities,
+        rule_changes,
+        compared,
+        notes,
+        widened,
+    }
 }
 
 /// Actions under which a syscall runs.
@@ -321,7 +352,9 @@ fn compare_rules(old: &Profile, new: &Profile) -> Vec<RuleChange> {
     let (old_arches, new_arches) = (arches(old), arches(new));
     if old_arches != new_arches {
         let names = |a: &BTreeSet<Arch>, b: &BTreeSet<Arch>| -> Vec<String> {
-            a.difference(b).map(|arch| arch.scmp_name().to_owned()).collect()
+            a.difference(b)
+                .map(|arch| arch.scmp_name().to_owned())
+                .collect()
         };
         let added = names(&new_arches, &old_arches);
         changes.push(RuleChange {
@@ -367,8 +400,10 @@ fn compare_rules(old: &Profile, new: &Profile) -> Vec<RuleChange> {
         if added.is_empty() && removed.is_empty() {
             continue;
         }
-        let action =
-            old_rules.get(key).or(new_rules.get(key)).map_or("", |(action, _)| action.as_str());
+        let action = old_rules
+            .get(key)
+            .or(new_rules.get(key))
+            .map_or("", |(action, _)| action.as_str());
         let widens = if permits(action) {
             // A conditional allow for a name OLD did not allow outright.
             added.iter().any(|name| !old_allowed.contains(name))
@@ -376,7 +411,12 @@ fn compare_rules(old: &Profile, new: &Profile) -> Vec<RuleChange> {
             // Dropping a deny rule widens only when the default lets the syscall run.
             permits(&new.default_action) && removed.iter().any(|name| !new_denied.contains(name))
         };
-        changes.push(RuleChange { rule: key.clone(), added, removed, widens });
+        changes.push(RuleChange {
+            rule: key.clone(),
+            added,
+            removed,
+            widens,
+        });
     }
     changes
 }
@@ -484,7 +524,10 @@ fn headline(diff: &Diff) -> String {
     ];
     if let Some(caps) = &diff.capabilities {
         if !caps.added.is_empty() {
-            parts.push(format!("{} added", plural(caps.added.len(), "capability", "capabilities")));
+            parts.push(format!(
+                "{} added",
+                plural(caps.added.len(), "capability", "capabilities")
+            ));
         }
         if !caps.removed.is_empty() {
             parts.push(format!(
@@ -494,13 +537,21 @@ fn headline(diff: &Diff) -> String {
         }
     }
     if !diff.rule_changes.is_empty() {
-        parts.push(plural(diff.rule_changes.len(), "rule change", "rule changes"));
+        parts.push(plural(
+            diff.rule_changes.len(),
+            "rule change",
+            "rule changes",
+        ));
     }
     parts.join(", ")
 }
 
 fn verdict(diff: &Diff) -> &'static str {
-    if diff.widened { "NEW allows more than OLD" } else { "NEW allows nothing OLD does not" }
+    if diff.widened {
+        "NEW allows more than OLD"
+    } else {
+        "NEW allows nothing OLD does not"
+    }
 }
 
 /// `SCMP_ACT_ERRNO errno 38 (ENOSYS): +clone3 -openat2`
@@ -540,8 +591,18 @@ fn text(diff: &Diff, labels: &Labels) -> String {
         }
         return out;
     }
-    let _ = writeln!(out, "{old} → {new}: {}, {} unchanged", headline(diff), diff.unchanged);
-    let width = diff.added.iter().map(|entry| entry.name.len()).max().unwrap_or(0);
+    let _ = writeln!(
+        out,
+        "{old} → {new}: {}, {} unchanged",
+        headline(diff),
+        diff.unchanged
+    );
+    let width = diff
+        .added
+        .iter()
+        .map(|entry| entry.name.len())
+        .max()
+        .unwrap_or(0);
     for entry in risky_first(&diff.added) {
         match entry.risk {
             Some(risk) => {
@@ -603,7 +664,11 @@ fn markdown(diff: &Diff, labels: &Labels) -> String {
     } else {
         "NEW allows nothing OLD does not."
     };
-    let _ = writeln!(out, "{old} → {new}: {} unchanged. {verdict}", diff.unchanged);
+    let _ = writeln!(
+        out,
+        "{old} → {new}: {} unchanged. {verdict}",
+        diff.unchanged
+    );
     if !diff.added.is_empty() {
         out.push_str("\n| | added syscall | risk |\n|---|---|---|\n");
         // A long table buries the risky rows and the rest of the comment: past TABLE_ROWS,
@@ -646,7 +711,10 @@ fn markdown(diff: &Diff, labels: &Labels) -> String {
             if caps.is_empty() {
                 "none".to_owned()
             } else {
-                caps.iter().map(|cap| code(cap)).collect::<Vec<_>>().join(", ")
+                caps.iter()
+                    .map(|cap| code(cap))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             }
         };
         let _ = writeln!(
@@ -738,7 +806,10 @@ mod tests {
     }
 
     fn labels() -> Labels {
-        Labels { old: "old.json".to_owned(), new: "new.json".to_owned() }
+        Labels {
+            old: "old.json".to_owned(),
+            new: "new.json".to_owned(),
+        }
     }
 
     fn names(entries: &[Entry]) -> Vec<&str> {
@@ -785,7 +856,11 @@ mod tests {
             r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read","mount"],"action":"SCMP_ACT_ALLOW"}]}"#,
         );
         let diff = |old: &Path, new: &Path| {
-            run(DiffArgs { old: old.to_owned(), new: new.to_owned(), format: DiffFormat::Json })
+            run(DiffArgs {
+                old: old.to_owned(),
+                new: new.to_owned(),
+                format: DiffFormat::Json,
+            })
         };
         assert_eq!(diff(&small, &big).unwrap(), exit::FINDING);
         assert_eq!(diff(&big, &small).unwrap(), exit::OK);
@@ -794,7 +869,10 @@ mod tests {
         let bad = [
             (write("text.json", "not json"), "malformed JSON"),
             (write("array.json", "[]"), "not a seccomp profile"),
-            (write("type.json", r#"{"defaultAction": 5}"#), "invalid type"),
+            (
+                write("type.json", r#"{"defaultAction": 5}"#),
+                "invalid type",
+            ),
             (write("empty.json", ""), "file is empty"),
             (
                 write(
@@ -808,7 +886,10 @@ mod tests {
                 "not a seccomp-profiler report",
             ),
             (
-                write("badname.json", r#"{"tool":{},"run":{},"syscalls":[{"name":"bogus"}]}"#),
+                write(
+                    "badname.json",
+                    r#"{"tool":{},"run":{},"syscalls":[{"name":"bogus"}]}"#,
+                ),
                 "\"bogus\"",
             ),
             (dir.path().to_owned(), "is a directory"),
@@ -860,9 +941,17 @@ mod tests {
     #[test]
     fn long_markdown_collapses_plain_rows() {
         let many: Vec<String> = (0..40).map(|i| format!("n{i:02}")).collect();
-        let mut entries: Vec<Entry> =
-            many.iter().map(|name| Entry { name: name.clone(), risk: None }).collect();
-        entries.push(Entry { name: "ptrace".to_owned(), risk: risk::note("ptrace") });
+        let mut entries: Vec<Entry> = many
+            .iter()
+            .map(|name| Entry {
+                name: name.clone(),
+                risk: None,
+            })
+            .collect();
+        entries.push(Entry {
+            name: "ptrace".to_owned(),
+            risk: risk::note("ptrace"),
+        });
         let diff = Diff {
             added: entries,
             removed: Vec::new(),
@@ -907,7 +996,11 @@ mod tests {
         // Key order as written (serde_json::Value would sort them).
         let keys: Vec<&str> = text
             .lines()
-            .filter_map(|line| line.strip_prefix("  \"")?.split_once('"').map(|(key, _)| key))
+            .filter_map(|line| {
+                line.strip_prefix("  \"")?
+                    .split_once('"')
+                    .map(|(key, _)| key)
+            })
             .collect();
         assert_eq!(
             keys,
@@ -924,13 +1017,28 @@ mod tests {
         );
         let value: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(value["added"][0]["name"], "ptrace");
-        assert!(value["added"][0]["risk"].as_str().unwrap().contains("memory"));
-        assert_eq!(value["removed"][0], serde_json::json!({"name": "getppid", "risk": null}));
+        assert!(
+            value["added"][0]["risk"]
+                .as_str()
+                .unwrap()
+                .contains("memory")
+        );
+        assert_eq!(
+            value["removed"][0],
+            serde_json::json!({"name": "getppid", "risk": null})
+        );
         assert_eq!(value["unchanged"], 1);
         assert_eq!(value["capabilities"], serde_json::Value::Null);
         assert_eq!(value["widened"], true);
-        assert_eq!(value["added"][0].as_object().unwrap().len(), 2, "name and risk only");
-        assert!(text.contains("{\n      \"name\": \"ptrace\",\n      \"risk\": "), "{text}");
+        assert_eq!(
+            value["added"][0].as_object().unwrap().len(),
+            2,
+            "name and risk only"
+        );
+        assert!(
+            text.contains("{\n      \"name\": \"ptrace\",\n      \"risk\": "),
+            "{text}"
+        );
     }
 
     #[test]
@@ -954,18 +1062,30 @@ mod tests {
         );
 
         // Only a capability more: still a widening.
-        let diff =
-            compare(&report(&["read"], Some(&[])), &report(&["read"], Some(&["CAP_SYS_ADMIN"])));
+        let diff = compare(
+            &report(&["read"], Some(&[])),
+            &report(&["read"], Some(&["CAP_SYS_ADMIN"])),
+        );
         assert!(diff.added.is_empty() && diff.widened);
 
         // Only capabilities fewer: not.
-        let diff = compare(&report(&["read"], Some(&["CAP_KILL"])), &report(&["read"], Some(&[])));
+        let diff = compare(
+            &report(&["read"], Some(&["CAP_KILL"])),
+            &report(&["read"], Some(&[])),
+        );
         assert!(!diff.widened && !diff.is_empty());
 
-        let diff = compare(&report(&["read"], None), &report(&["read"], Some(&["CAP_KILL"])));
+        let diff = compare(
+            &report(&["read"], None),
+            &report(&["read"], Some(&["CAP_KILL"])),
+        );
         assert_eq!(diff.capabilities, None);
         assert!(!diff.widened);
-        assert!(diff.notes[0].contains("OLD's report has none"), "{:?}", diff.notes);
+        assert!(
+            diff.notes[0].contains("OLD's report has none"),
+            "{:?}",
+            diff.notes
+        );
     }
 
     #[test]
@@ -976,7 +1096,11 @@ mod tests {
         assert_eq!(diff.compared, "profile → report");
         assert_eq!(names(&diff.added), ["mount"]);
         assert!(diff.widened);
-        assert!(diff.notes[0].contains("only syscall names are compared"), "{:?}", diff.notes);
+        assert!(
+            diff.notes[0].contains("only syscall names are compared"),
+            "{:?}",
+            diff.notes
+        );
         assert!(diff.rule_changes.is_empty());
     }
 
@@ -998,15 +1122,24 @@ mod tests {
         );
         let diff = compare(&old, &new);
         assert_eq!(names(&diff.added), ["clone3"]);
-        let lines: Vec<(String, bool)> =
-            diff.rule_changes.iter().map(|c| (rule_change_line(c), c.widens)).collect();
+        let lines: Vec<(String, bool)> = diff
+            .rule_changes
+            .iter()
+            .map(|c| (rule_change_line(c), c.widens))
+            .collect();
         assert_eq!(
             lines,
             [
                 ("architectures: +SCMP_ARCH_X86".to_owned(), true),
-                ("SCMP_ACT_ALLOW if arg0 == 0x8: +personality".to_owned(), true),
+                (
+                    "SCMP_ACT_ALLOW if arg0 == 0x8: +personality".to_owned(),
+                    true
+                ),
                 ("SCMP_ACT_ERRNO errno 1 (EPERM): +mount".to_owned(), false),
-                ("SCMP_ACT_ERRNO errno 38 (ENOSYS): -clone3".to_owned(), false),
+                (
+                    "SCMP_ACT_ERRNO errno 38 (ENOSYS): -clone3".to_owned(),
+                    false
+                ),
             ]
         );
 
@@ -1025,7 +1158,10 @@ mod tests {
             "SCMP_ACT_ERRNO errno 38 (ENOSYS): -openat2"
         );
         let md = markdown(&diff, &labels());
-        assert!(md.contains("- `SCMP_ACT_ERRNO errno 38 (ENOSYS)` removed `openat2`\n"), "{md}");
+        assert!(
+            md.contains("- `SCMP_ACT_ERRNO errno 38 (ENOSYS)` removed `openat2`\n"),
+            "{md}"
+        );
 
         // A permissive default: allows everything not listed.
         let open = profile(

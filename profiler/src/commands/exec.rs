@@ -32,16 +32,25 @@ pub fn run(args: ExecArgs) -> anyhow::Result<i32> {
     profile
         .check()
         .with_context(|| {
-            format!("{} is not a profile runc would apply as written", profile_path.display())
+            format!(
+                "{} is not a profile runc would apply as written",
+                profile_path.display()
+            )
         })
         .map_err(exit::with(exit::INPUT))?;
     let filter = profile
         .compile()
         .with_context(|| {
-            format!("{} does not compile into a seccomp filter", profile_path.display())
+            format!(
+                "{} does not compile into a seccomp filter",
+                profile_path.display()
+            )
         })
         .map_err(exit::with(exit::INPUT))?;
-    let permissive = matches!(profile.default_action.as_str(), "SCMP_ACT_ALLOW" | "SCMP_ACT_LOG");
+    let permissive = matches!(
+        profile.default_action.as_str(),
+        "SCMP_ACT_ALLOW" | "SCMP_ACT_LOG"
+    );
     if !permissive && !profile.allowed_names().contains("execve") {
         log::warn!(
             "{} does not allow execve unconditionally: CMD will probably fail to start \
@@ -81,7 +90,9 @@ pub fn run(args: ExecArgs) -> anyhow::Result<i32> {
     filter
         .load()
         .map_err(|err| {
-            let errno = err.sysrawrc().map(|rc| std::io::Error::from_raw_os_error(-rc));
+            let errno = err
+                .sysrawrc()
+                .map(|rc| std::io::Error::from_raw_os_error(-rc));
             let detail = errno.map_or_else(|| err.to_string(), |errno| errno.to_string());
             anyhow!(
                 "the kernel refused the filter of {}: {detail}; it needs CAP_SYS_ADMIN or \
@@ -118,7 +129,11 @@ fn resolve_command(program: &OsStr, path_var: Option<&OsStr>) -> anyhow::Result<
     let path_var = path_var.unwrap_or(OsStr::new(DEFAULT_PATH));
     let mut not_executable = None;
     for dir in std::env::split_paths(path_var) {
-        let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
+        let dir = if dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            dir
+        };
         let candidate = dir.join(program);
         match check_executable(&candidate) {
             Ok(()) => return Ok(candidate),
@@ -152,7 +167,10 @@ impl std::fmt::Display for Problem {
             Problem::Missing => write!(f, "no such file; check the path"),
             Problem::Directory => write!(f, "it is a directory; pass the program inside it"),
             Problem::NotExecutable => {
-                write!(f, "it is not executable; `chmod +x` it or pass another program")
+                write!(
+                    f,
+                    "it is not executable; `chmod +x` it or pass another program"
+                )
             }
             Problem::Other(err) => write!(f, "{err}; check the path and its permissions"),
         }
@@ -179,12 +197,19 @@ fn check_executable(path: &Path) -> Result<(), Problem> {
 
 fn to_cstring(text: &OsStr) -> anyhow::Result<CString> {
     CString::new(OsString::from(text).into_vec()).map_err(|_| {
-        anyhow!("{:?} contains a NUL byte, which execve cannot pass; remove it", Path::new(text))
+        anyhow!(
+            "{:?} contains a NUL byte, which execve cannot pass; remove it",
+            Path::new(text)
+        )
     })
 }
 
 fn null_terminated(strings: &[CString]) -> Vec<*const libc::c_char> {
-    strings.iter().map(|s| s.as_ptr()).chain(std::iter::once(std::ptr::null())).collect()
+    strings
+        .iter()
+        .map(|s| s.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect()
 }
 
 /// The message for a failed execve, prepared before the filter is loaded and completed without
@@ -209,7 +234,8 @@ impl ExecFailureReport {
     /// Appends without ever growing the buffer (growing would call the allocator).
     fn push(&mut self, bytes: &[u8]) {
         let room = self.buffer.capacity() - self.buffer.len();
-        self.buffer.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        self.buffer
+            .extend_from_slice(&bytes[..bytes.len().min(room)]);
     }
 
     fn complete(&mut self, errno: i32) {
@@ -300,7 +326,10 @@ mod tests {
         let path_var =
             std::env::join_paths(["/nonexistent", dir.path().to_str().unwrap()]).unwrap();
 
-        assert_eq!(resolve_command(OsStr::new("tool"), Some(&path_var)).unwrap(), tool);
+        assert_eq!(
+            resolve_command(OsStr::new("tool"), Some(&path_var)).unwrap(),
+            tool
+        );
         let err = resolve_command(OsStr::new("data"), Some(&path_var)).unwrap_err();
         assert!(err.to_string().contains("not executable"), "{err}");
         let err = resolve_command(OsStr::new("nope"), Some(&path_var)).unwrap_err();
@@ -345,12 +374,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let profile = dir.path().join("p.json");
         std::fs::write(&profile, r#"{"defaultAction":"SCMP_ACT_NOTIFY"}"#).unwrap();
-        let err = run(ExecArgs { profile, cmd: vec!["true".into()] }).unwrap_err();
+        let err = run(ExecArgs {
+            profile,
+            cmd: vec!["true".into()],
+        })
+        .unwrap_err();
         assert_eq!(exit::code_of(&err), exit::INPUT);
 
         let profile = dir.path().join("ok.json");
         std::fs::write(&profile, r#"{"defaultAction":"SCMP_ACT_ALLOW"}"#).unwrap();
-        let err = run(ExecArgs { profile, cmd: vec!["no-such-command-xyz".into()] }).unwrap_err();
+        let err = run(ExecArgs {
+            profile,
+            cmd: vec!["no-such-command-xyz".into()],
+        })
+        .unwrap_err();
         assert_eq!(exit::code_of(&err), exit::INPUT);
         assert!(format!("{err:#}").contains("not found in PATH"), "{err:#}");
     }

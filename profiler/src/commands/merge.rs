@@ -37,7 +37,10 @@ pub fn run(args: MergeArgs) -> anyhow::Result<i32> {
         profile
             .check()
             .with_context(|| {
-                format!("{} is not a profile runc would apply as written", path.display())
+                format!(
+                    "{} is not a profile runc would apply as written",
+                    path.display()
+                )
             })
             .map_err(exit::with(exit::INPUT))?;
         inputs.push((path.display().to_string(), profile));
@@ -67,7 +70,10 @@ pub fn run(args: MergeArgs) -> anyhow::Result<i32> {
 }
 
 fn output_hint(path: &Path) -> String {
-    format!("{} (check that its directory exists and is writable)", path.display())
+    format!(
+        "{} (check that its directory exists and is writable)",
+        path.display()
+    )
 }
 
 /// The union of already checked profiles, named `profile 1`, `profile 2`, … in errors. Warnings
@@ -94,8 +100,11 @@ struct Merged {
 
 /// The default action as runc applies it: ERRNO and TRACE without a value return EPERM.
 fn effective_default(profile: &Profile) -> (String, Option<u32>) {
-    let errno = matches!(profile.default_action.as_str(), "SCMP_ACT_ERRNO" | "SCMP_ACT_TRACE")
-        .then(|| profile.default_errno_ret.unwrap_or(libc::EPERM as u32));
+    let errno = matches!(
+        profile.default_action.as_str(),
+        "SCMP_ACT_ERRNO" | "SCMP_ACT_TRACE"
+    )
+    .then(|| profile.default_errno_ret.unwrap_or(libc::EPERM as u32));
     (profile.default_action.clone(), errno)
 }
 
@@ -132,7 +141,10 @@ fn is_probe_rule(rule: &Rule) -> bool {
     rule.action == "SCMP_ACT_ERRNO"
         && rule.errno_ret == Some(libc::ENOSYS as u32)
         && unconditional(rule)
-        && rule.comment.as_deref().is_some_and(|comment| comment.starts_with(PROBE_COMMENT_PREFIX))
+        && rule
+            .comment
+            .as_deref()
+            .is_some_and(|comment| comment.starts_with(PROBE_COMMENT_PREFIX))
 }
 
 fn merge(inputs: &[(String, Profile)]) -> anyhow::Result<Merged> {
@@ -182,7 +194,9 @@ fn merge(inputs: &[(String, Profile)]) -> anyhow::Result<Merged> {
         syscalls,
     };
     // Every part came from a checked profile; this only guards the merge itself.
-    profile.check().context("the merged profile does not pass the checks its inputs passed")?;
+    profile
+        .check()
+        .context("the merged profile does not pass the checks its inputs passed")?;
     Ok(Merged { profile, warnings })
 }
 
@@ -220,13 +234,18 @@ fn merge_architectures(
         .filter(|(_, p)| !p.architectures.is_empty())
         .map(|(label, _)| label)
         .collect();
-    let mapping: Vec<&String> =
-        inputs.iter().filter(|(_, p)| has_map(p)).map(|(label, _)| label).collect();
+    let mapping: Vec<&String> = inputs
+        .iter()
+        .filter(|(_, p)| has_map(p))
+        .map(|(label, _)| label)
+        .collect();
     let native = Arch::native().scmp_name().to_owned();
 
     if mapping.is_empty() {
-        let mut union: BTreeSet<String> =
-            inputs.iter().flat_map(|(_, p)| p.architectures.iter().cloned()).collect();
+        let mut union: BTreeSet<String> = inputs
+            .iter()
+            .flat_map(|(_, p)| p.architectures.iter().cloned())
+            .collect();
         // No architectures means native only; keep meaning it once others are listed.
         if !union.is_empty() && listing.len() < inputs.len() {
             union.insert(native);
@@ -272,7 +291,11 @@ fn merge_architectures(
         union.extend(arches.iter().map(|arch| arch.scmp_name().to_owned()));
     }
     let labels = |labels: &[&String]| {
-        labels.iter().map(|label| label.as_str()).collect::<Vec<_>>().join(", ")
+        labels
+            .iter()
+            .map(|label| label.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     warnings.push(format!(
         "archMap in {} but architectures in {}: Docker refuses a profile with both, so the \
@@ -297,7 +320,10 @@ fn merge_rules(inputs: &[(String, Profile)], warnings: &mut Vec<String>) -> Vec<
                 allowed.extend(rule.names.iter().cloned());
                 continue;
             }
-            let template = Rule { names: Vec::new(), ..rule.clone() };
+            let template = Rule {
+                names: Vec::new(),
+                ..rule.clone()
+            };
             let key = serde_json::to_string(&template)
                 .expect("a Rule holds only strings, numbers and lists, which always serialize");
             others
@@ -326,8 +352,11 @@ fn merge_rules(inputs: &[(String, Profile)], warnings: &mut Vec<String>) -> Vec<
         } else if !matches!(template.action.as_str(), "SCMP_ACT_ALLOW" | "SCMP_ACT_LOG")
             && unconditional(&template)
         {
-            let both: Vec<&str> =
-                names.iter().filter(|name| allowed.contains(*name)).map(String::as_str).collect();
+            let both: Vec<&str> = names
+                .iter()
+                .filter(|name| allowed.contains(*name))
+                .map(String::as_str)
+                .collect();
             if !both.is_empty() {
                 // libseccomp keeps the first unconditional rule added for a syscall and ignores
                 // later ones (seen with 2.5.4); runc adds rules in profile order, and the allow
@@ -339,16 +368,26 @@ fn merge_rules(inputs: &[(String, Profile)], warnings: &mut Vec<String>) -> Vec<
                      deny rule or from the inputs that allow them",
                     both.join(", "),
                     template.action,
-                    template.errno_ret.map(|errno| format!(" errno {errno}")).unwrap_or_default(),
+                    template
+                        .errno_ret
+                        .map(|errno| format!(" errno {errno}"))
+                        .unwrap_or_default(),
                 ));
             }
         }
-        rules.push(Rule { names: names.into_iter().collect(), ..template });
+        rules.push(Rule {
+            names: names.into_iter().collect(),
+            ..template
+        });
     }
     rules.sort_by_cached_key(|rule| {
         let json = serde_json::to_string(rule)
             .expect("a Rule holds only strings, numbers and lists, which always serialize");
-        (rule.action.clone(), rule.names.first().cloned().unwrap_or_default(), json)
+        (
+            rule.action.clone(),
+            rule.names.first().cloned().unwrap_or_default(),
+            json,
+        )
     });
     rules
 }
@@ -367,7 +406,10 @@ mod tests {
     }
 
     fn named(profiles: &[(&str, &Profile)]) -> Vec<(String, Profile)> {
-        profiles.iter().map(|(label, p)| ((*label).to_owned(), (*p).clone())).collect()
+        profiles
+            .iter()
+            .map(|(label, p)| ((*label).to_owned(), (*p).clone()))
+            .collect()
     }
 
     fn minimal(names: &[&str], arches: &[Arch]) -> Profile {
@@ -383,7 +425,10 @@ mod tests {
         assert!(merged.warnings.is_empty(), "{:?}", merged.warnings);
         let profile = merged.profile;
         assert_eq!(profile.syscalls.len(), 2);
-        assert_eq!(profile.syscalls[0].names, ["clone3", "getdents64", "openat2", "read", "write"]);
+        assert_eq!(
+            profile.syscalls[0].names,
+            ["clone3", "getdents64", "openat2", "read", "write"]
+        );
         // Only what no input saw stays ENOSYS.
         assert_eq!(profile.syscalls[1].names, ["close_range", "faccessat2"]);
         assert_eq!(profile.syscalls[1].errno_ret, Some(38));
@@ -401,16 +446,23 @@ mod tests {
         let a = minimal(&["read"], &[Arch::X32, Arch::X86_64]);
         let b = minimal(&["read"], &[Arch::X86, Arch::X86_64]);
         let merged = merge(&named(&[("a", &a), ("b", &b)])).unwrap().profile;
-        assert_eq!(merged.architectures, ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]);
+        assert_eq!(
+            merged.architectures,
+            ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]
+        );
 
         // None listed means native only: kept meaning it once the other lists some.
         let none = minimal(&["read"], &[]);
         let x86 = minimal(&["read"], &[Arch::X86]);
-        let merged = merge(&named(&[("none", &none), ("x86", &x86)])).unwrap().profile;
+        let merged = merge(&named(&[("none", &none), ("x86", &x86)]))
+            .unwrap()
+            .profile;
         let mut expected = vec![Arch::native().scmp_name(), "SCMP_ARCH_X86"];
         expected.sort_by_key(|name| arch_order(name));
         assert_eq!(merged.architectures, expected);
-        let merged = merge(&named(&[("a", &none), ("b", &none)])).unwrap().profile;
+        let merged = merge(&named(&[("a", &none), ("b", &none)]))
+            .unwrap()
+            .profile;
         assert!(merged.architectures.is_empty());
     }
 
@@ -462,7 +514,12 @@ mod tests {
             .profile
             .syscalls
             .iter()
-            .map(|rule| (rule.action.as_str(), rule.names.iter().map(String::as_str).collect()))
+            .map(|rule| {
+                (
+                    rule.action.as_str(),
+                    rule.names.iter().map(String::as_str).collect(),
+                )
+            })
             .collect();
         assert_eq!(
             rules,
@@ -473,7 +530,11 @@ mod tests {
                 ("SCMP_ACT_KILL", vec!["kill"]),
             ]
         );
-        assert_eq!(merged.profile.syscalls[0].args.len(), 1, "the conditional rule, once");
+        assert_eq!(
+            merged.profile.syscalls[0].args.len(),
+            1,
+            "the conditional rule, once"
+        );
         assert_eq!(merged.warnings.len(), 1, "{:?}", merged.warnings);
         assert!(
             merged.warnings[0].starts_with(
@@ -489,8 +550,9 @@ mod tests {
         // The warning says the allow rule wins because it comes first: libseccomp keeps the
         // first unconditional rule for a syscall, in whichever order.
         let action_of_ptrace = |rules: &str| {
-            let profile =
-                parse(&format!(r#"{{"defaultAction":"SCMP_ACT_ERRNO","syscalls":{rules}}}"#));
+            let profile = parse(&format!(
+                r#"{{"defaultAction":"SCMP_ACT_ERRNO","syscalls":{rules}}}"#
+            ));
             let mut file = tempfile::tempfile().unwrap();
             profile.compile().unwrap().export_pfc(&file).unwrap();
             let mut text = String::new();
@@ -503,11 +565,21 @@ mod tests {
         };
         let allow = r#"{"names":["ptrace"],"action":"SCMP_ACT_ALLOW"}"#;
         let deny = r#"{"names":["ptrace"],"action":"SCMP_ACT_ERRNO","errnoRet":38}"#;
-        assert_eq!(action_of_ptrace(&format!("[{allow},{deny}]")), "action ALLOW;");
-        assert_eq!(action_of_ptrace(&format!("[{deny},{allow}]")), "action ERRNO(38);");
+        assert_eq!(
+            action_of_ptrace(&format!("[{allow},{deny}]")),
+            "action ALLOW;"
+        );
+        assert_eq!(
+            action_of_ptrace(&format!("[{deny},{allow}]")),
+            "action ERRNO(38);"
+        );
 
-        let a = parse(&format!(r#"{{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{deny}]}}"#));
-        let b = parse(&format!(r#"{{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{allow}]}}"#));
+        let a = parse(&format!(
+            r#"{{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{deny}]}}"#
+        ));
+        let b = parse(&format!(
+            r#"{{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{allow}]}}"#
+        ));
         let merged = merge(&named(&[("a", &a), ("b", &b)])).unwrap().profile;
         assert_eq!(merged.syscalls[0].action, "SCMP_ACT_ALLOW");
     }
@@ -516,15 +588,22 @@ mod tests {
     fn refuses_different_defaults() {
         let a = parse(r#"{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":1}"#);
         let b = parse(r#"{"defaultAction":"SCMP_ACT_ALLOW"}"#);
-        let err = merge(&named(&[("a.json", &a), ("b.json", &b)])).unwrap_err().to_string();
+        let err = merge(&named(&[("a.json", &a), ("b.json", &b)]))
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("a.json (defaultAction SCMP_ACT_ERRNO with defaultErrnoRet 1)"),
             "{err}"
         );
-        assert!(err.contains("b.json (defaultAction SCMP_ACT_ALLOW)"), "{err}");
+        assert!(
+            err.contains("b.json (defaultAction SCMP_ACT_ALLOW)"),
+            "{err}"
+        );
 
         let c = parse(r#"{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":38}"#);
-        let err = merge(&named(&[("a.json", &a), ("c.json", &c)])).unwrap_err().to_string();
+        let err = merge(&named(&[("a.json", &a), ("c.json", &c)]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("defaultErrnoRet 38"), "{err}");
 
         // ERRNO without a value is EPERM, as runc applies it.
@@ -542,9 +621,18 @@ mod tests {
                 "syscalls":[{"names":["mmap"],"action":"SCMP_ACT_ALLOW"}]}"#,
         );
         let c = minimal(&["brk", "openat2"], &[Arch::X86_64]);
-        let abc = merge(&named(&[("a", &a), ("b", &b), ("c", &c)])).unwrap().profile.to_json();
-        let cba = merge(&named(&[("c", &c), ("b", &b), ("a", &a)])).unwrap().profile.to_json();
-        let bac = merge(&named(&[("b", &b), ("a", &a), ("c", &c)])).unwrap().profile.to_json();
+        let abc = merge(&named(&[("a", &a), ("b", &b), ("c", &c)]))
+            .unwrap()
+            .profile
+            .to_json();
+        let cba = merge(&named(&[("c", &c), ("b", &b), ("a", &a)]))
+            .unwrap()
+            .profile
+            .to_json();
+        let bac = merge(&named(&[("b", &b), ("a", &a), ("c", &c)]))
+            .unwrap()
+            .profile
+            .to_json();
         assert_eq!(abc, cba);
         assert_eq!(abc, bac);
 
@@ -566,17 +654,26 @@ mod tests {
         let a = write("a.json", &minimal(&["read"], &[Arch::X86_64]).to_json());
         let b = write("b.json", &minimal(&["write"], &[Arch::X86_64]).to_json());
         let out = dir.path().join("out.json");
-        let args = |files: Vec<PathBuf>| MergeArgs { files, output: Some(out.clone()) };
+        let args = |files: Vec<PathBuf>| MergeArgs {
+            files,
+            output: Some(out.clone()),
+        };
         assert_eq!(run(args(vec![a.clone(), b.clone()])).unwrap(), exit::OK);
         let merged = Profile::load(&out).unwrap();
-        assert_eq!(merged.allowed_names().into_iter().collect::<Vec<_>>(), ["read", "write"]);
+        assert_eq!(
+            merged.allowed_names().into_iter().collect::<Vec<_>>(),
+            ["read", "write"]
+        );
         fs::remove_file(&out).unwrap();
 
         let allow_all = write("allow.json", r#"{"defaultAction":"SCMP_ACT_ALLOW"}"#);
         let bad = [
             (write("text.json", "not json"), "malformed JSON"),
             (write("array.json", "[]"), "not a seccomp profile"),
-            (write("type.json", r#"{"defaultAction": 5}"#), "invalid type"),
+            (
+                write("type.json", r#"{"defaultAction": 5}"#),
+                "invalid type",
+            ),
             (write("empty.json", ""), "file is empty"),
             (
                 write(
@@ -593,14 +690,19 @@ mod tests {
             let err = run(args(vec![a.clone(), path.clone()])).unwrap_err();
             assert_eq!(exit::code_of(&err), exit::INPUT, "{err:#}");
             let message = format!("{err:#}");
-            assert!(message.contains(&*path.display().to_string()), "names the file: {message}");
+            assert!(
+                message.contains(&*path.display().to_string()),
+                "names the file: {message}"
+            );
             assert!(message.contains(expected), "{expected}: {message}");
             assert!(!out.exists(), "nothing written for {}", path.display());
         }
 
-        let err =
-            run(MergeArgs { files: vec![a], output: Some(dir.path().join("no/such/dir/x.json")) })
-                .unwrap_err();
+        let err = run(MergeArgs {
+            files: vec![a],
+            output: Some(dir.path().join("no/such/dir/x.json")),
+        })
+        .unwrap_err();
         assert_eq!(exit::code_of(&err), exit::INPUT);
     }
 
@@ -612,6 +714,9 @@ mod tests {
         assert_eq!(merged.syscalls[0].names, ["clone3", "read", "write"]);
         let c = parse(r#"{"defaultAction":"SCMP_ACT_KILL"}"#);
         let err = merge_profiles(&[merged, c]).unwrap_err().to_string();
-        assert!(err.contains("profile 1") && err.contains("profile 2"), "{err}");
+        assert!(
+            err.contains("profile 1") && err.contains("profile 2"),
+            "{err}"
+        );
     }
 }

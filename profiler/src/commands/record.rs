@@ -21,7 +21,9 @@ use std::{
 };
 
 use anyhow::{Context as _, anyhow, bail};
-use profiler_common::{EXEC_AS_ROOT, GATE_EXEC, GATE_FILTER, SECURE_EXEC, TABLE_COMPAT, TABLE_NATIVE, TABLE_X32};
+use profiler_common::{
+    EXEC_AS_ROOT, GATE_EXEC, GATE_FILTER, SECURE_EXEC, TABLE_COMPAT, TABLE_NATIVE, TABLE_X32,
+};
 
 use crate::{
     capabilities::{self, Capabilities},
@@ -57,8 +59,17 @@ pub fn run(args: RecordArgs, verbose: u8) -> anyhow::Result<i32> {
         profile_ref: profile_ref(args.output.as_deref()),
     };
     let recorded = record_single(&target, verbose)?;
-    write_outputs(&recorded.built, args.output.as_deref(), args.report.as_deref())?;
-    print_summary(&recorded.built, args.output.as_deref(), args.report.as_deref(), &recorded.uses);
+    write_outputs(
+        &recorded.built,
+        args.output.as_deref(),
+        args.report.as_deref(),
+    )?;
+    print_summary(
+        &recorded.built,
+        args.output.as_deref(),
+        args.report.as_deref(),
+        &recorded.uses,
+    );
     Ok(recorded.code)
 }
 
@@ -95,7 +106,9 @@ fn record_command(args: &Single, verbose: u8) -> anyhow::Result<Recorded> {
 
     let mut tracer = Tracer::load(verbose > 0).map_err(exit::with(exit::ENVIRONMENT))?;
     let cgroup = OwnedCgroup::create("cmd").map_err(exit::with(exit::ENVIRONMENT))?;
-    let slot = tracer.add_target(cgroup.id(), 0).map_err(exit::with(exit::RUNTIME))?;
+    let slot = tracer
+        .add_target(cgroup.id(), 0)
+        .map_err(exit::with(exit::RUNTIME))?;
     log::info!(
         "tracing active after {:.1} ms (cgroup {}, id {})",
         started.elapsed().as_secs_f64() * 1e3,
@@ -104,7 +117,8 @@ fn record_command(args: &Single, verbose: u8) -> anyhow::Result<Recorded> {
     );
 
     let procs = cgroup.open_procs().map_err(exit::with(exit::RUNTIME))?;
-    let child = launcher::spawn(&args.cmd, &procs, user.as_ref()).map_err(exit::with(exit::INPUT))?;
+    let child =
+        launcher::spawn(&args.cmd, &procs, user.as_ref()).map_err(exit::with(exit::INPUT))?;
     drop(procs);
     let run_started = Instant::now();
     let outcome = supervise(child, &cgroup, &mut tracer, slot, args.duration)?;
@@ -142,7 +156,10 @@ fn record_command(args: &Single, verbose: u8) -> anyhow::Result<Recorded> {
     let built = build(&recording, run, &args.profile_ref)?;
     let cmd = built.report.run.command.join(" ");
     let uses = vec![
-        format!("seccomp-profiler exec --profile {} -- {cmd}", args.profile_ref),
+        format!(
+            "seccomp-profiler exec --profile {} -- {cmd}",
+            args.profile_ref
+        ),
         format!("docker run --security-opt seccomp={} …", args.profile_ref),
     ];
     let code = match (outcome.cut_short, outcome.status.success()) {
@@ -153,15 +170,24 @@ fn record_command(args: &Single, verbose: u8) -> anyhow::Result<Recorded> {
 }
 
 pub(crate) fn os_args(args: &[std::ffi::OsString]) -> Vec<String> {
-    args.iter().map(|arg| arg.to_string_lossy().into_owned()).collect()
+    args.iter()
+        .map(|arg| arg.to_string_lossy().into_owned())
+        .collect()
 }
 
 /// What the recording's gate bits say about where counting started.
 pub(crate) fn gate_description(gates: u32, never: &str) -> String {
     match (gates & GATE_FILTER != 0, gates & GATE_EXEC != 0) {
-        (true, false) => "seccomp filter install: counted from the moment the filter was in place".into(),
-        (false, true) => "first execve in the container's mount namespace (no seccomp filter was installed)".into(),
-        (true, true) => "seccomp filter install, and first execve for processes started without one".into(),
+        (true, false) => {
+            "seccomp filter install: counted from the moment the filter was in place".into()
+        }
+        (false, true) => {
+            "first execve in the container's mount namespace (no seccomp filter was installed)"
+                .into()
+        }
+        (true, true) => {
+            "seccomp filter install, and first execve for processes started without one".into()
+        }
         (false, false) => never.into(),
     }
 }
@@ -170,14 +196,22 @@ pub(crate) fn gate_description(gates: u32, never: &str) -> String {
 /// so a long run never ends in "cannot write".
 pub(crate) fn check_output_path(path: &Path) -> anyhow::Result<()> {
     if path.is_dir() {
-        bail!("output path {} is a directory: give a file name, e.g. {}/profile.json", path.display(), path.display());
+        bail!(
+            "output path {} is a directory: give a file name, e.g. {}/profile.json",
+            path.display(),
+            path.display()
+        );
     }
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
         _ => PathBuf::from("."),
     };
     if !dir.is_dir() {
-        bail!("output directory {} does not exist: create it first (mkdir -p {}) or choose another path", dir.display(), dir.display());
+        bail!(
+            "output directory {} does not exist: create it first (mkdir -p {}) or choose another path",
+            dir.display(),
+            dir.display()
+        );
     }
     check_writable_dir(&dir)
 }
@@ -202,7 +236,8 @@ pub(crate) fn check_privileges() -> anyhow::Result<()> {
     const CAP_SYS_ADMIN: u32 = 21;
     const CAP_PERFMON: u32 = 38;
     const CAP_BPF: u32 = 39;
-    let status = std::fs::read_to_string("/proc/self/status").context("failed to read /proc/self/status")?;
+    let status =
+        std::fs::read_to_string("/proc/self/status").context("failed to read /proc/self/status")?;
     let effective = status
         .lines()
         .find_map(|line| line.strip_prefix("CapEff:"))
@@ -255,8 +290,14 @@ fn supervise(
     });
     // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
     unsafe {
-        libc::signal(libc::SIGINT, on_interrupt as *const () as libc::sighandler_t);
-        libc::signal(libc::SIGTERM, on_interrupt as *const () as libc::sighandler_t);
+        libc::signal(
+            libc::SIGINT,
+            on_interrupt as *const () as libc::sighandler_t,
+        );
+        libc::signal(
+            libc::SIGTERM,
+            on_interrupt as *const () as libc::sighandler_t,
+        );
     }
     let deadline = duration.map(|d| Instant::now() + d);
     let progress = std::io::stderr().is_terminal();
@@ -266,13 +307,14 @@ fn supervise(
         match rx.recv_timeout(tracer::POLL_INTERVAL) {
             Ok(status) => break status.context("failed to wait for the recorded command")?,
             Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => bail!("lost track of the recorded command"),
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                bail!("lost track of the recorded command")
+            }
         }
         tracer.flush_logs();
-        if progress
-            && let Ok(total) = tracer.total(slot) {
-                eprint!("\rrecording: {total} syscalls so far ");
-            }
+        if progress && let Ok(total) = tracer.total(slot) {
+            eprint!("\rrecording: {total} syscalls so far ");
+        }
         match stop_sent {
             None => {
                 let reason = if INTERRUPTED.load(Ordering::SeqCst) {
@@ -315,36 +357,56 @@ pub(crate) struct Built {
 /// without this rule the same container gave two different profiles — and a profile recorded on a
 /// lucky run would kill the container on an unlucky one. Docker's default allows both.
 const SIGNAL_RETURN: [(&str, &str); 2] = [
-    ("restart_syscall", "the kernel resumes an interrupted sleeping syscall through it; depends on signal timing"),
-    ("rt_sigreturn", "every signal handler returns through it; whether a signal arrives while recording is timing"),
+    (
+        "restart_syscall",
+        "the kernel resumes an interrupted sleeping syscall through it; depends on signal timing",
+    ),
+    (
+        "rt_sigreturn",
+        "every signal handler returns through it; whether a signal arrives while recording is timing",
+    ),
 ];
 
 /// The compat (ia32/arm) counterpart, needed only when 32-bit code ran.
-const COMPAT_SIGNAL_RETURN: (&str, &str) =
-    ("sigreturn", "32-bit signal handlers return through it; whether a signal arrives while recording is timing");
+const COMPAT_SIGNAL_RETURN: (&str, &str) = (
+    "sigreturn",
+    "32-bit signal handlers return through it; whether a signal arrives while recording is timing",
+);
 
 /// Once a workload has more than one task (threads, or processes sharing memory), whether one of
 /// them ever waits for another is timing: a thread join makes a `futex` call only if the thread has
 /// not exited yet. Seen here: back-to-back runs of the ground-truth workload differed by `futex`,
 /// and a profile without it crashed the replay 6 times in 6 (glibc's wait got EPERM, then abort's
 /// own syscalls were denied too).
-const CONCURRENCY: (&str, &str) =
-    ("futex", "tasks that share memory wait on each other with it; whether a wait happens while recording is timing");
+const CONCURRENCY: (&str, &str) = (
+    "futex",
+    "tasks that share memory wait on each other with it; whether a wait happens while recording is timing",
+);
 const SPAWNS_TASKS: [&str; 4] = ["clone", "clone3", "fork", "vfork"];
 
 fn implied(named: &Named) -> Vec<ImpliedEntry> {
-    let seen: BTreeSet<&str> = named.syscalls.iter().map(|entry| entry.name.as_str()).collect();
+    let seen: BTreeSet<&str> = named
+        .syscalls
+        .iter()
+        .map(|entry| entry.name.as_str())
+        .collect();
     if seen.is_empty() {
         return Vec::new();
     }
-    let compat_ran = named.syscalls.iter().any(|entry| Some(entry.arch) == table_arch(TABLE_COMPAT).map(Arch::scmp_name));
+    let compat_ran = named
+        .syscalls
+        .iter()
+        .any(|entry| Some(entry.arch) == table_arch(TABLE_COMPAT).map(Arch::scmp_name));
     let concurrent = SPAWNS_TASKS.iter().any(|name| seen.contains(name));
     let mut implied: Vec<ImpliedEntry> = SIGNAL_RETURN
         .iter()
         .chain(compat_ran.then_some(&COMPAT_SIGNAL_RETURN))
         .chain(concurrent.then_some(&CONCURRENCY))
         .filter(|(name, _)| !seen.contains(name) && syscalls::is_known_name(name))
-        .map(|(name, reason)| ImpliedEntry { name: (*name).to_owned(), reason })
+        .map(|(name, reason)| ImpliedEntry {
+            name: (*name).to_owned(),
+            reason,
+        })
         .collect();
     implied.sort();
     implied
@@ -352,12 +414,19 @@ fn implied(named: &Named) -> Vec<ImpliedEntry> {
 
 /// How the summary and recommendation refer to the profile.
 pub(crate) fn profile_ref(output: Option<&Path>) -> String {
-    output.map_or_else(|| "PROFILE.json".to_owned(), |path| path.display().to_string())
+    output.map_or_else(
+        || "PROFILE.json".to_owned(),
+        |path| path.display().to_string(),
+    )
 }
 
 /// Names the recorded syscalls and builds the minimal profile and the report (with the capability
 /// recommendation, which refers to the profile as `profile_ref`).
-pub(crate) fn build(recording: &Recording, run: RunContext, profile_ref: &str) -> anyhow::Result<Built> {
+pub(crate) fn build(
+    recording: &Recording,
+    run: RunContext,
+    profile_ref: &str,
+) -> anyhow::Result<Built> {
     let named = name_syscalls(recording);
     let implied = implied(&named);
     let allowed: BTreeSet<String> = named
@@ -381,7 +450,11 @@ pub(crate) fn build(recording: &Recording, run: RunContext, profile_ref: &str) -
     let capabilities = recording.capabilities.as_ref().map(|checks| {
         Capabilities::from_checks(checks, |nr| syscalls::name_of(Arch::native(), nr))
     });
-    let recorded: BTreeSet<String> = named.syscalls.iter().map(|entry| entry.name.clone()).collect();
+    let recorded: BTreeSet<String> = named
+        .syscalls
+        .iter()
+        .map(|entry| entry.name.clone())
+        .collect();
     let recommendation = capabilities.as_ref().map(|caps| {
         capabilities::recommend(
             caps,
@@ -403,11 +476,19 @@ pub(crate) fn build(recording: &Recording, run: RunContext, profile_ref: &str) -
         implied_syscalls: implied,
         warnings,
     };
-    Ok(Built { profile, report, allowed: allowed.len() })
+    Ok(Built {
+        profile,
+        report,
+        allowed: allowed.len(),
+    })
 }
 
 /// Writes the profile (to `output`, or stdout) and the report, each atomically.
-pub(crate) fn write_outputs(built: &Built, output: Option<&Path>, report: Option<&Path>) -> anyhow::Result<()> {
+pub(crate) fn write_outputs(
+    built: &Built,
+    output: Option<&Path>,
+    report: Option<&Path>,
+) -> anyhow::Result<()> {
     let json = built.profile.to_json();
     match output {
         Some(path) => profile::write_atomic(path, json.as_bytes())
@@ -425,7 +506,8 @@ pub(crate) fn write_outputs(built: &Built, output: Option<&Path>, report: Option
 
 /// Writes only the report (for `check`, which never writes the recorded profile itself).
 pub(crate) fn write_report(built: &Built, report: &Path) -> anyhow::Result<()> {
-    let mut text = serde_json::to_string_pretty(&built.report).context("failed to encode the report")?;
+    let mut text =
+        serde_json::to_string_pretty(&built.report).context("failed to encode the report")?;
     text.push('\n');
     profile::write_atomic(report, text.as_bytes())
         .with_context(|| format!("failed to write the report to {}", report.display()))
@@ -450,7 +532,10 @@ fn table_arch(table: u32) -> Option<Arch> {
 /// Names each (table, number) with libseccomp for that table's architecture (DESIGN fact 5: ia32
 /// numbers are named from the ia32 table, never as x86_64 numbers).
 fn name_syscalls(recording: &Recording) -> Named {
-    let mut named = Named { syscalls: Vec::new(), unnamed: Vec::new() };
+    let mut named = Named {
+        syscalls: Vec::new(),
+        unnamed: Vec::new(),
+    };
     for observed in &recording.observed {
         let arch = table_arch(observed.table);
         // The eBPF side strips x32's bit 30 to index its table; libseccomp names the kernel's number.
@@ -488,7 +573,10 @@ fn incompleteness(recording: &Recording) -> Vec<String> {
         ));
     }
     if recording.pending_failed > 0 {
-        warnings.push(format!("{} seccomp filter install(s) could not be tracked", recording.pending_failed));
+        warnings.push(format!(
+            "{} seccomp filter install(s) could not be tracked",
+            recording.pending_failed
+        ));
     }
     if recording.out_of_range > 0 {
         warnings.push(format!(
@@ -508,17 +596,30 @@ fn incompleteness(recording: &Recording) -> Vec<String> {
 
 fn print_capabilities(report: &Report) {
     let (Some(caps), Some(rec)) = (&report.capabilities, &report.recommendation) else {
-        eprintln!("  capabilities: not recorded (the capability:cap_capable tracepoint needs Linux ≥ 6.14)");
+        eprintln!(
+            "  capabilities: not recorded (the capability:cap_capable tracepoint needs Linux ≥ 6.14)"
+        );
         return;
     };
-    let used = if rec.cap_add.is_empty() { "none".to_owned() } else { rec.cap_add.join(", ") };
+    let used = if rec.cap_add.is_empty() {
+        "none".to_owned()
+    } else {
+        rec.cap_add.join(", ")
+    };
     eprintln!(
         "  capabilities used: {used}; of Docker's 14 defaults, {} not needed",
         rec.docker_defaults_not_needed.len()
     );
     if !caps.denied.is_empty() {
-        let denied: Vec<&str> = caps.denied.iter().map(|cap| capabilities::short(cap)).collect();
-        eprintln!("  capabilities denied (the run went on without them): {}", denied.join(", "));
+        let denied: Vec<&str> = caps
+            .denied
+            .iter()
+            .map(|cap| capabilities::short(cap))
+            .collect();
+        eprintln!(
+            "  capabilities denied (the run went on without them): {}",
+            denied.join(", ")
+        );
     }
     eprintln!("  run it with the least privilege this run needed:");
     eprintln!("    {}", rec.docker_run);
@@ -534,7 +635,9 @@ fn print_capabilities(report: &Report) {
         eprintln!("  note: it ran as root (uid 0): a non-root USER would need fewer capabilities");
     }
     if !rec.no_new_privileges_safe {
-        eprintln!("  note: it exec'd a setuid/setgid/file-capability binary: no-new-privileges would stop that gaining privileges");
+        eprintln!(
+            "  note: it exec'd a setuid/setgid/file-capability binary: no-new-privileges would stop that gaining privileges"
+        );
     }
     for spot in &rec.blind_spots {
         eprintln!("  blind spot: {spot}");
@@ -543,7 +646,12 @@ fn print_capabilities(report: &Report) {
 
 /// The summary on stderr: what ran, how many syscalls against Docker's default, where the files
 /// went and the exact commands that use them.
-pub(crate) fn print_summary(built: &Built, output: Option<&Path>, report: Option<&Path>, uses: &[String]) {
+pub(crate) fn print_summary(
+    built: &Built,
+    output: Option<&Path>,
+    report: Option<&Path>,
+    uses: &[String],
+) {
     let run = &built.report.run;
     let what = match &run.container {
         Some(container) => format!("container {}", container.name),
@@ -575,7 +683,10 @@ pub(crate) fn print_summary(built: &Built, output: Option<&Path>, report: Option
         .flat_map(|rule| rule.names.iter().map(String::as_str))
         .collect();
     if !errno_rules.is_empty() {
-        eprintln!("  answered with ENOSYS so libraries fall back: {}", errno_rules.join(", "));
+        eprintln!(
+            "  answered with ENOSYS so libraries fall back: {}",
+            errno_rules.join(", ")
+        );
     }
     if run.no_new_privs == Some(true) {
         eprintln!(
@@ -597,7 +708,10 @@ pub(crate) fn print_summary(built: &Built, output: Option<&Path>, report: Option
         }
     }
     if run.leftover_processes_killed > 0 {
-        eprintln!("  note: {} process(es) CMD left running were killed", run.leftover_processes_killed);
+        eprintln!(
+            "  note: {} process(es) CMD left running were killed",
+            run.leftover_processes_killed
+        );
     }
     if run.exit_code.is_some_and(|code| code != 0) && !run.cut_short && run.target == "command" {
         eprintln!("  warning: CMD failed; the profile covers only what this run did");
@@ -646,7 +760,12 @@ mod tests {
     }
 
     fn observed(table: u32, nr: u32) -> Observed {
-        Observed { table, nr, count: 2, first_comm: "x".into() }
+        Observed {
+            table,
+            nr,
+            count: 2,
+            first_comm: "x".into(),
+        }
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -654,21 +773,55 @@ mod tests {
     fn names_per_table_and_adds_signal_return() {
         // x86_64 0 = read, 59 = execve; ia32 11 = execve, 102 = socketcall; x32 0 = read.
         let recording = Recording {
-            observed: vec![observed(TABLE_NATIVE, 0), observed(TABLE_NATIVE, 59), observed(TABLE_COMPAT, 102), observed(TABLE_X32, 0)],
+            observed: vec![
+                observed(TABLE_NATIVE, 0),
+                observed(TABLE_NATIVE, 59),
+                observed(TABLE_COMPAT, 102),
+                observed(TABLE_X32, 0),
+            ],
             ..Recording::default()
         };
         let built = build(&recording, run_context(), "p.json").expect("build");
-        let names: Vec<(&str, &str)> =
-            built.report.syscalls.iter().map(|s| (s.name.as_str(), s.arch)).collect();
+        let names: Vec<(&str, &str)> = built
+            .report
+            .syscalls
+            .iter()
+            .map(|s| (s.name.as_str(), s.arch))
+            .collect();
         assert_eq!(
             names,
-            [("execve", "SCMP_ARCH_X86_64"), ("read", "SCMP_ARCH_X32"), ("read", "SCMP_ARCH_X86_64"), ("socketcall", "SCMP_ARCH_X86")]
+            [
+                ("execve", "SCMP_ARCH_X86_64"),
+                ("read", "SCMP_ARCH_X32"),
+                ("read", "SCMP_ARCH_X86_64"),
+                ("socketcall", "SCMP_ARCH_X86")
+            ]
         );
-        let implied: Vec<&str> = built.report.implied_syscalls.iter().map(|i| i.name.as_str()).collect();
-        assert_eq!(implied, ["restart_syscall", "rt_sigreturn", "sigreturn"], "32-bit code ran, so sigreturn too");
+        let implied: Vec<&str> = built
+            .report
+            .implied_syscalls
+            .iter()
+            .map(|i| i.name.as_str())
+            .collect();
         assert_eq!(
-            built.profile.allowed_names().into_iter().collect::<Vec<_>>(),
-            ["execve", "read", "restart_syscall", "rt_sigreturn", "sigreturn", "socketcall"]
+            implied,
+            ["restart_syscall", "rt_sigreturn", "sigreturn"],
+            "32-bit code ran, so sigreturn too"
+        );
+        assert_eq!(
+            built
+                .profile
+                .allowed_names()
+                .into_iter()
+                .collect::<Vec<_>>(),
+            [
+                "execve",
+                "read",
+                "restart_syscall",
+                "rt_sigreturn",
+                "sigreturn",
+                "socketcall"
+            ]
         );
         assert_eq!(built.report.total_syscalls, 8);
     }
@@ -677,13 +830,27 @@ mod tests {
     #[test]
     fn tasks_imply_futex() {
         // x86_64 56 = clone.
-        let recording = Recording { observed: vec![observed(TABLE_NATIVE, 0), observed(TABLE_NATIVE, 56)], ..Recording::default() };
+        let recording = Recording {
+            observed: vec![observed(TABLE_NATIVE, 0), observed(TABLE_NATIVE, 56)],
+            ..Recording::default()
+        };
         let built = build(&recording, run_context(), "p.json").expect("build");
-        let implied: Vec<&str> = built.report.implied_syscalls.iter().map(|i| i.name.as_str()).collect();
+        let implied: Vec<&str> = built
+            .report
+            .implied_syscalls
+            .iter()
+            .map(|i| i.name.as_str())
+            .collect();
         assert_eq!(implied, ["futex", "restart_syscall", "rt_sigreturn"]);
-        let single = Recording { observed: vec![observed(TABLE_NATIVE, 0)], ..Recording::default() };
+        let single = Recording {
+            observed: vec![observed(TABLE_NATIVE, 0)],
+            ..Recording::default()
+        };
         let built = build(&single, run_context(), "p.json").expect("build");
-        assert!(!built.profile.allowed_names().contains("futex"), "one task never waits on another");
+        assert!(
+            !built.profile.allowed_names().contains("futex"),
+            "one task never waits on another"
+        );
     }
 
     #[test]

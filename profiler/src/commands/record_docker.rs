@@ -21,7 +21,9 @@ use profiler_common::Target;
 
 use super::record::{self, Built};
 use crate::{
-    cgroup, cli::RecordArgs, docker, exit, launcher,
+    cgroup,
+    cli::RecordArgs,
+    docker, exit, launcher,
     report::{self, ContainerContext, RunContext},
     tracer::{self, Tracer},
 };
@@ -47,7 +49,11 @@ pub fn run_containers(args: RecordArgs, verbose: u8) -> anyhow::Result<i32> {
 }
 
 /// `record --container NAME`: attaches until the container stops, --duration or Ctrl-C.
-pub(crate) fn attach(name: &str, target: &record::Single, verbose: u8) -> anyhow::Result<record::Recorded> {
+pub(crate) fn attach(
+    name: &str,
+    target: &record::Single,
+    verbose: u8,
+) -> anyhow::Result<record::Recorded> {
     runtime()?.block_on(attach_async(name, target, verbose))
 }
 
@@ -90,17 +96,25 @@ async fn containers(args: RecordArgs, verbose: u8) -> anyhow::Result<i32> {
     }
     let program = launcher::resolve_program(&args.cmd[0]).map_err(exit::with(exit::INPUT))?;
     record::check_privileges().map_err(exit::with(exit::ENVIRONMENT))?;
-    let engine = docker::Engine::connect().await.map_err(exit::with(exit::ENVIRONMENT))?;
+    let engine = docker::Engine::connect()
+        .await
+        .map_err(exit::with(exit::ENVIRONMENT))?;
 
     let started = Instant::now();
     let mut tracer = Tracer::load_with(&tracer::Options {
         verbose: verbose > 0,
-        watch_prefixes: DOCKER_CGROUP_PREFIXES.iter().map(|p| (*p).to_owned()).collect(),
+        watch_prefixes: DOCKER_CGROUP_PREFIXES
+            .iter()
+            .map(|p| (*p).to_owned())
+            .collect(),
         watch_flags: Target::GATE_ON_EXEC,
     })
     .map_err(exit::with(exit::ENVIRONMENT))?;
     let mut events = Box::pin(engine.events());
-    log::info!("tracing active after {:.1} ms", started.elapsed().as_secs_f64() * 1e3);
+    log::info!(
+        "tracing active after {:.1} ms",
+        started.elapsed().as_secs_f64() * 1e3
+    );
 
     let mut child = tokio::process::Command::new(&program)
         .arg0(&args.cmd[0])
@@ -119,7 +133,9 @@ async fn containers(args: RecordArgs, verbose: u8) -> anyhow::Result<i32> {
     let mut tick = tokio::time::interval(tracer::POLL_INTERVAL);
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
-    let sleep = tokio::time::sleep_until(deadline.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(86400 * 365)));
+    let sleep = tokio::time::sleep_until(
+        deadline.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(86400 * 365)),
+    );
     tokio::pin!(sleep);
 
     let status = loop {
@@ -160,19 +176,45 @@ async fn containers(args: RecordArgs, verbose: u8) -> anyhow::Result<i32> {
     while let Ok(Some(event)) = tokio::time::timeout_at(drain_until, events.next()).await {
         discover(&tracer, &mut tracked)?;
         if let Ok(event) = event {
-            on_event(&engine, &tracer, &mut tracked, &event, &args, &out_dir, report_dir.as_deref(), &mut names_used, &mut written).await?;
+            on_event(
+                &engine,
+                &tracer,
+                &mut tracked,
+                &event,
+                &args,
+                &out_dir,
+                report_dir.as_deref(),
+                &mut names_used,
+                &mut written,
+            )
+            .await?;
         }
     }
     discover(&tracer, &mut tracked)?;
     let run_time = run_started.elapsed();
-    let slots: Vec<u32> = tracked.iter().filter(|(_, t)| !t.written).map(|(slot, _)| *slot).collect();
+    let slots: Vec<u32> = tracked
+        .iter()
+        .filter(|(_, t)| !t.written)
+        .map(|(slot, _)| *slot)
+        .collect();
     for slot in slots {
         let running = tracked.get(&slot).is_some_and(cgroup_exists);
         if let Some(entry) = tracked.get_mut(&slot)
-            && entry.info.is_none() {
-                entry.info = engine.inspect(&entry.id).await.ok();
-            }
-        finish(&tracer, &mut tracked, slot, &args, &out_dir, report_dir.as_deref(), &mut names_used, &mut written, running)?;
+            && entry.info.is_none()
+        {
+            entry.info = engine.inspect(&entry.id).await.ok();
+        }
+        finish(
+            &tracer,
+            &mut tracked,
+            slot,
+            &args,
+            &out_dir,
+            report_dir.as_deref(),
+            &mut names_used,
+            &mut written,
+            running,
+        )?;
     }
     tracer.flush_logs();
 
@@ -206,7 +248,9 @@ fn stop(child: &tokio::process::Child) {
 }
 
 fn cgroup_exists(tracked: &Tracked) -> bool {
-    let Ok(root) = cgroup::cgroup2_mount() else { return false };
+    let Ok(root) = cgroup::cgroup2_mount() else {
+        return false;
+    };
     docker::expected_cgroup2_paths(&tracked.id)
         .iter()
         .any(|path| root.join(path.trim_start_matches('/')).is_dir())
@@ -218,15 +262,30 @@ fn discover(tracer: &Tracer, tracked: &mut BTreeMap<u32, Tracked>) -> anyhow::Re
         if tracked.contains_key(&target.slot) {
             continue;
         }
-        let Some(path) = tracer.slot_path(target.slot).map_err(exit::with(exit::RUNTIME))? else { continue };
+        let Some(path) = tracer
+            .slot_path(target.slot)
+            .map_err(exit::with(exit::RUNTIME))?
+        else {
+            continue;
+        };
         let Some(id) = container_id_of_path(&path) else {
             log::debug!("armed cgroup {path} is not a container; ignoring");
             continue;
         };
-        log::debug!("container {id} armed in slot {} (cgroup {path})", target.slot);
+        log::debug!(
+            "container {id} armed in slot {} (cgroup {path})",
+            target.slot
+        );
         tracked.insert(
             target.slot,
-            Tracked { slot: target.slot, id, info: None, name_hint: None, started: Instant::now(), written: false },
+            Tracked {
+                slot: target.slot,
+                id,
+                info: None,
+                name_hint: None,
+                started: Instant::now(),
+                written: false,
+            },
         );
     }
     Ok(())
@@ -260,7 +319,9 @@ async fn on_event(
             if entry.info.is_none() {
                 entry.info = engine.inspect(&event.id).await.ok();
             }
-            finish(tracer, tracked, slot, args, out_dir, report_dir, names_used, written, false)?;
+            finish(
+                tracer, tracked, slot, args, out_dir, report_dir, names_used, written, false,
+            )?;
         }
         _ => {}
     }
@@ -280,11 +341,16 @@ fn finish(
     written: &mut Vec<PathBuf>,
     running_at_end: bool,
 ) -> anyhow::Result<()> {
-    let Some(entry) = tracked.get_mut(&slot) else { return Ok(()) };
+    let Some(entry) = tracked.get_mut(&slot) else {
+        return Ok(());
+    };
     entry.written = true;
     let recording = tracer.read(slot).map_err(exit::with(exit::RUNTIME))?;
     if recording.observed.is_empty() {
-        log::info!("container {} recorded no syscalls (it never got past its runtime's setup)", entry.display_name());
+        log::info!(
+            "container {} recorded no syscalls (it never got past its runtime's setup)",
+            entry.display_name()
+        );
         return Ok(());
     }
     let stem = unique_stem(&file_stem(entry), names_used);
@@ -313,7 +379,12 @@ fn finish(
 /// profile, and runc cannot start a container under it. Seen with runc 1.1.5: "error closing exec
 /// fds … operation not permitted".
 fn warn_about_mode(built: &mut Built) {
-    let nnp = built.report.run.container.as_ref().is_some_and(|c| c.no_new_privileges == Some(true));
+    let nnp = built
+        .report
+        .run
+        .container
+        .as_ref()
+        .is_some_and(|c| c.no_new_privileges == Some(true));
     if nnp {
         built.report.warnings.push(
             "recorded with no-new-privileges: runc installs the filter right before execve then, so this \
@@ -321,7 +392,12 @@ fn warn_about_mode(built: &mut Built) {
                 .to_owned(),
         );
     }
-    let unconfined = built.report.run.container.as_ref().is_some_and(|c| c.seccomp == "unconfined");
+    let unconfined = built
+        .report
+        .run
+        .container
+        .as_ref()
+        .is_some_and(|c| c.seccomp == "unconfined");
     if unconfined && built.report.run.gate.starts_with("first execve") {
         built.report.warnings.push(
             "recorded with seccomp=unconfined: only the application's own syscalls are in this profile, not \
@@ -334,14 +410,22 @@ fn warn_about_mode(built: &mut Built) {
 
 fn file_stem(entry: &Tracked) -> String {
     match &entry.info {
-        Some(info) => docker::profile_file_name(info).trim_end_matches(".json").to_owned(),
+        Some(info) => docker::profile_file_name(info)
+            .trim_end_matches(".json")
+            .to_owned(),
         None => sanitize(&entry.display_name()),
     }
 }
 
 fn sanitize(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -376,7 +460,13 @@ fn container_context(entry: &Tracked, attached: bool, running_at_end: bool) -> C
     }
 }
 
-fn container_run(command: Vec<String>, target: &'static str, gates: u32, container: ContainerContext, elapsed: Duration) -> RunContext {
+fn container_run(
+    command: Vec<String>,
+    target: &'static str,
+    gates: u32,
+    container: ContainerContext,
+    elapsed: Duration,
+) -> RunContext {
     let (kernel, arch) = report::kernel_and_arch();
     let never = if container.attached_after_start {
         "attached: threads running at attach time were counted from then on"
@@ -416,39 +506,62 @@ fn uses_for(built: &Built, path: &Path) -> Vec<String> {
         .and_then(|c| c.image.clone())
         .unwrap_or_else(|| "IMAGE".into());
     vec![
-        format!("docker run --security-opt seccomp={} {image} …", path.display()),
+        format!(
+            "docker run --security-opt seccomp={} {image} …",
+            path.display()
+        ),
         format!("compose: security_opt: [\"seccomp={}\"]", path.display()),
     ]
 }
 
-async fn attach_async(name: &str, args: &record::Single, verbose: u8) -> anyhow::Result<record::Recorded> {
+async fn attach_async(
+    name: &str,
+    args: &record::Single,
+    verbose: u8,
+) -> anyhow::Result<record::Recorded> {
     record::check_privileges().map_err(exit::with(exit::ENVIRONMENT))?;
-    let engine = docker::Engine::connect().await.map_err(exit::with(exit::ENVIRONMENT))?;
-    let info = engine.inspect_running(name).await.map_err(exit::with(exit::INPUT))?;
-    let Some(pid) = info.pid else { bail!("container {name} has no running process") };
+    let engine = docker::Engine::connect()
+        .await
+        .map_err(exit::with(exit::ENVIRONMENT))?;
+    let info = engine
+        .inspect_running(name)
+        .await
+        .map_err(exit::with(exit::INPUT))?;
+    let Some(pid) = info.pid else {
+        bail!("container {name} has no running process")
+    };
     let relative = docker::cgroup2_path_of_pid(pid)
         .with_context(|| format!("failed to find the cgroup of container {name} (pid {pid})"))
         .map_err(exit::with(exit::ENVIRONMENT))?;
-    let dir = cgroup::cgroup2_mount().map_err(exit::with(exit::ENVIRONMENT))?.join(relative.trim_start_matches('/'));
+    let dir = cgroup::cgroup2_mount()
+        .map_err(exit::with(exit::ENVIRONMENT))?
+        .join(relative.trim_start_matches('/'));
     let cgroup_id = cgroup::cgroup_id(&dir)
         .with_context(|| format!("failed to read cgroup {}", dir.display()))
         .map_err(exit::with(exit::ENVIRONMENT))?;
 
     let mut tracer = Tracer::load(verbose > 0).map_err(exit::with(exit::ENVIRONMENT))?;
     let mut events = Box::pin(engine.events());
-    let slot = tracer.add_target(cgroup_id, Target::GATE_ON_EXEC).map_err(exit::with(exit::RUNTIME))?;
+    let slot = tracer
+        .add_target(cgroup_id, Target::GATE_ON_EXEC)
+        .map_err(exit::with(exit::RUNTIME))?;
     mark_running_threads(&mut tracer, slot, &dir)?;
     eprintln!(
         "seccomp-profiler: attached to container {} ({}): recording from now on; its start-up was not seen. \
          Ctrl-C to stop{}",
         info.name,
         &info.id[..12],
-        args.duration.map_or(String::new(), |d| format!(" (or wait {:.0} s)", d.as_secs_f64()))
+        args.duration.map_or(String::new(), |d| format!(
+            " (or wait {:.0} s)",
+            d.as_secs_f64()
+        ))
     );
 
     let started = Instant::now();
     let deadline = args.duration.map(|d| tokio::time::Instant::now() + d);
-    let sleep = tokio::time::sleep_until(deadline.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(86400 * 365)));
+    let sleep = tokio::time::sleep_until(
+        deadline.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(86400 * 365)),
+    );
     tokio::pin!(sleep);
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
@@ -489,13 +602,23 @@ async fn attach_async(name: &str, args: &record::Single, verbose: u8) -> anyhow:
         started,
         written: true,
     };
-    let mut run = container_run(Vec::new(), "container", recording.flags, container_context(&entry, true, running), started.elapsed());
+    let mut run = container_run(
+        Vec::new(),
+        "container",
+        recording.flags,
+        container_context(&entry, true, running),
+        started.elapsed(),
+    );
     run.cut_short = cut_short.is_some();
     run.cut_short_reason = cut_short;
     let mut built = record::build(&recording, run, &args.profile_ref)?;
     warn_about_mode(&mut built);
     let uses = uses_for(&built, Path::new(&args.profile_ref));
-    Ok(record::Recorded { built, uses, code: exit::OK })
+    Ok(record::Recorded {
+        built,
+        uses,
+        code: exit::OK,
+    })
 }
 
 /// Marks every thread already in the container's cgroup as past the gate. Threads created while
@@ -506,11 +629,17 @@ fn mark_running_threads(tracer: &mut Tracer, slot: u32, dir: &Path) -> anyhow::R
         let text = std::fs::read_to_string(dir.join("cgroup.threads"))
             .with_context(|| format!("failed to list the threads of {}", dir.display()))
             .map_err(exit::with(exit::RUNTIME))?;
-        let fresh: Vec<u32> = text.lines().filter_map(|l| l.trim().parse().ok()).filter(|tid| !seen.contains(tid)).collect();
+        let fresh: Vec<u32> = text
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .filter(|tid| !seen.contains(tid))
+            .collect();
         if fresh.is_empty() {
             break;
         }
-        tracer.mark_threads(slot, &fresh).map_err(exit::with(exit::RUNTIME))?;
+        tracer
+            .mark_threads(slot, &fresh)
+            .map_err(exit::with(exit::RUNTIME))?;
         seen.extend(fresh);
     }
     Ok(())
@@ -523,10 +652,19 @@ mod tests {
     #[test]
     fn container_ids_from_cgroup_paths() {
         let id = "a".repeat(64);
-        assert_eq!(container_id_of_path(&format!("/docker/{id}")), Some(id.clone()));
-        assert_eq!(container_id_of_path(&format!("/system.slice/docker-{id}.scope")), Some(id.clone()));
+        assert_eq!(
+            container_id_of_path(&format!("/docker/{id}")),
+            Some(id.clone())
+        );
+        assert_eq!(
+            container_id_of_path(&format!("/system.slice/docker-{id}.scope")),
+            Some(id.clone())
+        );
         assert_eq!(container_id_of_path("/docker/buildkit"), None);
-        assert_eq!(container_id_of_path(&format!("/docker/{}", "g".repeat(64))), None);
+        assert_eq!(
+            container_id_of_path(&format!("/docker/{}", "g".repeat(64))),
+            None
+        );
     }
 
     #[test]

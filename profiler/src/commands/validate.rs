@@ -15,7 +15,12 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<i32> {
     let profile = Profile::load(path).map_err(exit::with(exit::INPUT))?;
     profile
         .check()
-        .with_context(|| format!("{} is not a profile runc would apply as written", path.display()))
+        .with_context(|| {
+            format!(
+                "{} is not a profile runc would apply as written",
+                path.display()
+            )
+        })
         .map_err(exit::with(exit::INPUT))?;
     // The filter is built and dropped: compiling catches what only libseccomp can refuse.
     drop(
@@ -24,7 +29,9 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<i32> {
             .with_context(|| format!("{} does not compile into a seccomp filter", path.display()))
             .map_err(exit::with(exit::INPUT))?,
     );
-    let arches = profile.effective_architectures().map_err(exit::with(exit::INPUT))?;
+    let arches = profile
+        .effective_architectures()
+        .map_err(exit::with(exit::INPUT))?;
     println!("{}", summary(path, &profile, &arches));
     Ok(exit::OK)
 }
@@ -38,10 +45,17 @@ fn summary(path: &Path, profile: &Profile, arches: &[Arch]) -> String {
         default.push_str(&format!(" (errno {errno})"));
     }
     let architectures = if arches.is_empty() {
-        format!("architectures: none listed, native only ({})", Arch::native().scmp_name())
+        format!(
+            "architectures: none listed, native only ({})",
+            Arch::native().scmp_name()
+        )
     } else {
         let names: Vec<&str> = arches.iter().map(|arch| arch.scmp_name()).collect();
-        let source = if profile.architectures.is_empty() { " (from archMap)" } else { "" };
+        let source = if profile.architectures.is_empty() {
+            " (from archMap)"
+        } else {
+            ""
+        };
         format!("architectures {}{source}", names.join(" "))
     };
     let rules = profile.syscalls.len();
@@ -85,10 +99,16 @@ mod tests {
         let err = run(ValidateArgs { file: file.clone() }).unwrap_err();
         assert_eq!(exit::code_of(&err), exit::INPUT);
         let message = format!("{err:#}");
-        assert!(message.contains("bad.json is not a profile runc would apply"), "{message}");
+        assert!(
+            message.contains("bad.json is not a profile runc would apply"),
+            "{message}"
+        );
         assert!(message.contains("SCMP_ARCH_AARCH64"), "{message}");
 
-        let err = run(ValidateArgs { file: dir.path().join("missing.json") }).unwrap_err();
+        let err = run(ValidateArgs {
+            file: dir.path().join("missing.json"),
+        })
+        .unwrap_err();
         assert_eq!(exit::code_of(&err), exit::INPUT);
     }
 

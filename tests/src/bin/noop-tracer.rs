@@ -6,7 +6,10 @@
 use std::process::Command;
 
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).skip_while(|arg| arg == "--").collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .skip_while(|arg| arg == "--")
+        .collect();
     let Some((program, rest)) = args.split_first() else {
         anyhow::bail!("usage: noop-tracer -- CMD [ARGS]");
     };
