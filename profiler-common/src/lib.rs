@@ -70,8 +70,11 @@ pub const GATE_EXEC: u32 = 2;
 /// …a gated exec ran with real uid 0 (in the initial user namespace)…
 pub const EXEC_AS_ROOT: u32 = 4;
 /// …a gated exec was a setuid/setgid/file-capability one (`bprm->secureexec`), which
-/// no-new-privileges would have stopped from gaining privileges.
+/// no-new-privileges would have stopped from gaining privileges…
 pub const SECURE_EXEC: u32 = 8;
+/// …and a gated thread made a syscall other than execve before its first exec: a container
+/// runtime ran its own code under the filter (runc: capset, setuid, the exec fifo, Go's scheduler).
+pub const RUNTIME_PHASE: u32 = 16;
 
 /// Capability numbers counted (CAP_LAST_CAP is 40 in Linux 6.18).
 pub const CAP_SLOTS: usize = 64;

@@ -30,9 +30,9 @@ use maps::{
 };
 use profiler_common::{
     CAP_DENIED, CAP_GRANTED, CAP_OTHER_CRED, CAP_SLOTS, CAP_VM_PROBE, CapFirst, EXEC_AS_ROOT,
-    GATE_EXEC, GATE_FILTER, Mark, NR_SLOTS, Pending, SECURE_EXEC, TABLE_COMPAT, TABLE_NATIVE,
-    TABLE_X32, Target, WATCH_PREFIX_MAX, WATCH_PREFIX_SLOTS, X32_SYSCALL_BIT, cap_counts_key,
-    comm_index, counts_key, stats,
+    GATE_EXEC, GATE_FILTER, Mark, NR_SLOTS, Pending, RUNTIME_PHASE, SECURE_EXEC, TABLE_COMPAT,
+    TABLE_NATIVE, TABLE_X32, Target, WATCH_PREFIX_MAX, WATCH_PREFIX_SLOTS, X32_SYSCALL_BIT,
+    cap_counts_key, comm_index, counts_key, stats,
 };
 
 #[unsafe(no_mangle)]
@@ -128,7 +128,12 @@ fn try_sys_enter(ctx: &RawTracePointContext) -> Option<()> {
     }
     match MARKS.get_ptr_mut(&tid) {
         // SAFETY: the entry belongs to this thread, the only writer of its `syscall` field.
-        Some(mark) => unsafe { (*mark).syscall = id as u32 },
+        Some(mark) => unsafe {
+            (*mark).syscall = id as u32;
+            if (*mark).execed == 0 && id != abi::SYS_EXECVE && id != abi::SYS_EXECVEAT {
+                note_slot(target.slot, RUNTIME_PHASE);
+            }
+        },
         None => {
             // SAFETY: only presence is tested.
             let tgid_marked = unsafe { MARKED_TGIDS.get(&tgid).is_some() };

@@ -22,7 +22,8 @@ use std::{
 
 use anyhow::{Context as _, anyhow, bail};
 use profiler_common::{
-    EXEC_AS_ROOT, GATE_EXEC, GATE_FILTER, SECURE_EXEC, TABLE_COMPAT, TABLE_NATIVE, TABLE_X32,
+    EXEC_AS_ROOT, GATE_EXEC, GATE_FILTER, RUNTIME_PHASE, SECURE_EXEC, TABLE_COMPAT, TABLE_NATIVE,
+    TABLE_X32,
 };
 
 use crate::{
@@ -384,7 +385,30 @@ const CONCURRENCY: (&str, &str) = (
 );
 const SPAWNS_TASKS: [&str; 4] = ["clone", "clone3", "fork", "vfork"];
 
-fn implied(named: &Named) -> Vec<ImpliedEntry> {
+/// A container runtime that runs its own code under the filter before exec'ing the entrypoint
+/// (runc does capset, setuid and the exec fifo there) brings its language runtime along, whose
+/// allocator and scheduler act on timing: seen here, runc's Go runtime made `mmap` (heap growth) in
+/// 1 of 10 identical busybox runs and 1–4 `futex` calls per run. A profile from a quiet run would
+/// make the container fail to start on a busy one, so what a language runtime may do at any moment
+/// is allowed: memory (mmap, munmap, madvise), waiting (futex, nanosleep, sched_yield), preemption
+/// signals (getpid, gettid, tgkill), and starting an OS thread (clone, sigaltstack, rt_sigprocmask).
+const RUNTIME_PHASE_REASON: &str = "the container runtime ran code under the filter before the entrypoint; its language runtime's allocator and scheduler make this depending on timing";
+const RUNTIME_PHASE_SYSCALLS: [&str; 12] = [
+    "clone",
+    "futex",
+    "getpid",
+    "gettid",
+    "madvise",
+    "mmap",
+    "munmap",
+    "nanosleep",
+    "rt_sigprocmask",
+    "sched_yield",
+    "sigaltstack",
+    "tgkill",
+];
+
+fn implied(named: &Named, flags: u32) -> Vec<ImpliedEntry> {
     let seen: BTreeSet<&str> = named
         .syscalls
         .iter()
@@ -408,6 +432,17 @@ fn implied(named: &Named) -> Vec<ImpliedEntry> {
             reason,
         })
         .collect();
+    if flags & RUNTIME_PHASE != 0 {
+        for name in RUNTIME_PHASE_SYSCALLS {
+            let already = seen.contains(name) || implied.iter().any(|entry| entry.name == name);
+            if !already && syscalls::is_known_name(name) {
+                implied.push(ImpliedEntry {
+                    name: name.to_owned(),
+                    reason: RUNTIME_PHASE_REASON,
+                });
+            }
+        }
+    }
     implied.sort();
     implied
 }
@@ -428,7 +463,7 @@ pub(crate) fn build(
     profile_ref: &str,
 ) -> anyhow::Result<Built> {
     let named = name_syscalls(recording);
-    let implied = implied(&named);
+    let implied = implied(&named, recording.flags);
     let allowed: BTreeSet<String> = named
         .syscalls
         .iter()
@@ -850,6 +885,31 @@ mod tests {
         assert!(
             !built.profile.allowed_names().contains("futex"),
             "one task never waits on another"
+        );
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn a_runtime_phase_implies_its_language_runtime() {
+        // x86_64 0 = read, 126 = capset (runc after its install).
+        let recording = Recording {
+            observed: vec![observed(TABLE_NATIVE, 0), observed(TABLE_NATIVE, 126)],
+            flags: RUNTIME_PHASE,
+            ..Recording::default()
+        };
+        let built = build(&recording, run_context(), "p.json").expect("build");
+        let allowed = built.profile.allowed_names();
+        for name in RUNTIME_PHASE_SYSCALLS {
+            assert!(allowed.contains(name), "{name}");
+        }
+        let without = Recording {
+            flags: 0,
+            ..recording
+        };
+        let built = build(&without, run_context(), "p.json").expect("build");
+        assert!(
+            !built.profile.allowed_names().contains("mmap"),
+            "a command's launcher runs nothing before execve"
         );
     }
 
