@@ -199,8 +199,13 @@ pub struct ValidateArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
-    /// Docker's profile JSON (`docker run --security-opt seccomp=FILE`), also read by Podman.
+    /// Docker's profile JSON (`docker run --security-opt seccomp=FILE`), also read by Podman and by
+    /// the kubelet (`seccompProfile: Localhost`); what `exec`, `validate`, `diff` and `merge` read.
     Docker,
+    /// The bare OCI runtime-spec `LinuxSeccomp` object, for `config.json`'s `linux.seccomp`.
+    Oci,
+    /// A security-profiles-operator `SeccompProfile` manifest (YAML), for `kubectl apply`.
+    K8s,
 }
 
 /// Parses `1h30m`, `90s`, `500ms`, `2m` or a bare number of seconds.

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod commands;
 pub mod docker;
 pub mod exit;
+pub mod formats;
 pub mod launcher;
 pub mod profile;
 pub mod report;

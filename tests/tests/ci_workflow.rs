@@ -401,3 +401,52 @@ fn malformed_input_is_exit_2_and_writes_nothing() {
         .collect();
     assert!(leftovers.is_empty(), "no temp files left: {leftovers:?}");
 }
+
+#[test]
+fn oci_and_k8s_formats_carry_the_same_profile() {
+    let dir = tempdir();
+    let docker = recorded(dir.path(), "ls", &[OsStr::new("/bin/ls"), OsStr::new("/")]);
+    let names = Profile::read(&docker.profile).allowed();
+    let oci = dir.path().join("ls.oci.json");
+    let k8s = dir.path().join("web-ls.yaml");
+    for (format, path) in [("oci", &oci), ("k8s", &k8s)] {
+        let mut command = profiler_command(["record", "--format", format, "-o"]);
+        command.arg(path).args(["--", "/bin/ls", "/"]);
+        run(&mut command, TIMEOUT).assert_code(0);
+    }
+    let oci_profile = Profile::read(&oci);
+    assert_eq!(
+        oci_profile.allowed(),
+        names,
+        "the same allow list in OCI form"
+    );
+    assert!(
+        !std::fs::read_to_string(&oci)
+            .expect("oci")
+            .contains("\"comment\""),
+        "OCI has no Docker extras"
+    );
+    let replay = profiler([
+        OsStr::new("exec"),
+        OsStr::new("--profile"),
+        oci.as_os_str(),
+        OsStr::new("--"),
+        OsStr::new("/bin/ls"),
+        OsStr::new("/"),
+    ]);
+    assert_eq!(code(&replay), Some(0), "{}", replay.stderr);
+
+    let yaml = std::fs::read_to_string(&k8s).expect("k8s");
+    assert!(yaml.starts_with("apiVersion: security-profiles-operator.x-k8s.io/v1beta1\nkind: SeccompProfile\nmetadata:\n  name: web-ls\n"), "{yaml}");
+    let listed: BTreeSet<String> = yaml
+        .split("  - action: SCMP_ACT_ALLOW\n")
+        .nth(1)
+        .expect("an allow rule")
+        .lines()
+        .skip_while(|line| line.trim() != "names:")
+        .skip(1)
+        .take_while(|line| line.starts_with("    - "))
+        .map(|line| line.trim_start_matches("    - ").to_owned())
+        .collect();
+    assert_eq!(listed, names, "the same allow list in the manifest");
+}

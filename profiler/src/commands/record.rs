@@ -29,8 +29,8 @@ use profiler_common::{
 use crate::{
     capabilities::{self, Capabilities},
     cgroup::OwnedCgroup,
-    cli::RecordArgs,
-    exit, launcher,
+    cli::{Format, RecordArgs},
+    exit, formats, launcher,
     profile::{self, Profile},
     report::{self, ImpliedEntry, Report, RunContext, SyscallEntry, UnnamedEntry},
     syscalls::{self, Arch},
@@ -60,8 +60,18 @@ pub fn run(args: RecordArgs, verbose: u8) -> anyhow::Result<i32> {
         profile_ref: profile_ref(args.output.as_deref()),
     };
     let recorded = record_single(&target, verbose)?;
+    let name = args
+        .output
+        .as_deref()
+        .and_then(Path::file_stem)
+        .map_or_else(
+            || "seccomp-profile".to_owned(),
+            |stem| stem.to_string_lossy().into_owned(),
+        );
     write_outputs(
         &recorded.built,
+        args.format,
+        &name,
         args.output.as_deref(),
         args.report.as_deref(),
     )?;
@@ -518,13 +528,16 @@ pub(crate) fn build(
     })
 }
 
-/// Writes the profile (to `output`, or stdout) and the report, each atomically.
+/// Writes the profile in `format` (to `output`, or stdout) and the report, each atomically.
+/// `name` names a Kubernetes object.
 pub(crate) fn write_outputs(
     built: &Built,
+    format: Format,
+    name: &str,
     output: Option<&Path>,
     report: Option<&Path>,
 ) -> anyhow::Result<()> {
-    let json = built.profile.to_json();
+    let json = formats::render(&built.profile, format, name);
     match output {
         Some(path) => profile::write_atomic(path, json.as_bytes())
             .with_context(|| format!("failed to write the profile to {}", path.display()))

@@ -22,7 +22,7 @@ use profiler_common::Target;
 use super::record::{self, Built};
 use crate::{
     cgroup,
-    cli::RecordArgs,
+    cli::{Format, RecordArgs},
     docker, exit, launcher,
     report::{self, ContainerContext, RunContext},
     tracer::{self, Tracer},
@@ -354,7 +354,12 @@ fn finish(
         return Ok(());
     }
     let stem = unique_stem(&file_stem(entry), names_used);
-    let profile_path = out_dir.join(format!("{stem}.json"));
+    let extension = if args.format == Format::K8s {
+        "yaml"
+    } else {
+        "json"
+    };
+    let profile_path = out_dir.join(format!("{stem}.{extension}"));
     let report_path = report_dir.map(|dir| dir.join(format!("{stem}.report.json")));
     let context = container_context(entry, false, running_at_end);
     let run = container_run(
@@ -366,7 +371,13 @@ fn finish(
     );
     let mut built = record::build(&recording, run, &record::profile_ref(Some(&profile_path)))?;
     warn_about_mode(&mut built);
-    record::write_outputs(&built, Some(&profile_path), report_path.as_deref())?;
+    record::write_outputs(
+        &built,
+        args.format,
+        &stem,
+        Some(&profile_path),
+        report_path.as_deref(),
+    )?;
     let uses = uses_for(&built, &profile_path);
     record::print_summary(&built, Some(&profile_path), report_path.as_deref(), &uses);
     written.push(profile_path);
