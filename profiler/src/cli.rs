@@ -56,7 +56,7 @@ pub enum Command {
 /// Recording ends when CMD exits (or the container stops), at --duration, or on Ctrl-C; what is still
 /// running in CMD's cgroup then gets SIGTERM, and SIGKILL 5 s later.
 #[derive(Debug, clap::Args)]
-#[command(after_help = EXIT_CODES)]
+#[command(after_help = EXIT_CODES, verbatim_doc_comment)]
 pub struct RecordArgs {
     /// Write the profile here (atomically) instead of to stdout. With --containers: a directory,
     /// created if missing, that receives one `<service or name>.json` per container.
