@@ -721,7 +721,11 @@ impl Profile {
             let full = err.to_string();
             // serde_json appends the position, which the message already leads with.
             let suffix = format!(" at line {line} column {column}");
-            let message = full.strip_suffix(&suffix).unwrap_or(&full).to_owned();
+            let mut message = full.strip_suffix(&suffix).unwrap_or(&full).to_owned();
+            if !text.trim_start().starts_with('{') {
+                // serde's "expected struct Profile with 8 elements" for `[]` helps nobody.
+                message = "the top level must be a JSON object".to_owned();
+            }
             let path = origin.to_owned();
             match err.classify() {
                 serde_json::error::Category::Data => ProfileError::Schema {
@@ -1754,6 +1758,20 @@ mod tests {
         );
 
         assert!(write_atomic(Path::new("/"), b"x").is_err());
+    }
+
+    #[test]
+    fn top_level_must_be_an_object() {
+        for text in ["[]", "5", "\"profile\""] {
+            let err = Profile::from_json(text, Path::new("p.json"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("the top level must be a JSON object"),
+                "{text}: {err}"
+            );
+            assert!(err.starts_with("p.json:1:"), "{err}");
+        }
     }
 
     #[test]
