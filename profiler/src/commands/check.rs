@@ -24,16 +24,7 @@ pub struct Outside {
 }
 
 pub fn run(args: CheckArgs, verbose: u8) -> anyhow::Result<i32> {
-    let profile = Profile::load(&args.profile).map_err(exit::with(exit::INPUT))?;
-    profile
-        .check()
-        .with_context(|| {
-            format!(
-                "{} is not a profile runc would apply as written",
-                args.profile.display()
-            )
-        })
-        .map_err(exit::with(exit::INPUT))?;
+    let profile = super::load_profile(&args.profile)?;
     if args.update {
         record::check_output_path(&args.profile).map_err(exit::with(exit::INPUT))?;
     }

@@ -20,7 +20,7 @@ use std::{
     path::Path,
 };
 
-use anyhow::{Context as _, anyhow};
+use anyhow::anyhow;
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -90,16 +90,7 @@ fn load(path: &Path) -> anyhow::Result<Input> {
             .map(Input::Report)
             .map_err(exit::with(exit::INPUT));
     }
-    let profile = Profile::load(path).map_err(exit::with(exit::INPUT))?;
-    profile
-        .check()
-        .with_context(|| {
-            format!(
-                "{} is not a profile runc would apply as written",
-                path.display()
-            )
-        })
-        .map_err(exit::with(exit::INPUT))?;
+    let profile = super::load_profile(path)?;
     Ok(Input::Profile(profile))
 }
 

@@ -18,7 +18,7 @@ use std::{
 
 use anyhow::{Context as _, anyhow, bail};
 
-use crate::{cli::ExecArgs, exit, profile::Profile};
+use crate::{cli::ExecArgs, exit};
 
 /// The exit status when execve fails under the filter, as shells use for "found but could not run".
 const EXEC_FAILED: i32 = 126;
@@ -28,16 +28,7 @@ const DEFAULT_PATH: &str = "/bin:/usr/bin";
 
 pub fn run(args: ExecArgs) -> anyhow::Result<i32> {
     let profile_path = &args.profile;
-    let profile = Profile::load(profile_path).map_err(exit::with(exit::INPUT))?;
-    profile
-        .check()
-        .with_context(|| {
-            format!(
-                "{} is not a profile runc would apply as written",
-                profile_path.display()
-            )
-        })
-        .map_err(exit::with(exit::INPUT))?;
+    let profile = super::load_profile(profile_path)?;
     let filter = profile
         .compile()
         .with_context(|| {

@@ -33,16 +33,7 @@ const PROBE_COMMENT_PREFIX: &str = "not seen while recording";
 pub fn run(args: MergeArgs) -> anyhow::Result<i32> {
     let mut inputs = Vec::with_capacity(args.files.len());
     for path in &args.files {
-        let profile = Profile::load(path).map_err(exit::with(exit::INPUT))?;
-        profile
-            .check()
-            .with_context(|| {
-                format!(
-                    "{} is not a profile runc would apply as written",
-                    path.display()
-                )
-            })
-            .map_err(exit::with(exit::INPUT))?;
+        let profile = super::load_profile(path)?;
         inputs.push((path.display().to_string(), profile));
     }
     let merged = merge(&inputs).map_err(exit::with(exit::INPUT))?;

@@ -12,16 +12,7 @@ use crate::{cli::ValidateArgs, exit, profile::Profile, syscalls::Arch};
 
 pub fn run(args: ValidateArgs) -> anyhow::Result<i32> {
     let path = &args.file;
-    let profile = Profile::load(path).map_err(exit::with(exit::INPUT))?;
-    profile
-        .check()
-        .with_context(|| {
-            format!(
-                "{} is not a profile runc would apply as written",
-                path.display()
-            )
-        })
-        .map_err(exit::with(exit::INPUT))?;
+    let profile = super::load_profile(path)?;
     // The filter is built and dropped: compiling catches what only libseccomp can refuse.
     drop(
         profile
