@@ -233,14 +233,30 @@ impl Tracer {
         Ok(tracer)
     }
 
-    /// One allocator for slots, shared with the kernel side (which takes slots for cgroups it arms).
-    fn seed_free_slots(&mut self) -> Result<(), TracerError> {
+    /// A map of the object, as its aya type.
+    fn open<'a, M>(&'a self, name: &'static str) -> Result<M, TracerError>
+    where
+        M: TryFrom<&'a aya::maps::Map, Error = aya::maps::MapError>,
+    {
+        let map = self.ebpf.map(name).ok_or(TracerError::MissingMap(name))?;
+        M::try_from(map).map_err(map_err(name))
+    }
+
+    /// A map of the object, writable.
+    fn open_mut<'a, M>(&'a mut self, name: &'static str) -> Result<M, TracerError>
+    where
+        M: TryFrom<&'a mut aya::maps::Map, Error = aya::maps::MapError>,
+    {
         let map = self
             .ebpf
-            .map_mut(maps::FREE_SLOTS)
-            .ok_or(TracerError::MissingMap(maps::FREE_SLOTS))?;
-        let mut queue: Queue<&mut MapData, u32> =
-            Queue::try_from(map).map_err(map_err(maps::FREE_SLOTS))?;
+            .map_mut(name)
+            .ok_or(TracerError::MissingMap(name))?;
+        M::try_from(map).map_err(map_err(name))
+    }
+
+    /// One allocator for slots, shared with the kernel side (which takes slots for cgroups it arms).
+    fn seed_free_slots(&mut self) -> Result<(), TracerError> {
+        let mut queue: Queue<&mut MapData, u32> = self.open_mut(maps::FREE_SLOTS)?;
         for slot in 0..MAX_TARGETS {
             queue.push(slot, 0).map_err(map_err(maps::FREE_SLOTS))?;
         }
@@ -251,12 +267,7 @@ impl Tracer {
         if prefixes.len() > WATCH_PREFIX_SLOTS as usize {
             return Err(TracerError::PrefixTooLong(prefixes.join(", ")));
         }
-        let map = self
-            .ebpf
-            .map_mut(maps::WATCH_PREFIXES)
-            .ok_or(TracerError::MissingMap(maps::WATCH_PREFIXES))?;
-        let mut array: Array<&mut MapData, WatchPrefix> =
-            Array::try_from(map).map_err(map_err(maps::WATCH_PREFIXES))?;
+        let mut array: Array<&mut MapData, WatchPrefix> = self.open_mut(maps::WATCH_PREFIXES)?;
         for (index, prefix) in prefixes.iter().enumerate() {
             let bytes = prefix.as_bytes();
             if bytes.len() > WATCH_PREFIX_MAX {
@@ -276,12 +287,7 @@ impl Tracer {
 
     /// The targets registered so far (by us or by the kernel side at `cgroup_mkdir`).
     pub fn targets(&self) -> Result<Vec<(u64, Target)>, TracerError> {
-        let map = self
-            .ebpf
-            .map(maps::TARGETS)
-            .ok_or(TracerError::MissingMap(maps::TARGETS))?;
-        let targets: HashMap<&MapData, u64, Target> =
-            HashMap::try_from(map).map_err(map_err(maps::TARGETS))?;
+        let targets: HashMap<&MapData, u64, Target> = self.open(maps::TARGETS)?;
         targets
             .iter()
             .collect::<Result<Vec<_>, _>>()
@@ -290,12 +296,7 @@ impl Tracer {
 
     /// The target for a cgroup id, if it is one.
     pub fn target_of(&self, cgroup_id: u64) -> Result<Option<Target>, TracerError> {
-        let map = self
-            .ebpf
-            .map(maps::TARGETS)
-            .ok_or(TracerError::MissingMap(maps::TARGETS))?;
-        let targets: HashMap<&MapData, u64, Target> =
-            HashMap::try_from(map).map_err(map_err(maps::TARGETS))?;
+        let targets: HashMap<&MapData, u64, Target> = self.open(maps::TARGETS)?;
         match targets.get(&cgroup_id, 0) {
             Ok(target) => Ok(Some(target)),
             Err(aya::maps::MapError::KeyNotFound) => Ok(None),
@@ -308,24 +309,14 @@ impl Tracer {
 
     /// The cgroup2 path the kernel side recorded when it armed `slot` at `cgroup_mkdir`.
     pub fn slot_path(&self, slot: u32) -> Result<Option<String>, TracerError> {
-        let map = self
-            .ebpf
-            .map(maps::SLOT_PATHS)
-            .ok_or(TracerError::MissingMap(maps::SLOT_PATHS))?;
-        let paths: Array<&MapData, [u8; CGROUP_PATH_MAX]> =
-            Array::try_from(map).map_err(map_err(maps::SLOT_PATHS))?;
+        let paths: Array<&MapData, [u8; CGROUP_PATH_MAX]> = self.open(maps::SLOT_PATHS)?;
         let path = nul_terminated(&paths.get(&slot, 0).map_err(map_err(maps::SLOT_PATHS))?);
         Ok((!path.is_empty()).then_some(path))
     }
 
     /// Facts about a slot's run (`profiler_common::{GATE_*, EXEC_AS_ROOT, SECURE_EXEC}` bits).
     pub fn slot_flags(&self, slot: u32) -> Result<u32, TracerError> {
-        let map = self
-            .ebpf
-            .map(maps::SLOT_FLAGS)
-            .ok_or(TracerError::MissingMap(maps::SLOT_FLAGS))?;
-        let flags: Array<&MapData, u32> =
-            Array::try_from(map).map_err(map_err(maps::SLOT_FLAGS))?;
+        let flags: Array<&MapData, u32> = self.open(maps::SLOT_FLAGS)?;
         flags.get(&slot, 0).map_err(map_err(maps::SLOT_FLAGS))
     }
 
@@ -335,12 +326,7 @@ impl Tracer {
     }
 
     fn read_capabilities(&self, slot: u32) -> Result<Vec<CapCheck>, TracerError> {
-        let map = self
-            .ebpf
-            .map(maps::CAP_COUNTS)
-            .ok_or(TracerError::MissingMap(maps::CAP_COUNTS))?;
-        let counts: PerCpuArray<&MapData, [u64; CAP_SLOTS]> =
-            PerCpuArray::try_from(map).map_err(map_err(maps::CAP_COUNTS))?;
+        let counts: PerCpuArray<&MapData, [u64; CAP_SLOTS]> = self.open(maps::CAP_COUNTS)?;
         let sum = |bucket: u32| -> Result<[u64; CAP_SLOTS], TracerError> {
             let per_cpu = counts
                 .get(&cap_counts_key(slot, bucket), 0)
@@ -355,12 +341,7 @@ impl Tracer {
         };
         let (granted, denied) = (sum(CAP_GRANTED)?, sum(CAP_DENIED)?);
         let (probes, other_cred) = (sum(CAP_VM_PROBE)?, sum(CAP_OTHER_CRED)?);
-        let first_map = self
-            .ebpf
-            .map(maps::CAP_FIRST)
-            .ok_or(TracerError::MissingMap(maps::CAP_FIRST))?;
-        let firsts: Array<&MapData, CapFirst> =
-            Array::try_from(first_map).map_err(map_err(maps::CAP_FIRST))?;
+        let firsts: Array<&MapData, CapFirst> = self.open(maps::CAP_FIRST)?;
         let mut checks = Vec::new();
         for cap in 0..CAP_SLOTS {
             if granted[cap] == 0 && denied[cap] == 0 && probes[cap] == 0 && other_cred[cap] == 0 {
@@ -384,19 +365,9 @@ impl Tracer {
 
     /// Starts recording the cgroup `cgroup_id`; returns the target's slot.
     pub fn add_target(&mut self, cgroup_id: u64, flags: u32) -> Result<u32, TracerError> {
-        let queue_map = self
-            .ebpf
-            .map_mut(maps::FREE_SLOTS)
-            .ok_or(TracerError::MissingMap(maps::FREE_SLOTS))?;
-        let mut queue: Queue<&mut MapData, u32> =
-            Queue::try_from(queue_map).map_err(map_err(maps::FREE_SLOTS))?;
+        let mut queue: Queue<&mut MapData, u32> = self.open_mut(maps::FREE_SLOTS)?;
         let slot = queue.pop(0).map_err(|_| TracerError::TooManyTargets)?;
-        let map = self
-            .ebpf
-            .map_mut(maps::TARGETS)
-            .ok_or(TracerError::MissingMap(maps::TARGETS))?;
-        let mut targets: HashMap<&mut MapData, u64, Target> =
-            HashMap::try_from(map).map_err(map_err(maps::TARGETS))?;
+        let mut targets: HashMap<&mut MapData, u64, Target> = self.open_mut(maps::TARGETS)?;
         targets
             .insert(cgroup_id, Target { slot, flags }, 0)
             .map_err(map_err(maps::TARGETS))?;
@@ -405,12 +376,7 @@ impl Tracer {
 
     /// Stops recording a cgroup (its counts stay readable).
     pub fn remove_target(&mut self, cgroup_id: u64) -> Result<(), TracerError> {
-        let map = self
-            .ebpf
-            .map_mut(maps::TARGETS)
-            .ok_or(TracerError::MissingMap(maps::TARGETS))?;
-        let mut targets: HashMap<&mut MapData, u64, Target> =
-            HashMap::try_from(map).map_err(map_err(maps::TARGETS))?;
+        let mut targets: HashMap<&mut MapData, u64, Target> = self.open_mut(maps::TARGETS)?;
         targets.remove(&cgroup_id).map_err(map_err(maps::TARGETS))
     }
 
@@ -418,12 +384,7 @@ impl Tracer {
     /// These threads are past their runtime's setup (they already run the workload), so they also
     /// count as having exec'd: their capability checks are recorded.
     pub fn mark_threads(&mut self, slot: u32, tids: &[u32]) -> Result<(), TracerError> {
-        let map = self
-            .ebpf
-            .map_mut(maps::MARKS)
-            .ok_or(TracerError::MissingMap(maps::MARKS))?;
-        let mut marks: HashMap<&mut MapData, u32, Mark> =
-            HashMap::try_from(map).map_err(map_err(maps::MARKS))?;
+        let mut marks: HashMap<&mut MapData, u32, Mark> = self.open_mut(maps::MARKS)?;
         for &tid in tids {
             marks
                 .insert(
@@ -453,22 +414,13 @@ impl Tracer {
     }
 
     fn counts_map(&self) -> Result<PerCpuArray<&MapData, [u64; NR_SLOTS]>, TracerError> {
-        let map = self
-            .ebpf
-            .map(maps::COUNTS)
-            .ok_or(TracerError::MissingMap(maps::COUNTS))?;
-        PerCpuArray::try_from(map).map_err(map_err(maps::COUNTS))
+        self.open(maps::COUNTS)
     }
 
     /// Reads a target's counts (summed over CPUs) and first comms, and the incompleteness counters.
     pub fn read(&self, slot: u32) -> Result<Recording, TracerError> {
         let counts = self.counts_map()?;
-        let comm_map = self
-            .ebpf
-            .map(maps::FIRST_COMM)
-            .ok_or(TracerError::MissingMap(maps::FIRST_COMM))?;
-        let comms: Array<&MapData, [u8; 16]> =
-            Array::try_from(comm_map).map_err(map_err(maps::FIRST_COMM))?;
+        let comms: Array<&MapData, [u8; 16]> = self.open(maps::FIRST_COMM)?;
         let mut recording = Recording::default();
         for table in 0..TABLES {
             let per_cpu = counts
@@ -494,12 +446,7 @@ impl Tracer {
                 });
             }
         }
-        let stats_map = self
-            .ebpf
-            .map(maps::STATS)
-            .ok_or(TracerError::MissingMap(maps::STATS))?;
-        let stats_array: PerCpuArray<&MapData, u64> =
-            PerCpuArray::try_from(stats_map).map_err(map_err(maps::STATS))?;
+        let stats_array: PerCpuArray<&MapData, u64> = self.open(maps::STATS)?;
         let stat = |index: u32| -> Result<u64, TracerError> {
             Ok(stats_array
                 .get(&index, 0)
