@@ -2,7 +2,8 @@
 //! a real container under load, reads `capabilities` and `recommendation` from the report, then
 //! replays with `--cap-drop ALL` plus only the recommended `--cap-add`s (and the recorded profile):
 //! it must serve the same load; where a capability is really needed, `--cap-drop ALL` alone must
-//! not. Run by `cargo xtask test` with the images built and dockerd up.
+//! not. Run by `cargo xtask test` with the images built and dockerd up. (`Session::record`
+//! already fails the test when `record` or the load script it drives exits non-zero.)
 
 // Shared with containers.rs; this file uses part of it.
 #[allow(dead_code)]
@@ -112,11 +113,6 @@ fn nginx_on_port_80_runs_with_exactly_the_recommended_capabilities() {
     let name = session.container("rec");
     let argv = nginx80_argv(&session, &name, &[]);
     let recording = session.record("record", &argv, LOAD_TIMEOUT);
-    assert!(
-        recording.output.status.success(),
-        "the recorded load failed:\n{}",
-        recording.output.stderr
-    );
     let report = recording.report(&name);
     let add = recommended(&report);
     // The master binds :80 and switches its worker to nobody:nogroup; nothing else is needed.
@@ -198,11 +194,6 @@ fn redis_as_non_root_needs_no_capabilities() {
     let name = session.container("rec");
     let argv = session.script_argv("redis-load.sh", &[&name]);
     let recording = session.record("record", &argv, LOAD_TIMEOUT);
-    assert!(
-        recording.output.status.success(),
-        "the recorded load failed:\n{}",
-        recording.output.stderr
-    );
     let report = recording.report(&name);
     assert_eq!(
         recommended(&report),
@@ -252,11 +243,6 @@ fn busybox_ls_as_root_works_with_the_recommendation() {
         "/",
     ];
     let recording = session.record("record", &cmd, QUICK_TIMEOUT);
-    assert!(
-        recording.output.status.success(),
-        "{}",
-        recording.output.stderr
-    );
     let report = recording.report(&name);
     let add = recommended(&report);
     assert_eq!(report.json["recommendation"]["ran_as_root"], true);
