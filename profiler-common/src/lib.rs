@@ -99,7 +99,7 @@ pub const fn cap_counts_key(slot: u32, bucket: u32) -> u32 {
 
 /// A gated thread: its target slot, whether it has exec'd since passing the gate (capability checks
 /// count only then: runc still sets up users with full capabilities after installing the filter),
-/// and the syscall it is in (written on every counted `sys_enter`), for attributing capability checks.
+/// and the syscall it is in (stored by each counted `sys_enter` that changes it), for attributing capability checks.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Mark {

@@ -17,8 +17,8 @@ use aya_ebpf::{
     EbpfContext as _, Global,
     helpers::{
         bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
-        bpf_get_current_task, bpf_get_current_uid_gid, bpf_get_stack, bpf_probe_read_kernel,
-        bpf_probe_read_kernel_str_bytes,
+        bpf_get_current_task, bpf_get_current_task_btf, bpf_get_current_uid_gid, bpf_get_stack,
+        bpf_probe_read_kernel, bpf_probe_read_kernel_str_bytes,
     },
     macros::raw_tracepoint,
     programs::RawTracePointContext,
@@ -129,7 +129,10 @@ fn try_sys_enter(ctx: &RawTracePointContext) -> Option<()> {
     match MARKS.get_ptr_mut(&tid) {
         // SAFETY: the entry belongs to this thread, the only writer of its `syscall` field.
         Some(mark) => unsafe {
-            (*mark).syscall = id as u32;
+            // Written only on a change: a thread repeating one syscall keeps the cache line clean.
+            if (*mark).syscall != id as u32 {
+                (*mark).syscall = id as u32;
+            }
             if (*mark).execed == 0 && id != abi::SYS_EXECVE && id != abi::SYS_EXECVEAT {
                 note_slot(target.slot, RUNTIME_PHASE);
             }
@@ -284,10 +287,12 @@ fn is_compat_task() -> bool {
     if offset == 0 {
         return false;
     }
-    // SAFETY: bpf_get_current_task returns the current task_struct; the read is checked.
+    // SAFETY: bpf_get_current_task_btf returns the current task as a BTF-typed pointer, so this is
+    // a plain load that the verifier checks against the kernel's task_struct at load time (the
+    // offset is a read-only global, a known constant to it): no probe_read on every syscall.
     let status = unsafe {
-        let task = bpf_get_current_task() as *const u8;
-        bpf_probe_read_kernel(task.add(offset as usize) as *const u32).unwrap_or(0)
+        let task = bpf_get_current_task_btf() as *const u8;
+        core::ptr::read_volatile(task.add(offset as usize) as *const u32)
     };
     status & COMPAT_STATUS_MASK.load() != 0
 }
