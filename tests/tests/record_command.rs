@@ -254,11 +254,16 @@ fn recordings_are_byte_identical() {
     }
 }
 
-/// ≥ 1M syscalls/s from many threads plus a stream of short-lived processes: in-kernel counters
-/// lose nothing, so the counts are exact, and the tracer keeps the workload above 1M/s.
+/// A syscall storm from many threads plus a stream of short-lived processes: in-kernel counters
+/// lose nothing, so the counts are exact. On an idle 2-core VM the storm runs at ~1.2M syscalls/s
+/// under `record`; that rate is a speed figure, so `cargo xtask bench` measures it (with the same
+/// exactness check) and this test does not time anything. It only refuses a run too small to be a
+/// storm at all (a broken workload), with a floor a third of the benchmark's target.
 #[test]
-fn stress_counts_are_exact_at_a_million_syscalls_per_second() {
+fn stress_counts_are_exact_under_a_syscall_storm() {
     const CHILD_MARKERS: [&str; 4] = ["sysinfo", "times", "getsid", "sched_getscheduler"];
+    const MIN_SYSCALLS: u64 = 1_000_000;
+    const MIN_CHILDREN: u64 = 1_000;
     let dir = tempdir();
     let paths = RecordPaths::new(dir.path(), "stress");
     let stress = workload("stress").to_string_lossy().into_owned();
@@ -288,26 +293,16 @@ fn stress_counts_are_exact_at_a_million_syscalls_per_second() {
     }
 
     let total = report.total_syscalls();
-    let rate = total as f64 * 1000.0 / elapsed_ms as f64;
     eprintln!(
-        "stress under record: {total} syscalls in {elapsed_ms} ms = {rate:.0}/s \
-         ({calls} getppid, {children} children)"
+        "stress under record: {total} syscalls in {elapsed_ms} ms = {:.0}/s ({calls} getppid, \
+         {children} children)",
+        total as f64 * 1000.0 / elapsed_ms as f64
     );
-    if rate < 1_000_000.0 {
-        // Tell a slow tracer from a busy machine: the same workload, untraced, right now.
-        let untraced = run(
-            std::process::Command::new(&stress).args(["--seconds", "3"]),
-            TIMEOUT,
-        );
-        panic!(
-            "traced rate {rate:.0} syscalls/s < 1,000,000 ({total} in {elapsed_ms} ms); untraced just \
-             after: {} getppid/s (load {}; the rate needs an otherwise idle machine)\n{output}",
-            untraced.stdout_value("syscalls_per_sec"),
-            std::fs::read_to_string("/proc/loadavg")
-                .unwrap_or_default()
-                .trim()
-        );
-    }
+    assert!(
+        total >= MIN_SYSCALLS && children >= MIN_CHILDREN,
+        "not a storm: {total} syscalls and {children} children in {elapsed_ms} ms (want at least \
+         {MIN_SYSCALLS} and {MIN_CHILDREN})\n{output}"
+    );
 }
 
 /// Two recordings at once see only their own workload: each profile has its marker and not the

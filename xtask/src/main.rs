@@ -3,6 +3,7 @@
 //! file only parses the command line and dispatches; each task lives in its own module.
 
 mod bench;
+mod bench_storm;
 mod cmd;
 mod demo;
 mod dockerd;
@@ -40,7 +41,8 @@ enum Task {
         #[arg(last = true)]
         args: Vec<String>,
     },
-    /// Per-syscall cost of recording against an empty-program floor, and record's start-up time.
+    /// Per-syscall cost of recording against an empty-program floor, record's start-up time, and
+    /// the rate at which a syscall storm is still counted exactly.
     Bench {
         /// Interleaved rounds; medians are reported.
         #[arg(long, default_value_t = 5)]
