@@ -312,6 +312,18 @@ impl Profile {
     pub fn allowed(&self) -> BTreeSet<String> {
         self.names_with_action("SCMP_ACT_ALLOW")
     }
+
+    /// Writes this profile minus one name (from every rule) to `path`, for denial checks.
+    pub fn write_without(&self, name: &str, path: &Path) {
+        let mut without = self.json.clone();
+        for rule in without["syscalls"].as_array_mut().into_iter().flatten() {
+            if let Some(list) = rule["names"].as_array_mut() {
+                list.retain(|entry| entry != name);
+            }
+        }
+        std::fs::write(path, without.to_string())
+            .unwrap_or_else(|err| panic!("cannot write {}: {err}", path.display()));
+    }
 }
 
 fn names_of(rule: &Value, path: &Path) -> Vec<String> {
@@ -349,6 +361,11 @@ impl Report {
 
     /// The entry for a native (x86-64) syscall, if it was seen.
     pub fn syscall(&self, name: &str) -> Option<&Value> {
+        self.syscall_in(name, "SCMP_ARCH_X86_64")
+    }
+
+    /// The entry for a syscall made through one architecture's table (`SCMP_ARCH_X86`, …).
+    pub fn syscall_in(&self, name: &str, arch: &str) -> Option<&Value> {
         self.json["syscalls"]
             .as_array()
             .unwrap_or_else(|| {
@@ -359,12 +376,17 @@ impl Report {
                 )
             })
             .iter()
-            .find(|entry| entry["name"] == name && entry["arch"] == "SCMP_ARCH_X86_64")
+            .find(|entry| entry["name"] == name && entry["arch"] == arch)
     }
 
     /// How often a native syscall was made; 0 if it was not seen.
     pub fn count(&self, name: &str) -> u64 {
-        self.syscall(name).map_or(0, |entry| {
+        self.count_in(name, "SCMP_ARCH_X86_64")
+    }
+
+    /// How often a syscall was made through one architecture's table; 0 if it was not seen.
+    pub fn count_in(&self, name: &str, arch: &str) -> u64 {
+        self.syscall_in(name, arch).map_or(0, |entry| {
             entry["count"].as_u64().unwrap_or_else(|| {
                 panic!(
                     "`count` of {name} in {} is not a number",

@@ -83,7 +83,7 @@ fn check_catches_growth_and_update_accepts_it() {
     let listed: Vec<&str> = grown
         .stderr
         .lines()
-        .filter_map(|line| line.trim_start().split_whitespace().next())
+        .filter_map(|line| line.split_whitespace().next())
         .filter(|word| {
             word.chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')

@@ -172,15 +172,8 @@ fn replay_allows_the_recording_and_denies_anything_else() {
     assert!(extra.stdout.contains(EXTRA_DENIED), "{extra}");
 
     // Every name matters: without the exec'd child's ioprio_get the run fails at that call.
-    let mut without = paths.profile().json;
-    for rule in without["syscalls"].as_array_mut().into_iter().flatten() {
-        if let Some(list) = rule["names"].as_array_mut() {
-            list.retain(|name| name != "ioprio_get");
-        }
-    }
     let trimmed = dir.path().join("without-ioprio_get.json");
-    std::fs::write(&trimmed, without.to_string())
-        .unwrap_or_else(|err| panic!("cannot write: {err}"));
+    paths.profile().write_without("ioprio_get", &trimmed);
     let denied = run(&mut exec_command(&trimmed, &[ground_truth()]), TIMEOUT);
     denied.assert_code(1);
     assert!(denied.stderr.contains("ioprio_get failed"), "{denied}");
@@ -302,6 +295,68 @@ fn stress_counts_are_exact_under_a_syscall_storm() {
         total >= MIN_SYSCALLS && children >= MIN_CHILDREN,
         "not a storm: {total} syscalls and {children} children in {elapsed_ms} ms (want at least \
          {MIN_SYSCALLS} and {MIN_CHILDREN})\n{output}"
+    );
+}
+
+/// A 64-bit process entering through `int 0x80` makes ia32 syscalls, and seccomp filters them by
+/// the ia32 table (arch AUDIT_ARCH_I386). Number 147 is `getsid` there and `sched_getscheduler`
+/// natively: the recorder must count all of them, exactly, as ia32 `getsid`; the profile must let
+/// the replay make them; and without `getsid` the first one is denied.
+#[test]
+fn ia32_syscalls_are_recorded_by_their_own_table() {
+    const CALLS: u64 = 1000;
+    let dir = tempdir();
+    let paths = RecordPaths::new(dir.path(), "ia32");
+    let workload = workload("ia32-getsid").to_string_lossy().into_owned();
+    let cmd = [workload.as_str(), "--calls", &CALLS.to_string()];
+    let output = record(&paths, &cmd, TIMEOUT);
+    assert_eq!(output.stdout_value("calls"), CALLS, "{output}");
+
+    let report = paths.report();
+    assert_eq!(
+        report.count_in("getsid", "SCMP_ARCH_X86"),
+        CALLS,
+        "ia32 getsid: recorded vs made\n{output}"
+    );
+    assert_eq!(report.count("getsid"), 0, "counted as native getsid");
+    assert_eq!(
+        report.count("sched_getscheduler"),
+        0,
+        "ia32 147 counted as native 147"
+    );
+    // 32-bit code ran, so its signal-return path is implied along with the native one.
+    assert!(
+        report.implied().contains("sigreturn"),
+        "{:?}",
+        report.implied()
+    );
+    let profile = paths.profile();
+    assert!(
+        profile.allowed().contains("getsid"),
+        "{:?}",
+        profile.allowed()
+    );
+    let architectures = &profile.json["architectures"];
+    assert!(
+        architectures
+            .as_array()
+            .is_some_and(|list| list.iter().any(|arch| arch == "SCMP_ARCH_X86")),
+        "SCMP_ARCH_X86 missing from {architectures}"
+    );
+
+    let replay = run(&mut exec_command(&paths.profile, &cmd), TIMEOUT);
+    replay.assert_code(0);
+    assert_eq!(replay.stdout_value("calls"), CALLS, "{replay}");
+
+    let trimmed = dir.path().join("without-getsid.json");
+    profile.write_without("getsid", &trimmed);
+    let denied = run(&mut exec_command(&trimmed, &cmd), TIMEOUT);
+    denied.assert_code(1);
+    assert!(
+        denied
+            .stderr
+            .contains("getsid failed: Operation not permitted"),
+        "{denied}"
     );
 }
 
