@@ -114,11 +114,18 @@ pub struct ExecArgs {
 /// The footprint gate for CI: every syscall outside the profile is listed with its count and the
 /// command that made it first. `--update` rewrites the profile as the union of the old one and
 /// this run instead (exit 0).
+///
+/// Three targets, as for `record`:
+///   check --profile FILE -- CMD
+///   check --profile FILE --container NAME|ID
+///   check --containers --profile DIR -- CMD    each container CMD starts, against DIR/<service or name>.json
 #[derive(Debug, clap::Args)]
-#[command(after_help = EXIT_CODES)]
+#[command(after_help = EXIT_CODES, verbatim_doc_comment)]
 pub struct CheckArgs {
-    /// The checked-in profile the run must stay within.
-    #[arg(long, value_name = "FILE")]
+    /// The checked-in profile the run must stay within. With --containers: the directory of
+    /// checked-in profiles, one `<service or name>.json` per container (as `record --containers -o
+    /// DIR` writes them).
+    #[arg(long, value_name = "FILE|DIR")]
     pub profile: PathBuf,
 
     /// Rewrite the profile to also allow what this run did (the merge of both), instead of failing.
@@ -138,8 +145,13 @@ pub struct CheckArgs {
     pub user: Option<String>,
 
     /// Check a running Docker container (name or id) instead of running CMD.
-    #[arg(long, value_name = "NAME|ID", conflicts_with = "cmd")]
+    #[arg(long, value_name = "NAME|ID", conflicts_with_all = ["cmd", "containers"])]
     pub container: Option<String>,
+
+    /// Check every Docker container that starts while CMD runs against its own profile in the
+    /// --profile directory. A container with no profile there fails the check (--update writes it).
+    #[arg(long, conflicts_with_all = ["user", "report"])]
+    pub containers: bool,
 
     /// The command to run, after `--`.
     #[arg(last = true, value_name = "CMD", required_unless_present = "container")]

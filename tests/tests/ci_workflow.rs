@@ -393,6 +393,37 @@ fn malformed_input_is_exit_2_and_writes_nothing() {
             out_file.display()
         );
     }
+    // check --containers loads every profile in its directory before anything runs.
+    let profile_dir = dir.path().join("profiles");
+    std::fs::create_dir(&profile_dir).expect("mkdir");
+    std::fs::copy(&good, profile_dir.join("web.json")).expect("copy");
+    std::fs::write(profile_dir.join("cache.json"), "this is not json").expect("write");
+    let ran = dir.path().join("cmd-ran");
+    let output = profiler([
+        OsStr::new("check"),
+        OsStr::new("--containers"),
+        OsStr::new("--profile"),
+        profile_dir.as_os_str(),
+        OsStr::new("--"),
+        OsStr::new("touch"),
+        ran.as_os_str(),
+    ]);
+    assert_eq!(
+        code(&output),
+        Some(2),
+        "check --containers: {}",
+        output.stderr
+    );
+    assert!(
+        output.stderr.contains("error:") && output.stderr.contains("cache.json"),
+        "check --containers: the error names the bad profile: {}",
+        output.stderr
+    );
+    assert!(
+        !ran.exists(),
+        "check --containers ran CMD despite a bad profile"
+    );
+
     let leftovers: Vec<String> = std::fs::read_dir(dir.path())
         .expect("read dir")
         .filter_map(|entry| entry.ok())

@@ -15,7 +15,7 @@ mod support_docker;
 
 use std::{collections::BTreeSet, ffi::OsString, time::Instant};
 
-use seccomp_profiler_tests::{Output, Profile, names, run};
+use seccomp_profiler_tests::{Output, Profile, names, profiler_command, run};
 use support_docker::{
     BUSYBOX, DOCKER_DEFAULT_ALLOWS, LOAD_TIMEOUT, NGINX, QUICK_TIMEOUT, REDIS, Recording, Session,
     assert_allows, assert_allows_none, assert_allows_one_of, assert_container, assert_denied,
@@ -787,4 +787,159 @@ fn no_new_privileges_recording_replays_with_it() {
         QUICK_TIMEOUT,
     );
     assert_ne!(without.status.code(), Some(0), "{without}");
+}
+
+/// `check --containers --profile DIR -- CMD`, the footprint gate for multi-container runs: each
+/// container CMD starts is checked against `DIR/<name>.json` from a `record --containers`. The
+/// recorded run passes; a run whose `ls` container makes a directory instead fails naming `mkdir`
+/// for that container, and a container with no profile fails too, with nothing written; `--update`
+/// then merges and writes both, and the updated profile runs the new command while the old one
+/// refused it.
+#[test]
+fn check_containers_gates_each_container_on_its_own_profile() {
+    let mut session = Session::begin("check");
+    let (first, second, extra) = (
+        session.container("first"),
+        session.container("second"),
+        session.container("extra"),
+    );
+    let script = |runs: &[(&str, &str)]| -> Vec<String> {
+        let line = runs
+            .iter()
+            .map(|(name, argv)| {
+                format!("docker run --rm --network none --name {name} {BUSYBOX} {argv}")
+            })
+            .collect::<Vec<_>>()
+            .join(" && ");
+        vec!["sh".into(), "-c".into(), line]
+    };
+    let baseline = script(&[(&first, "ls /"), (&second, "cat /etc/passwd")]);
+    let recording = session.record("baseline", &baseline, QUICK_TIMEOUT);
+    let dir = recording.profiles.clone();
+    let original = recording.profile(&first);
+    assert_allows_none(
+        &original,
+        &["mkdir", "mkdirat"],
+        "ls never makes a directory",
+    );
+    let saved = session.path().join("first-before-update.json");
+    std::fs::copy(&original.path, &saved).unwrap_or_else(|err| panic!("copy: {err}"));
+    let listing = || -> BTreeSet<String> {
+        std::fs::read_dir(&dir)
+            .unwrap_or_else(|err| panic!("read {}: {err}", dir.display()))
+            .map(|entry| {
+                let entry = entry.unwrap_or_else(|err| panic!("read_dir: {err}"));
+                entry.file_name().to_string_lossy().into_owned()
+            })
+            .collect()
+    };
+    let before = listing();
+    assert_eq!(
+        before,
+        BTreeSet::from([format!("{first}.json"), format!("{second}.json")]),
+        "{}",
+        recording.output
+    );
+
+    let check = |extra_args: &[&str], cmd: &[String]| {
+        let mut command = profiler_command(["check", "--containers", "--profile"]);
+        command.arg(&dir).args(extra_args).arg("--").args(cmd);
+        run(&mut command, QUICK_TIMEOUT)
+    };
+    let passed = check(&[], &baseline);
+    passed.assert_code(0);
+    for name in [&first, &second] {
+        assert!(
+            passed
+                .stderr
+                .contains(&format!("ok — every syscall container {name} made")),
+            "{passed}"
+        );
+    }
+
+    let variant = script(&[
+        (&first, "mkdir /tmp/made"),
+        (&second, "cat /etc/passwd"),
+        (&extra, "true"),
+    ]);
+    let failed = check(&[], &variant);
+    failed.assert_code(1);
+    // Exactly one name outside: the mkdir applet's `mkdir`; the rest of its run is ls's.
+    let outside_line = format!("container {first} made 1 syscall(s) outside");
+    assert!(
+        failed.stderr.contains(&outside_line)
+            && failed
+                .stderr
+                .lines()
+                .any(|line| line.split_whitespace().collect::<Vec<_>>() == ["mkdir", "1", "mkdir"]),
+        "expected only `mkdir` (1 call, first made by mkdir) outside {first}.json\n{failed}"
+    );
+    assert!(
+        failed
+            .stderr
+            .contains(&format!("ok — every syscall container {second} made")),
+        "{failed}"
+    );
+    assert!(
+        failed
+            .stderr
+            .contains(&format!("container {extra} has no checked-in profile")),
+        "{failed}"
+    );
+    assert_eq!(listing(), before, "a failing check must write nothing");
+    assert_eq!(
+        std::fs::read(&original.path).ok(),
+        std::fs::read(&saved).ok(),
+        "{first}.json changed without --update"
+    );
+
+    let updated = check(&["--update"], &variant);
+    updated.assert_code(0);
+    assert!(
+        listing().contains(&format!("{extra}.json")),
+        "--update must write the new container's profile\n{updated}"
+    );
+    let merged = recording.profile(&first);
+    assert_allows(&merged, &["mkdir"]);
+    assert!(
+        original.allowed().is_subset(&merged.allowed()),
+        "the update dropped names: {:?}",
+        original.allowed().difference(&merged.allowed())
+    );
+    check(&[], &variant).assert_code(0);
+
+    let replay_name = session.container("replay");
+    let replay = run(
+        docker([
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--name",
+            replay_name.as_str(),
+        ])
+        .args(security_opts(&merged.path, false))
+        .args([BUSYBOX, "mkdir", "/tmp/made"]),
+        QUICK_TIMEOUT,
+    );
+    replay.assert_code(0);
+    assert_denied(
+        &mut session,
+        BUSYBOX,
+        &Profile::read(&saved),
+        &["mkdir", "/tmp/made"],
+        &["mkdir", "mkdirat"],
+    );
+
+    let not_a_dir = profiler_command(["check", "--containers", "--profile"])
+        .arg(&saved)
+        .args(["--", "true"])
+        .output()
+        .unwrap_or_else(|err| panic!("run seccomp-profiler: {err}"));
+    assert_eq!(not_a_dir.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&not_a_dir.stderr).contains("is not a directory"),
+        "{}",
+        String::from_utf8_lossy(&not_a_dir.stderr)
+    );
 }

@@ -45,7 +45,45 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 /// `record --containers -- CMD`.
 pub fn run_containers(args: RecordArgs, verbose: u8) -> anyhow::Result<i32> {
-    runtime()?.block_on(containers(args, verbose))
+    runtime()?
+        .block_on(containers(args, verbose, Mode::Write))
+        .map(|run| run.code)
+}
+
+/// `--containers` for `check`: records like `record --containers` but writes nothing; the
+/// profile paths named in each recording are `<args.output>/<stem>.json`.
+pub(crate) fn record_containers(args: RecordArgs, verbose: u8) -> anyhow::Result<ContainersRun> {
+    runtime()?.block_on(containers(args, verbose, Mode::Collect))
+}
+
+/// One container of a `--containers` recording.
+pub(crate) struct ContainerRecording {
+    /// The file stem its profile gets: its compose service or container name, made unique.
+    pub stem: String,
+    pub built: Built,
+}
+
+pub(crate) struct ContainersRun {
+    /// CMD's outcome as an exit code (`exit::OK` or `exit::CMD_FAILED`).
+    pub code: i32,
+    pub recorded: Vec<ContainerRecording>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// `record`: write each profile (and report) as its container ends, and print its summary.
+    Write,
+    /// `check`: only collect the recordings.
+    Collect,
+}
+
+/// Where finished containers go, and what has been finished so far.
+struct Outputs {
+    mode: Mode,
+    out_dir: PathBuf,
+    report_dir: Option<PathBuf>,
+    names_used: BTreeSet<String>,
+    recorded: Vec<ContainerRecording>,
 }
 
 /// `record --container NAME`: attaches until the container stops, --duration or Ctrl-C.
@@ -64,7 +102,8 @@ struct Tracked {
     info: Option<docker::ContainerInfo>,
     name_hint: Option<String>,
     started: Instant,
-    written: bool,
+    /// Its recording has been read (at `die`, or at the end).
+    finished: bool,
 }
 
 impl Tracked {
@@ -85,14 +124,21 @@ fn container_id_of_path(path: &str) -> Option<String> {
     (id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit())).then(|| id.to_owned())
 }
 
-async fn containers(args: RecordArgs, verbose: u8) -> anyhow::Result<i32> {
-    let out_dir = args.output.clone().unwrap_or_else(|| PathBuf::from("."));
-    let report_dir = args.report_dir.clone();
-    for dir in std::iter::once(&out_dir).chain(report_dir.as_ref()) {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("failed to create output directory {}", dir.display()))
-            .map_err(exit::with(exit::INPUT))?;
-        record::check_writable_dir(dir).map_err(exit::with(exit::INPUT))?;
+async fn containers(args: RecordArgs, verbose: u8, mode: Mode) -> anyhow::Result<ContainersRun> {
+    let mut outputs = Outputs {
+        mode,
+        out_dir: args.output.clone().unwrap_or_else(|| PathBuf::from(".")),
+        report_dir: args.report_dir.clone(),
+        names_used: BTreeSet::new(),
+        recorded: Vec::new(),
+    };
+    if mode == Mode::Write {
+        for dir in std::iter::once(&outputs.out_dir).chain(outputs.report_dir.as_ref()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("failed to create output directory {}", dir.display()))
+                .map_err(exit::with(exit::INPUT))?;
+            record::check_writable_dir(dir).map_err(exit::with(exit::INPUT))?;
+        }
     }
     let program = launcher::resolve_program(&args.cmd[0]).map_err(exit::with(exit::INPUT))?;
     record::check_privileges().map_err(exit::with(exit::ENVIRONMENT))?;
@@ -127,8 +173,6 @@ async fn containers(args: RecordArgs, verbose: u8) -> anyhow::Result<i32> {
     let deadline = args.duration.map(|d| tokio::time::Instant::now() + d);
     let progress = std::io::stderr().is_terminal();
     let mut tracked: BTreeMap<u32, Tracked> = BTreeMap::new();
-    let mut names_used = BTreeSet::new();
-    let mut written = Vec::new();
     let mut cut_short = None;
     let mut tick = tokio::time::interval(tracer::POLL_INTERVAL);
     let ctrl_c = tokio::signal::ctrl_c();
@@ -145,7 +189,7 @@ async fn containers(args: RecordArgs, verbose: u8) -> anyhow::Result<i32> {
                 match event {
                     Ok(event) => {
                         discover(&tracer, &mut tracked)?;
-                        on_event(&engine, &tracer, &mut tracked, &event, &args, &out_dir, report_dir.as_deref(), &mut names_used, &mut written).await?;
+                        on_event(&engine, &tracer, &mut tracked, &event, &args, &mut outputs).await?;
                     }
                     Err(err) => log::warn!("docker events: {err}"),
                 }
@@ -176,25 +220,14 @@ async fn containers(args: RecordArgs, verbose: u8) -> anyhow::Result<i32> {
     while let Ok(Some(event)) = tokio::time::timeout_at(drain_until, events.next()).await {
         discover(&tracer, &mut tracked)?;
         if let Ok(event) = event {
-            on_event(
-                &engine,
-                &tracer,
-                &mut tracked,
-                &event,
-                &args,
-                &out_dir,
-                report_dir.as_deref(),
-                &mut names_used,
-                &mut written,
-            )
-            .await?;
+            on_event(&engine, &tracer, &mut tracked, &event, &args, &mut outputs).await?;
         }
     }
     discover(&tracer, &mut tracked)?;
     let run_time = run_started.elapsed();
     let slots: Vec<u32> = tracked
         .iter()
-        .filter(|(_, t)| !t.written)
+        .filter(|(_, t)| !t.finished)
         .map(|(slot, _)| *slot)
         .collect();
     for slot in slots {
@@ -204,17 +237,7 @@ async fn containers(args: RecordArgs, verbose: u8) -> anyhow::Result<i32> {
         {
             entry.info = engine.inspect(&entry.id).await.ok();
         }
-        finish(
-            &tracer,
-            &mut tracked,
-            slot,
-            &args,
-            &out_dir,
-            report_dir.as_deref(),
-            &mut names_used,
-            &mut written,
-            running,
-        )?;
+        finish(&tracer, &mut tracked, slot, &args, &mut outputs, running)?;
     }
     tracer.flush_logs();
 
@@ -228,14 +251,17 @@ async fn containers(args: RecordArgs, verbose: u8) -> anyhow::Result<i32> {
             (None, None, Some(signal)) => format!("killed by signal {signal}"),
             _ => "ended".into(),
         },
-        written.len()
+        outputs.recorded.len()
     );
-    if written.is_empty() {
-        eprintln!("  no container started while CMD ran; nothing was written");
+    if outputs.recorded.is_empty() {
+        eprintln!("  no container started while CMD ran; nothing was recorded");
     }
-    Ok(match (cut_short, status.success()) {
-        (Some(_), _) | (None, true) => exit::OK,
-        (None, false) => exit::CMD_FAILED,
+    Ok(ContainersRun {
+        code: match (cut_short, status.success()) {
+            (Some(_), _) | (None, true) => exit::OK,
+            (None, false) => exit::CMD_FAILED,
+        },
+        recorded: outputs.recorded,
     })
 }
 
@@ -284,24 +310,20 @@ fn discover(tracer: &Tracer, tracked: &mut BTreeMap<u32, Tracked>) -> anyhow::Re
                 info: None,
                 name_hint: None,
                 started: Instant::now(),
-                written: false,
+                finished: false,
             },
         );
     }
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn on_event(
     engine: &docker::Engine,
     tracer: &Tracer,
     tracked: &mut BTreeMap<u32, Tracked>,
     event: &docker::ContainerEvent,
     args: &RecordArgs,
-    out_dir: &Path,
-    report_dir: Option<&Path>,
-    names_used: &mut BTreeSet<String>,
-    written: &mut Vec<PathBuf>,
+    outputs: &mut Outputs,
 ) -> anyhow::Result<()> {
     let Some((&slot, entry)) = tracked.iter_mut().find(|(_, t)| t.id == event.id) else {
         return Ok(());
@@ -315,36 +337,30 @@ async fn on_event(
                 entry.info = Some(info);
             }
         }
-        "die" if !entry.written => {
+        "die" if !entry.finished => {
             if entry.info.is_none() {
                 entry.info = engine.inspect(&event.id).await.ok();
             }
-            finish(
-                tracer, tracked, slot, args, out_dir, report_dir, names_used, written, false,
-            )?;
+            finish(tracer, tracked, slot, args, outputs, false)?;
         }
         _ => {}
     }
     Ok(())
 }
 
-/// Reads one container's recording and writes its profile (and report).
-#[allow(clippy::too_many_arguments)]
+/// Reads one container's recording; writes its profile (and report) or, for `check`, keeps it.
 fn finish(
     tracer: &Tracer,
     tracked: &mut BTreeMap<u32, Tracked>,
     slot: u32,
     args: &RecordArgs,
-    out_dir: &Path,
-    report_dir: Option<&Path>,
-    names_used: &mut BTreeSet<String>,
-    written: &mut Vec<PathBuf>,
+    outputs: &mut Outputs,
     running_at_end: bool,
 ) -> anyhow::Result<()> {
     let Some(entry) = tracked.get_mut(&slot) else {
         return Ok(());
     };
-    entry.written = true;
+    entry.finished = true;
     let recording = tracer.read(slot).map_err(exit::with(exit::RUNTIME))?;
     if recording.observed.is_empty() {
         log::info!(
@@ -353,14 +369,13 @@ fn finish(
         );
         return Ok(());
     }
-    let stem = unique_stem(&file_stem(entry), names_used);
+    let stem = unique_stem(&file_stem(entry), &mut outputs.names_used);
     let extension = if args.format == Format::K8s {
         "yaml"
     } else {
         "json"
     };
-    let profile_path = out_dir.join(format!("{stem}.{extension}"));
-    let report_path = report_dir.map(|dir| dir.join(format!("{stem}.report.json")));
+    let profile_path = outputs.out_dir.join(format!("{stem}.{extension}"));
     let context = container_context(entry, false, running_at_end);
     let run = container_run(
         record::os_args(&args.cmd),
@@ -371,16 +386,20 @@ fn finish(
     );
     let mut built = record::build(&recording, run, &record::profile_ref(Some(&profile_path)))?;
     warn_about_mode(&mut built);
-    record::write_outputs(
-        &built,
-        args.format,
-        &stem,
-        Some(&profile_path),
-        report_path.as_deref(),
-    )?;
-    let uses = uses_for(&built, &profile_path);
-    record::print_summary(&built, Some(&profile_path), report_path.as_deref(), &uses);
-    written.push(profile_path);
+    if outputs.mode == Mode::Write {
+        let report_path =
+            (outputs.report_dir.as_ref()).map(|dir| dir.join(format!("{stem}.report.json")));
+        record::write_outputs(
+            &built,
+            args.format,
+            &stem,
+            Some(&profile_path),
+            report_path.as_deref(),
+        )?;
+        let uses = uses_for(&built, &profile_path);
+        record::print_summary(&built, Some(&profile_path), report_path.as_deref(), &uses);
+    }
+    outputs.recorded.push(ContainerRecording { stem, built });
     Ok(())
 }
 
@@ -611,7 +630,7 @@ async fn attach_async(
         name_hint: Some(info.name.clone()),
         info: Some(info),
         started,
-        written: true,
+        finished: true,
     };
     let mut run = container_run(
         Vec::new(),
