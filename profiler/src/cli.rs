@@ -8,7 +8,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success
-  1  a finding: `check` saw syscalls outside the profile, `diff` saw NEW allow more than OLD
+  1  a finding: `check` saw syscalls outside the profile (with --containers also: a container with
+     no profile, or no container at all), `diff` saw NEW allow more than OLD
   2  invalid input: bad arguments, an unreadable or invalid profile, CMD not found, an output path
      that cannot be written
   3  this machine cannot trace: not root (no CAP_BPF/CAP_SYS_ADMIN), no BTF, no cgroup v2 mount,

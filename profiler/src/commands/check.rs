@@ -115,7 +115,8 @@ fn run_containers(args: CheckArgs, verbose: u8) -> anyhow::Result<i32> {
             None => new_container(&what, &path, &container.built, args.update)?,
         };
     }
-    let unseen: Vec<&str> = (profiles.keys())
+    let unseen: Vec<&str> = profiles
+        .keys()
         .map(String::as_str)
         .filter(|stem| !seen.contains(stem))
         .collect();
@@ -128,7 +129,8 @@ fn run_containers(args: CheckArgs, verbose: u8) -> anyhow::Result<i32> {
     Ok(if failed { exit::FINDING } else { run.code })
 }
 
-/// Every `*.json` in DIR except `*.report.json`, by file stem, each loaded and checked like any profile input.
+/// Every `*.json` in DIR except `*.report.json`, by file stem, each loaded and checked like any
+/// profile input.
 fn load_profile_dir(dir: &Path) -> anyhow::Result<BTreeMap<String, Profile>> {
     let entries = std::fs::read_dir(dir)
         .with_context(|| format!("failed to read the profile directory {}", dir.display()))
