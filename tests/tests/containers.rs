@@ -19,7 +19,7 @@ use seccomp_profiler_tests::{Output, Profile, names, profiler_command, run};
 use support_docker::{
     BUSYBOX, DOCKER_DEFAULT_ALLOWS, LOAD_TIMEOUT, NGINX, QUICK_TIMEOUT, REDIS, Recording, Session,
     assert_allows, assert_allows_none, assert_allows_one_of, assert_container, assert_denied,
-    assert_no_runtime_setup, assert_report_agrees, assert_valid, check_load, docker, missing_from,
+    assert_no_runtime_setup, assert_report_agrees, assert_valid, check_load, missing_from,
     replay_times, security_opts, value,
 };
 
@@ -388,22 +388,15 @@ fn busybox_ls_replays_and_mkdir_is_denied() {
     assert_eq!(report.count("execve"), 1, "{:#}", report.json);
 
     for no_new_privileges in [false, true] {
-        let replay_name = session.container(if no_new_privileges {
+        let role = if no_new_privileges {
             "replay-nnp"
         } else {
             "replay"
-        });
+        };
         let replay = run(
-            docker([
-                "run",
-                "--rm",
-                "--network",
-                "none",
-                "--name",
-                replay_name.as_str(),
-            ])
-            .args(security_opts(&profile.path, no_new_privileges))
-            .args([BUSYBOX, "ls", "/"]),
+            session
+                .docker_run(role, Some(&profile.path), no_new_privileges)
+                .args([BUSYBOX, "ls", "/"]),
             QUICK_TIMEOUT,
         );
         replay.assert_code(0);
@@ -686,18 +679,10 @@ fn unconfined_container_is_gated_on_first_execve() {
     );
     eprintln!("busybox ls (unconfined): {} names", profile.allowed().len());
 
-    let replay_name = session.container("replay");
     let replay = run(
-        docker([
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "--name",
-            replay_name.as_str(),
-        ])
-        .args(security_opts(&profile.path, false))
-        .args([BUSYBOX, "ls", "/"]),
+        session
+            .docker_run("replay", Some(&profile.path), false)
+            .args([BUSYBOX, "ls", "/"]),
         QUICK_TIMEOUT,
     );
     assert_ne!(
@@ -754,36 +739,20 @@ fn no_new_privileges_recording_replays_with_it() {
         profile.allowed().len()
     );
 
-    let replay_name = session.container("replay");
     let replay = run(
-        docker([
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "--name",
-            replay_name.as_str(),
-        ])
-        .args(security_opts(&profile.path, true))
-        .args([BUSYBOX, "ls", "/"]),
+        session
+            .docker_run("replay", Some(&profile.path), true)
+            .args([BUSYBOX, "ls", "/"]),
         QUICK_TIMEOUT,
     );
     replay.assert_code(0);
     assert!(replay.stdout.lines().any(|line| line == "bin"), "{replay}");
 
     // Without no-new-privileges runc needs capset & co. after the install: the warning is true.
-    let without_name = session.container("without");
     let without = run(
-        docker([
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "--name",
-            without_name.as_str(),
-        ])
-        .args(security_opts(&profile.path, false))
-        .args([BUSYBOX, "ls", "/"]),
+        session
+            .docker_run("without", Some(&profile.path), false)
+            .args([BUSYBOX, "ls", "/"]),
         QUICK_TIMEOUT,
     );
     assert_ne!(without.status.code(), Some(0), "{without}");
@@ -908,18 +877,10 @@ fn check_containers_gates_each_container_on_its_own_profile() {
     );
     check(&[], &variant).assert_code(0);
 
-    let replay_name = session.container("replay");
     let replay = run(
-        docker([
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "--name",
-            replay_name.as_str(),
-        ])
-        .args(security_opts(&merged.path, false))
-        .args([BUSYBOX, "mkdir", "/tmp/made"]),
+        session
+            .docker_run("replay", Some(&merged.path), false)
+            .args([BUSYBOX, "mkdir", "/tmp/made"]),
         QUICK_TIMEOUT,
     );
     replay.assert_code(0);

@@ -102,6 +102,23 @@ impl Session {
         name
     }
 
+    /// `docker run --rm --network none --name <a container for role>`, plus `--security-opt
+    /// seccomp=PROFILE` (and no-new-privileges) when a profile is given: a one-shot container,
+    /// removed at the end of the session; the caller appends the image and its arguments.
+    pub fn docker_run(
+        &mut self,
+        role: &str,
+        profile: Option<&Path>,
+        no_new_privileges: bool,
+    ) -> Command {
+        let name = self.container(role);
+        let mut command = docker(["run", "--rm", "--network", "none", "--name", name.as_str()]);
+        if let Some(profile) = profile {
+            command.args(security_opts(profile, no_new_privileges));
+        }
+        command
+    }
+
     /// A compose project name, brought `down` (and its containers removed) when the session ends.
     pub fn project(&mut self, role: &str) -> String {
         let name = format!("sp-{}-{role}-{}", self.test, std::process::id());
@@ -529,37 +546,20 @@ pub fn assert_denied(
         outside,
         &format!("`{}` must be refused", argv.join(" ")),
     );
-    let control_name = session.container("control");
     let control = run(
-        docker([
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "--name",
-            control_name.as_str(),
-            "--entrypoint",
-            "/bin/busybox",
-            image,
-        ])
-        .args(argv),
+        session
+            .docker_run("control", None, false)
+            .args(["--entrypoint", "/bin/busybox", image])
+            .args(argv),
         QUICK_TIMEOUT,
     );
     control.assert_code(0);
 
-    let denied_name = session.container("denied");
     let denied = run(
-        docker([
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "--name",
-            denied_name.as_str(),
-        ])
-        .args(security_opts(&profile.path, false))
-        .args(["--entrypoint", "/bin/busybox", image])
-        .args(argv),
+        session
+            .docker_run("denied", Some(&profile.path), false)
+            .args(["--entrypoint", "/bin/busybox", image])
+            .args(argv),
         QUICK_TIMEOUT,
     );
     // busybox exits 1; 125-127 would mean Docker could not start the container at all.
