@@ -15,19 +15,22 @@ pub const VMLINUX: &str = "/sys/kernel/btf/vmlinux";
 #[derive(Debug, Error)]
 pub enum BtfError {
     #[error(
-        "cannot read the kernel's BTF at {path}: {source}; this kernel needs CONFIG_DEBUG_INFO_BTF=y \
+        "cannot read the kernel's BTF at {path}: {err}; this kernel needs CONFIG_DEBUG_INFO_BTF=y \
          (most distribution kernels ≥ 5.4 have it)"
     )]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    Read { path: String, err: std::io::Error },
     #[error("{path} is not valid BTF: {what}")]
     Malformed { path: String, what: String },
     #[error("the kernel's BTF has no struct {0}")]
     NoStruct(String),
     #[error("the kernel's BTF has no member {member} in struct {strukt}")]
     NoMember { strukt: String, member: String },
+}
+
+impl crate::exit::Coded for BtfError {
+    fn exit_code(&self) -> i32 {
+        crate::exit::ENVIRONMENT
+    }
 }
 
 const MAGIC: u16 = 0xeb9f;
@@ -60,9 +63,9 @@ impl Btf {
     }
 
     pub fn from_file(path: &Path) -> Result<Btf, BtfError> {
-        let data = std::fs::read(path).map_err(|source| BtfError::Read {
+        let data = std::fs::read(path).map_err(|err| BtfError::Read {
             path: path.display().to_string(),
-            source,
+            err,
         })?;
         Btf::parse(&data).map_err(|what| BtfError::Malformed {
             path: path.display().to_string(),

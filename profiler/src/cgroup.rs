@@ -23,10 +23,16 @@ pub enum CgroupError {
          systemd.unified_cgroup_hierarchy=1"
     )]
     NoCgroup2,
-    #[error("cannot create cgroup {path}: {source}")]
-    Create { path: PathBuf, source: io::Error },
-    #[error("cannot open {path}: {source}")]
-    Open { path: PathBuf, source: io::Error },
+    #[error("cannot create cgroup {}: {err}", .path.display())]
+    Create { path: PathBuf, err: io::Error },
+    #[error("cannot open {}: {err}", .path.display())]
+    Open { path: PathBuf, err: io::Error },
+}
+
+impl crate::exit::Coded for CgroupError {
+    fn exit_code(&self) -> i32 {
+        crate::exit::ENVIRONMENT
+    }
 }
 
 /// The cgroup2 mount point, from `/proc/self/mountinfo` (never hard-coded: hybrid systems mount it
@@ -83,13 +89,13 @@ impl OwnedCgroup {
     pub fn create(tag: &str) -> Result<OwnedCgroup, CgroupError> {
         let root = cgroup2_mount()?;
         let path = root.join(format!("seccomp-profiler-{}-{tag}", std::process::id()));
-        fs::create_dir(&path).map_err(|source| CgroupError::Create {
+        fs::create_dir(&path).map_err(|err| CgroupError::Create {
             path: path.clone(),
-            source,
+            err,
         })?;
-        let id = cgroup_id(&path).map_err(|source| CgroupError::Open {
+        let id = cgroup_id(&path).map_err(|err| CgroupError::Open {
             path: path.clone(),
-            source,
+            err,
         })?;
         Ok(OwnedCgroup { path, id })
     }
@@ -108,7 +114,7 @@ impl OwnedCgroup {
         fs::OpenOptions::new()
             .write(true)
             .open(&path)
-            .map_err(|source| CgroupError::Open { path, source })
+            .map_err(|err| CgroupError::Open { path, err })
     }
 
     /// Processes still in the cgroup.

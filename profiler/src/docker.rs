@@ -35,9 +35,9 @@ const DEFAULT_DOCKER_HOST: &str = "unix:///var/run/docker.sock";
 pub enum DockerError {
     #[error(
         "cannot reach the Docker daemon at {host} (is dockerd running? is DOCKER_HOST right?): \
-         {source}"
+         {err}"
     )]
-    Unreachable { host: String, source: BollardError },
+    Unreachable { host: String, err: BollardError },
     #[error("no container is named {0:?} or has that id; `docker ps -a` lists containers")]
     NotFound(String),
     #[error(
@@ -46,11 +46,21 @@ pub enum DockerError {
          `record --containers -- docker start {name}`)"
     )]
     NotRunning { name: String, short_id: String },
-    #[error("the Docker daemon answered {what} with an error: {source}")]
+    #[error("the Docker daemon answered {what} with an error: {err}")]
     Api {
         what: &'static str,
-        source: BollardError,
+        err: BollardError,
     },
+}
+
+impl crate::exit::Coded for DockerError {
+    fn exit_code(&self) -> i32 {
+        match self {
+            DockerError::Unreachable { .. } => crate::exit::ENVIRONMENT,
+            DockerError::NotFound(_) | DockerError::NotRunning { .. } => crate::exit::INPUT,
+            DockerError::Api { .. } => crate::exit::RUNTIME,
+        }
+    }
 }
 
 /// A connection to one Docker daemon.
@@ -158,9 +168,9 @@ impl Engine {
     /// the newest API version both sides speak.
     pub async fn connect() -> Result<Engine, DockerError> {
         let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| DEFAULT_DOCKER_HOST.to_owned());
-        let unreachable = |source| DockerError::Unreachable {
+        let unreachable = |err| DockerError::Unreachable {
             host: host.clone(),
-            source,
+            err,
         };
         let docker = Docker::connect_with_defaults().map_err(unreachable)?;
         let docker = docker.negotiate_version().await.map_err(unreachable)?;
@@ -239,10 +249,10 @@ impl Engine {
         match err {
             BollardError::DockerResponseServerError { .. }
             | BollardError::JsonDataError { .. }
-            | BollardError::JsonSerdeError { .. } => DockerError::Api { what, source: err },
+            | BollardError::JsonSerdeError { .. } => DockerError::Api { what, err },
             _ => DockerError::Unreachable {
                 host: self.host.clone(),
-                source: err,
+                err,
             },
         }
     }

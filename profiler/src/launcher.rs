@@ -25,8 +25,14 @@ pub enum LaunchError {
     NotFound(OsString),
     #[error("unknown user {0:?}: give a user name or a numeric uid that exists on this machine")]
     UnknownUser(String),
-    #[error("cannot start {cmd:?}: {source}")]
-    Spawn { cmd: OsString, source: io::Error },
+    #[error("cannot start {cmd:?}: {err}")]
+    Spawn { cmd: OsString, err: io::Error },
+}
+
+impl crate::exit::Coded for LaunchError {
+    fn exit_code(&self) -> i32 {
+        crate::exit::INPUT
+    }
 }
 
 /// Who CMD runs as.
@@ -205,9 +211,9 @@ pub fn spawn(cmd: &[OsString], procs: &File, user: Option<&RunAs>) -> Result<Chi
             Ok(())
         });
     }
-    command.spawn().map_err(|source| LaunchError::Spawn {
+    command.spawn().map_err(|err| LaunchError::Spawn {
         cmd: cmd[0].clone(),
-        source,
+        err,
     })
 }
 

@@ -321,6 +321,12 @@ pub enum ProfileError {
     Libseccomp { what: String, err: SeccompError },
 }
 
+impl crate::exit::Coded for ProfileError {
+    fn exit_code(&self) -> i32 {
+        crate::exit::INPUT
+    }
+}
+
 fn quoted_list(names: &[String]) -> String {
     names
         .iter()

@@ -28,24 +28,24 @@ pub enum TracerError {
         "cannot load the eBPF programs: {0}; recording needs root (CAP_BPF and CAP_PERFMON, or \
          CAP_SYS_ADMIN) and a kernel with BPF raw tracepoints (≥ 4.17)"
     )]
-    Load(#[source] aya::EbpfError),
-    #[error("the kernel rejected eBPF program {program}: {source:#}")]
+    Load(aya::EbpfError),
+    #[error("the kernel rejected eBPF program {program}: {err:#}")]
     Program {
         program: &'static str,
-        source: aya::programs::ProgramError,
+        err: aya::programs::ProgramError,
     },
-    #[error("cannot attach eBPF program {program} to tracepoint {tracepoint}: {source:#}")]
+    #[error("cannot attach eBPF program {program} to tracepoint {tracepoint}: {err:#}")]
     Attach {
         program: &'static str,
         tracepoint: &'static str,
-        source: aya::programs::ProgramError,
+        err: aya::programs::ProgramError,
     },
     #[error("eBPF map {0} is missing from the object (build mismatch)")]
     MissingMap(&'static str),
-    #[error("eBPF map {map}: {source}")]
+    #[error("eBPF map {map}: {err}")]
     Map {
         map: &'static str,
-        source: aya::maps::MapError,
+        err: aya::maps::MapError,
     },
     #[error("too many targets: one recording follows at most {MAX_TARGETS} cgroups")]
     TooManyTargets,
@@ -55,6 +55,16 @@ pub enum TracerError {
     MountNamespace(std::io::Error),
     #[error("watched cgroup prefix {0:?} is longer than {WATCH_PREFIX_MAX} bytes")]
     PrefixTooLong(String),
+}
+
+impl crate::exit::Coded for TracerError {
+    /// Setting up says whether this machine can trace (3); reading maps fails only mid-run (4).
+    fn exit_code(&self) -> i32 {
+        match self {
+            TracerError::Map { .. } | TracerError::TooManyTargets => crate::exit::RUNTIME,
+            _ => crate::exit::ENVIRONMENT,
+        }
+    }
 }
 
 /// (program, tracepoint) pairs the recorder attaches. All are raw tracepoints: no tracefs needed.
@@ -134,7 +144,7 @@ pub struct Tracer {
 }
 
 fn map_err(map: &'static str) -> impl Fn(aya::maps::MapError) -> TracerError {
-    move |source| TracerError::Map { map, source }
+    move |err| TracerError::Map { map, err }
 }
 
 impl Tracer {
@@ -300,9 +310,9 @@ impl Tracer {
         match targets.get(&cgroup_id, 0) {
             Ok(target) => Ok(Some(target)),
             Err(aya::maps::MapError::KeyNotFound) => Ok(None),
-            Err(source) => Err(TracerError::Map {
+            Err(err) => Err(TracerError::Map {
                 map: maps::TARGETS,
-                source,
+                err,
             }),
         }
     }
@@ -484,15 +494,14 @@ fn attach_raw(
         .program_mut(program)
         .ok_or(TracerError::MissingProgram(program))?
         .try_into()
-        .map_err(|source| TracerError::Program { program, source })?;
+        .map_err(|err| TracerError::Program { program, err })?;
     prog.load()
-        .map_err(|source| TracerError::Program { program, source })?;
-    prog.attach(tracepoint)
-        .map_err(|source| TracerError::Attach {
-            program,
-            tracepoint,
-            source,
-        })?;
+        .map_err(|err| TracerError::Program { program, err })?;
+    prog.attach(tracepoint).map_err(|err| TracerError::Attach {
+        program,
+        tracepoint,
+        err,
+    })?;
     Ok(())
 }
 

@@ -242,7 +242,7 @@ fn new_container(what: &str, path: &Path, built: &Built, update: bool) -> anyhow
 }
 
 /// The recorded syscalls the profile's allow list lacks, sorted by name.
-pub fn outside(profile: &Profile, report: &crate::report::Report) -> Vec<Outside> {
+pub fn outside(profile: &Profile, report: &crate::output::report::Report) -> Vec<Outside> {
     let allowed = profile.allowed_names();
     let mut outside: BTreeMap<&str, Outside> = BTreeMap::new();
     for entry in report

@@ -30,9 +30,10 @@ use crate::{
     capabilities::{self, Capabilities},
     cgroup::OwnedCgroup,
     cli::{Format, RecordArgs},
-    exit, formats, launcher,
+    exit, launcher,
+    output::report::{ImpliedEntry, Report, RunContext, SyscallEntry, UnnamedEntry},
+    output::{formats, report},
     profile::{self, Profile},
-    report::{self, ImpliedEntry, Report, RunContext, SyscallEntry, UnnamedEntry},
     syscalls::{self, Arch},
     tracer::{self, Recording, Tracer},
 };

@@ -24,7 +24,7 @@ use crate::{
     cgroup,
     cli::{Format, RecordArgs},
     docker, exit, launcher,
-    report::{self, ContainerContext, RunContext},
+    output::report::{self, ContainerContext, RunContext},
     tracer::{self, Tracer},
 };
 
