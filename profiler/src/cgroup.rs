@@ -78,6 +78,106 @@ pub fn cgroup_id(path: &Path) -> io::Result<u64> {
     Ok(fs::metadata(path)?.ino())
 }
 
+/// Every cgroup a recorder makes is `<cgroup2 mount>/seccomp-profiler-<recorder pid>-<tag>`: the
+/// pid tells [`remove_stale`] whether its recorder is still alive.
+const OWNED_PREFIX: &str = "seccomp-profiler-";
+
+/// What `/proc/PID/comm` says for a recorder (the kernel keeps 15 bytes of the name).
+const RECORDER_COMM: &str = "seccomp-profile";
+
+/// Processes in the cgroup at `dir`.
+pub fn pids(dir: &Path) -> Vec<u32> {
+    fs::read_to_string(dir.join("cgroup.procs"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| line.trim().parse().ok())
+        .collect()
+}
+
+/// SIGKILLs everything in the cgroup at `dir` (cgroup.kill, Linux ≥ 5.14; else one kill per pid)
+/// and waits up to two seconds for it to empty. Returns how many processes were in it.
+pub fn kill(dir: &Path) -> usize {
+    let left = pids(dir);
+    if left.is_empty() {
+        return 0;
+    }
+    if fs::write(dir.join("cgroup.kill"), "1").is_err() {
+        for pid in &left {
+            // SAFETY: plain kill(2) on pids read from the cgroup.
+            unsafe { libc::kill(*pid as libc::pid_t, libc::SIGKILL) };
+        }
+    }
+    for _ in 0..200 {
+        if pids(dir).is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    left.len()
+}
+
+/// Removes an emptied cgroup; rmdir of a just-emptied cgroup can fail with EBUSY for a moment
+/// while the kernel finishes tearing down its last task.
+fn remove(dir: &Path) -> io::Result<()> {
+    for _ in 0..100 {
+        match fs::remove_dir(dir) {
+            Err(err) if err.raw_os_error() == Some(libc::EBUSY) => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
+            other => return other,
+        }
+    }
+    Err(io::Error::from_raw_os_error(libc::EBUSY))
+}
+
+/// Removes the cgroups of recorders that are gone (killed with SIGKILL, so they could not clean
+/// up), after killing what is still running in them, and says so on stderr. A recorder is gone
+/// when its pid is not alive or now belongs to another program.
+pub fn remove_stale() {
+    let Ok(root) = cgroup2_mount() else { return };
+    let Ok(entries) = fs::read_dir(&root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = stale_owner(&name) else {
+            continue;
+        };
+        let dir = entry.path();
+        let killed = kill(&dir);
+        let what = match remove(&dir) {
+            Ok(()) => "removed",
+            Err(err) => {
+                log::warn!("could not remove stale cgroup {}: {err}", dir.display());
+                continue;
+            }
+        };
+        crate::output::summary::note(&format!(
+            "seccomp-profiler: {what} cgroup {} left by a recorder (pid {pid}) that is gone{}",
+            dir.display(),
+            if killed > 0 {
+                format!("; killed the {killed} process(es) still in it")
+            } else {
+                String::new()
+            }
+        ));
+    }
+}
+
+/// The pid of the recorder that made the cgroup `name`, if that recorder is gone.
+fn stale_owner(name: &str) -> Option<u32> {
+    let pid: u32 = name
+        .strip_prefix(OWNED_PREFIX)?
+        .split('-')
+        .next()?
+        .parse()
+        .ok()?;
+    let alive = fs::read_to_string(format!("/proc/{pid}/comm"))
+        .is_ok_and(|comm| comm.trim_end() == RECORDER_COMM);
+    (!alive && pid != std::process::id()).then_some(pid)
+}
+
 /// A cgroup this process created; removed (after killing what is left in it) on drop.
 pub struct OwnedCgroup {
     path: PathBuf,
@@ -88,7 +188,7 @@ impl OwnedCgroup {
     /// Creates `<cgroup2 mount>/seccomp-profiler-<pid>-<n>`.
     pub fn create(tag: &str) -> Result<OwnedCgroup, CgroupError> {
         let root = cgroup2_mount()?;
-        let path = root.join(format!("seccomp-profiler-{}-{tag}", std::process::id()));
+        let path = root.join(format!("{OWNED_PREFIX}{}-{tag}", std::process::id()));
         fs::create_dir(&path).map_err(|err| CgroupError::Create {
             path: path.clone(),
             err,
@@ -119,57 +219,21 @@ impl OwnedCgroup {
 
     /// Processes still in the cgroup.
     pub fn pids(&self) -> Vec<u32> {
-        fs::read_to_string(self.path.join("cgroup.procs"))
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|line| line.trim().parse().ok())
-            .collect()
+        pids(&self.path)
     }
 
-    /// SIGKILLs everything in the cgroup (cgroup.kill, Linux ≥ 5.14; else one kill per pid) and waits
-    /// up to two seconds for it to empty. Returns how many processes were left when it was called.
+    /// SIGKILLs everything in the cgroup; see [`kill`].
     pub fn kill_all(&self) -> usize {
-        let left = self.pids();
-        if left.is_empty() {
-            return 0;
-        }
-        if fs::write(self.path.join("cgroup.kill"), "1").is_err() {
-            for pid in &left {
-                // SAFETY: plain kill(2) on pids read from our own cgroup.
-                unsafe { libc::kill(*pid as libc::pid_t, libc::SIGKILL) };
-            }
-        }
-        for _ in 0..200 {
-            if self.pids().is_empty() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        left.len()
+        kill(&self.path)
     }
 }
 
 impl Drop for OwnedCgroup {
     fn drop(&mut self) {
         self.kill_all();
-        // rmdir of a just-emptied cgroup can fail with EBUSY for a moment while the kernel finishes
-        // tearing down its last task.
-        for _ in 0..100 {
-            match fs::remove_dir(&self.path) {
-                Err(err) if err.raw_os_error() == Some(libc::EBUSY) => {
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-                Err(err) if err.kind() != io::ErrorKind::NotFound => {
-                    log::warn!("could not remove cgroup {}: {err}", self.path.display());
-                    return;
-                }
-                _ => return,
-            }
+        if let Err(err) = remove(&self.path) {
+            log::warn!("could not remove cgroup {}: {err}", self.path.display());
         }
-        log::warn!(
-            "could not remove cgroup {}: still busy",
-            self.path.display()
-        );
     }
 }
 
@@ -194,6 +258,21 @@ mod tests {
         assert_eq!(
             parse_cgroup2_mount(text),
             Some(PathBuf::from("/sys/fs/my cgroup"))
+        );
+    }
+
+    #[test]
+    fn only_gone_recorders_are_stale() {
+        assert_eq!(stale_owner("docker"), None);
+        assert_eq!(stale_owner("seccomp-profiler-x-cmd"), None);
+        let me = std::process::id();
+        assert_eq!(stale_owner(&format!("seccomp-profiler-{me}-cmd")), None);
+        // pid 1 is alive and is not a recorder: its name was reused, so the cgroup is stale.
+        assert_eq!(stale_owner("seccomp-profiler-1-cmd"), Some(1));
+        // Beyond pid_max: nobody has it.
+        assert_eq!(
+            stale_owner("seccomp-profiler-99999999-cmd"),
+            Some(99_999_999)
         );
     }
 

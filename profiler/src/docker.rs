@@ -340,6 +340,19 @@ fn go_parse_bool(value: &str) -> Option<bool> {
     }
 }
 
+/// Where dockerd puts containers in the cgroup2 tree: `/docker/<id>` with the cgroupfs driver,
+/// `/system.slice/docker-<id>.scope` with the systemd driver. `--containers` arms new cgroups under
+/// these prefixes.
+pub const CGROUP_PREFIXES: [&str; 2] = ["/docker/", "/system.slice/docker-"];
+
+/// The 64-hex container id in a cgroup path like `/docker/<id>` or `/system.slice/docker-<id>.scope`.
+pub fn container_id_of_path(path: &str) -> Option<String> {
+    let last = path.rsplit('/').next()?;
+    let id = last.strip_prefix("docker-").unwrap_or(last);
+    let id = id.strip_suffix(".scope").unwrap_or(id);
+    (id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit())).then(|| id.to_owned())
+}
+
 /// The two places dockerd puts a container in the cgroup v2 tree, relative to the cgroup2 mount:
 /// `/docker/<id>` with the cgroupfs driver (this project's machines: hybrid hierarchy, cgroup2 at
 /// /sys/fs/cgroup/unified) and `/system.slice/docker-<id>.scope` with the systemd driver. A
@@ -390,7 +403,12 @@ pub fn profile_file_name(info: &ContainerInfo) -> String {
     } else {
         base
     };
-    let sanitised: String = base
+    format!("{}.json", file_stem(base))
+}
+
+/// `name` with every character outside `[A-Za-z0-9._-]` replaced by '_': safe as a file name.
+pub fn file_stem(name: &str) -> String {
+    let stem: String = name
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
@@ -400,7 +418,12 @@ pub fn profile_file_name(info: &ContainerInfo) -> String {
             }
         })
         .collect();
-    format!("{sanitised}.json")
+    // "." and ".." would name directories, not files.
+    if stem.trim_matches('.').is_empty() {
+        stem.replace('.', "_")
+    } else {
+        stem
+    }
 }
 
 #[cfg(test)]
@@ -408,6 +431,24 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    #[test]
+    fn container_ids_from_cgroup_paths() {
+        let id = "a".repeat(64);
+        assert_eq!(
+            container_id_of_path(&format!("/docker/{id}")),
+            Some(id.clone())
+        );
+        assert_eq!(
+            container_id_of_path(&format!("/system.slice/docker-{id}.scope")),
+            Some(id.clone())
+        );
+        assert_eq!(container_id_of_path("/docker/buildkit"), None);
+        assert_eq!(
+            container_id_of_path(&format!("/docker/{}", "g".repeat(64))),
+            None
+        );
+    }
 
     fn opts(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| (*s).to_owned()).collect()

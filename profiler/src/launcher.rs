@@ -163,8 +163,22 @@ pub fn needs_no_new_privs(user: Option<&RunAs>) -> bool {
     user.is_some_and(|u| u.uid != 0) || unsafe { libc::geteuid() } != 0
 }
 
-/// Spawns CMD in the cgroup whose `cgroup.procs` is `procs`, as `user`, behind the gate filter.
-pub fn spawn(cmd: &[OsString], procs: &File, user: Option<&RunAs>) -> Result<Child, LaunchError> {
+/// Whether CMD starts behind the gate filter (`record -- CMD`), or only joins its cgroup (the
+/// command that starts containers, which is not recorded but is stopped with its cgroup).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Gate {
+    Filter,
+    None,
+}
+
+/// Spawns CMD in the cgroup whose `cgroup.procs` is `procs`, as `user`, behind the gate filter
+/// when `gate` says so.
+pub fn spawn(
+    cmd: &[OsString],
+    procs: &File,
+    user: Option<&RunAs>,
+    gate: Gate,
+) -> Result<Child, LaunchError> {
     let program = resolve_program(&cmd[0])?;
     let mut command = Command::new(&program);
     command.arg0(&cmd[0]).args(&cmd[1..]);
@@ -176,7 +190,8 @@ pub fn spawn(cmd: &[OsString], procs: &File, user: Option<&RunAs>) -> Result<Chi
     }
     let procs_fd = procs.as_raw_fd();
     let ids = user.map(|u| (u.uid, u.gid, u.groups.clone()));
-    let no_new_privs = needs_no_new_privs(user);
+    let no_new_privs = gate == Gate::Filter && needs_no_new_privs(user);
+    let filter = gate == Gate::Filter;
     // SAFETY: the closure runs in the forked child before execve and only makes raw syscalls
     // (write, setgroups, setgid, setuid, prctl, seccomp) on data prepared before the fork: no
     // allocation, no locks.
@@ -198,16 +213,18 @@ pub fn spawn(cmd: &[OsString], procs: &File, user: Option<&RunAs>) -> Result<Chi
             if no_new_privs {
                 check(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) as libc::c_long)?;
             }
-            let prog = libc::sock_fprog {
-                len: 1,
-                filter: ALLOW_ALL.as_ptr().cast_mut(),
-            };
-            check(libc::syscall(
-                libc::SYS_seccomp,
-                libc::SECCOMP_SET_MODE_FILTER,
-                0,
-                &prog,
-            ))?;
+            if filter {
+                let prog = libc::sock_fprog {
+                    len: 1,
+                    filter: ALLOW_ALL.as_ptr().cast_mut(),
+                };
+                check(libc::syscall(
+                    libc::SYS_seccomp,
+                    libc::SECCOMP_SET_MODE_FILTER,
+                    0,
+                    &prog,
+                ))?;
+            }
             Ok(())
         });
     }

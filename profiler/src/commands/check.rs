@@ -1,21 +1,23 @@
 //! `seccomp-profiler check --profile FILE -- CMD` (or `--container NAME`, or `--containers
 //! --profile DIR -- CMD` for every container CMD starts): the footprint gate.
-//! Records exactly like `record`, then compares what the run *made* (not what a new profile would
-//! allow: implied entries such as `rt_sigreturn` are not findings) with the checked-in profile's
-//! allow list. Exit 1 lists every syscall outside it with its count and first command; `--update`
-//! rewrites the profile as the merge of both instead.
+//! Records exactly like `record` (the same pipeline), then compares what the run *made* (not what
+//! a new profile would allow: implied entries such as `rt_sigreturn` are not findings) with the
+//! checked-in profile's allow list. Exit 1 lists every syscall outside it with its count and first
+//! command; `--update` rewrites the profile as the merge of both instead.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    path::Path,
+};
 
 use anyhow::Context as _;
 
-use super::record::{self, Built, Single};
-use super::record_docker;
 use crate::{
-    cli::{CheckArgs, Format, RecordArgs},
+    cli::CheckArgs,
     exit,
-    profile::{self, Profile},
+    output::{self, Destination, report::Report, summary, writer},
+    profile::Profile,
+    recording::{self, Built, Finished, Options, Sink, Target},
 };
 
 /// One syscall the run made that the profile does not allow, summed over architectures.
@@ -27,120 +29,173 @@ pub struct Outside {
 }
 
 pub fn run(args: CheckArgs, verbose: u8) -> anyhow::Result<i32> {
-    if args.containers {
-        return run_containers(args, verbose);
+    let target = Target::new(args.cmd, args.user, args.container, args.containers);
+    let options = Options {
+        duration: args.duration,
+        verbose: verbose > 0,
+    };
+    if let Target::Containers { cmd } = &target {
+        return check_containers(&args.profile, args.update, cmd, &target, &options);
     }
     let profile = super::load_profile(&args.profile)?;
-    if args.update {
-        record::check_output_path(&args.profile).map_err(exit::with(exit::INPUT))?;
-    }
-    if let Some(report) = &args.report {
-        record::check_output_path(report).map_err(exit::with(exit::INPUT))?;
-    }
-    let target = Single {
-        cmd: args.cmd.clone(),
-        container: args.container.clone(),
-        user: args.user.clone(),
-        duration: args.duration,
-        profile_ref: args.profile.display().to_string(),
+    let update = args
+        .update
+        .then(|| Destination::check("profile", &args.profile))
+        .transpose()?;
+    let report = (args.report.as_deref())
+        .map(|path| Destination::check("report", path))
+        .transpose()?;
+    writer::distinct(
+        &[update.as_ref(), report.as_ref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>(),
+    )?;
+    let mut collected = Collect::new(args.profile.display().to_string());
+    let outcome = recording::run(&target, &options, &mut collected)?;
+    let Some(finished) = collected.recordings.pop() else {
+        return Err(anyhow::anyhow!("the recording produced nothing to check"));
     };
-    let recorded = record::record_single(&target, verbose)?;
-    if let Some(report) = &args.report {
-        record::write_report(&recorded.built, report)?;
+    if let Some(report) = &report {
+        output::write_report(&finished.built, report)?;
     }
-    let what = match &args.container {
-        Some(name) => format!("container {name}"),
-        None => format!("`{}`", record::os_args(&args.cmd).join(" ")),
+    let what = match &target {
+        Target::Container { name } => format!("container {name}"),
+        _ => format!("`{}`", finished.built.report.run.command.join(" ")),
     };
     let hint = format!("--profile {}", args.profile.display());
     let failed = judge(
         &what,
         &args.profile,
         &profile,
-        &recorded.built,
-        args.update,
+        &finished.built,
+        update.as_ref(),
         &hint,
     )?;
-    Ok(if failed { exit::FINDING } else { recorded.code })
+    Ok(if failed {
+        exit::FINDING
+    } else {
+        outcome.exit_code()
+    })
+}
+
+/// Keeps every finished recording for the comparison after the run.
+struct Collect {
+    /// How summaries refer to the checked-in profile (file or directory).
+    profile_ref: String,
+    recordings: Vec<Finished>,
+}
+
+impl Collect {
+    fn new(profile_ref: String) -> Collect {
+        Collect {
+            profile_ref,
+            recordings: Vec::new(),
+        }
+    }
+}
+
+impl Sink for Collect {
+    fn profile_ref(&self, stem: Option<&str>) -> String {
+        match stem {
+            Some(stem) => format!("{}/{stem}.json", self.profile_ref),
+            None => self.profile_ref.clone(),
+        }
+    }
+
+    fn accept(&mut self, finished: Finished) -> anyhow::Result<()> {
+        self.recordings.push(finished);
+        Ok(())
+    }
 }
 
 /// `check --containers --profile DIR -- CMD`: every container that starts while CMD runs is
 /// checked against `DIR/<service or name>.json`, the layout `record --containers -o DIR` writes.
 /// A container without a profile there is a finding too (`--update` writes its profile).
-fn run_containers(args: CheckArgs, verbose: u8) -> anyhow::Result<i32> {
-    let dir = &args.profile;
+fn check_containers(
+    dir: &Path,
+    update: bool,
+    cmd: &[std::ffi::OsString],
+    target: &Target,
+    options: &Options,
+) -> anyhow::Result<i32> {
     if !dir.is_dir() {
-        return Err(anyhow::anyhow!(
+        return exit::input(format!(
             "with --containers, --profile names the directory of checked-in profiles that \
              `record --containers -o DIR` writes; {} is not a directory",
             dir.display()
-        ))
-        .map_err(exit::with(exit::INPUT));
+        ));
     }
     // Every checked-in profile is loaded (and checked) before anything runs: bad input fails fast.
     let profiles = load_profile_dir(dir)?;
-    if args.update {
-        record::check_writable_dir(dir).map_err(exit::with(exit::INPUT))?;
+    if update {
+        writer::ensure_dir("profile", dir)?;
     }
-    let record_args = RecordArgs {
-        output: Some(dir.clone()),
-        report: None,
-        report_dir: None,
-        format: Format::Docker,
-        duration: args.duration,
-        user: None,
-        container: None,
-        containers: true,
-        cmd: args.cmd.clone(),
-    };
-    let run = record_docker::record_containers(record_args, verbose)?;
-    if run.recorded.is_empty() {
-        eprintln!(
+    let mut collected = Collect::new(dir.display().to_string());
+    let outcome = recording::run(target, options, &mut collected)?;
+    if collected.recordings.is_empty() {
+        summary::note(&format!(
             "seccomp-profiler check: FAILED — no container started while `{}` ran, so nothing was \
              checked against {}",
-            record::os_args(&args.cmd).join(" "),
+            recording::context::os_args(cmd).join(" "),
             dir.display()
-        );
+        ));
         return Ok(exit::FINDING);
     }
     let hint = format!("--containers --profile {}", dir.display());
     let mut failed = false;
     let mut seen = BTreeSet::new();
-    for container in &run.recorded {
-        let path = dir.join(format!("{}.json", container.stem));
-        let what = format!("container {}", container.stem);
-        seen.insert(container.stem.as_str());
-        failed |= match profiles.get(&container.stem) {
-            Some(profile) => judge(&what, &path, profile, &container.built, args.update, &hint)?,
-            None => new_container(&what, &path, &container.built, args.update)?,
+    for container in &collected.recordings {
+        let stem = container.stem.as_deref().unwrap_or("container");
+        let path = dir.join(format!("{stem}.json"));
+        let what = format!("container {stem}");
+        seen.insert(stem.to_owned());
+        let destination = update
+            .then(|| Destination::in_dir("profile", dir, format!("{stem}.json").as_ref()))
+            .transpose()?;
+        failed |= match profiles.get(stem) {
+            Some(profile) => judge(
+                &what,
+                &path,
+                profile,
+                &container.built,
+                destination.as_ref(),
+                &hint,
+            )?,
+            None => new_container(&what, &path, &container.built, destination.as_ref())?,
         };
     }
     let unseen: Vec<&str> = profiles
         .keys()
         .map(String::as_str)
-        .filter(|stem| !seen.contains(stem))
+        .filter(|stem| !seen.contains(*stem))
         .collect();
     if !unseen.is_empty() {
-        eprintln!(
+        summary::note(&format!(
             "  note: not started in this run, so not checked: {}",
             unseen.join(", ")
-        );
+        ));
     }
-    Ok(if failed { exit::FINDING } else { run.code })
+    Ok(if failed {
+        exit::FINDING
+    } else {
+        outcome.exit_code()
+    })
 }
 
 /// Every `*.json` in DIR except `*.report.json`, by file stem, each loaded and checked like any
 /// profile input.
 fn load_profile_dir(dir: &Path) -> anyhow::Result<BTreeMap<String, Profile>> {
-    let entries = std::fs::read_dir(dir)
-        .with_context(|| format!("failed to read the profile directory {}", dir.display()))
-        .map_err(exit::with(exit::INPUT))?;
+    let unreadable = || {
+        exit::InputError(format!(
+            "cannot read the profile directory {}",
+            dir.display()
+        ))
+    };
+    let entries = std::fs::read_dir(dir).with_context(unreadable)?;
     let mut profiles = BTreeMap::new();
     for entry in entries {
-        let path = entry
-            .with_context(|| format!("failed to read the profile directory {}", dir.display()))
-            .map_err(exit::with(exit::INPUT))?
-            .path();
+        let path = entry.with_context(unreadable)?.path();
         let name = path.file_name().unwrap_or_default().to_string_lossy();
         // `record --report-dir` may share the directory: reports are not profiles.
         if name.ends_with(".json") && !name.ends_with(".report.json") && path.is_file() {
@@ -155,15 +210,16 @@ fn load_profile_dir(dir: &Path) -> anyhow::Result<BTreeMap<String, Profile>> {
     Ok(profiles)
 }
 
-/// Compares one recording with its checked-in profile and says so; with `update`, a run that
-/// went outside rewrites the profile as the merge. Returns whether the check failed. `target` is
-/// how the command line named the profile(s), for the hint on accepting the growth.
+/// Compares one recording with its checked-in profile and says so; with `update` (the profile's
+/// destination), a run that went outside rewrites the profile as the merge. Returns whether the
+/// check failed. `target` is how the command line named the profile(s), for the hint on
+/// accepting the growth.
 fn judge(
     what: &str,
     path: &Path,
     profile: &Profile,
     built: &Built,
-    update: bool,
+    update: Option<&Destination>,
     target: &str,
 ) -> anyhow::Result<bool> {
     let outside = outside(profile, &built.report);
@@ -171,78 +227,81 @@ fn judge(
     let shown = path.display();
     if outside.is_empty() && unnamed.is_empty() {
         let distinct: BTreeSet<_> = built.report.syscalls.iter().map(|s| &s.name).collect();
-        eprintln!(
+        summary::note(&format!(
             "seccomp-profiler check: ok — every syscall {what} made ({} distinct, {} calls) is \
              allowed by {shown}",
             distinct.len(),
             built.report.total_syscalls
-        );
+        ));
         return Ok(false);
     }
-    if update {
-        let merged = super::merge::merge_profiles(&[profile.clone(), built.profile.clone()])
-            .map_err(exit::with(exit::INPUT))?;
-        profile::write_atomic(path, merged.to_json().as_bytes())
-            .with_context(|| format!("failed to update {shown}"))
-            .map_err(exit::with(exit::INPUT))?;
+    if let Some(destination) = update {
+        let merged = super::merge::merge_profiles(&[profile.clone(), built.profile.clone()])?;
+        destination.write(merged.to_json().as_bytes())?;
         let names: Vec<&str> = outside.iter().map(|o| o.name.as_str()).collect();
-        eprintln!(
+        summary::note(&format!(
             "seccomp-profiler check: updated {shown}: now also allows {}",
             names.join(", ")
-        );
+        ));
         return Ok(false);
     }
-    eprintln!(
-        "seccomp-profiler check: FAILED — {what} made {} syscall(s) outside {shown}:",
-        outside.len() + unnamed.len()
-    );
-    eprintln!("  {:<24} {:>10}  first made by", "syscall", "count");
+    let mut lines = vec![
+        format!(
+            "seccomp-profiler check: FAILED — {what} made {} syscall(s) outside {shown}:",
+            outside.len() + unnamed.len()
+        ),
+        format!("  {:<24} {:>10}  first made by", "syscall", "count"),
+    ];
     for entry in &outside {
-        eprintln!(
+        lines.push(format!(
             "  {:<24} {:>10}  {}",
             entry.name, entry.count, entry.first_comm
-        );
+        ));
     }
     for entry in unnamed {
-        eprintln!(
+        lines.push(format!(
             "  {:<24} {:>10}  {}  (no name in this libseccomp: cannot be allowed by name)",
             format!("{} #{}", entry.arch, entry.number),
             entry.count,
             entry.first_comm
-        );
+        ));
     }
-    eprintln!(
+    lines.push(format!(
         "  to accept them: seccomp-profiler check --update {target} … (or record again and review \
          `seccomp-profiler diff`)"
-    );
+    ));
+    summary::note(&lines.join("\n"));
     Ok(true)
 }
 
 /// A container with no checked-in profile: a failure, or with `update` its profile is written.
-fn new_container(what: &str, path: &Path, built: &Built, update: bool) -> anyhow::Result<bool> {
+fn new_container(
+    what: &str,
+    path: &Path,
+    built: &Built,
+    update: Option<&Destination>,
+) -> anyhow::Result<bool> {
     let shown = path.display();
-    if update {
-        profile::write_atomic(path, built.profile.to_json().as_bytes())
-            .with_context(|| format!("failed to write {shown}"))
-            .map_err(exit::with(exit::INPUT))?;
-        eprintln!(
+    if let Some(destination) = update {
+        destination.write(built.profile.to_json().as_bytes())?;
+        summary::note(&format!(
             "seccomp-profiler check: wrote {shown}: {what} had no profile; it now allows the {} \
              syscalls this run needed",
             built.allowed
-        );
+        ));
         return Ok(false);
     }
-    eprintln!(
+    summary::note(&format!(
         "seccomp-profiler check: FAILED — {what} has no checked-in profile ({shown} does not exist); \
          it made {} calls. Record it with `seccomp-profiler record --containers -o DIR -- …`, or \
          rerun with --update to write it",
         built.report.total_syscalls
-    );
+    ));
     Ok(true)
 }
 
 /// The recorded syscalls the profile's allow list lacks, sorted by name.
-pub fn outside(profile: &Profile, report: &crate::output::report::Report) -> Vec<Outside> {
+pub fn outside(profile: &Profile, report: &Report) -> Vec<Outside> {
     let allowed = profile.allowed_names();
     let mut outside: BTreeMap<&str, Outside> = BTreeMap::new();
     for entry in report

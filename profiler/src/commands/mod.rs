@@ -5,7 +5,6 @@ pub mod diff;
 pub mod exec;
 pub mod merge;
 pub mod record;
-pub mod record_docker;
 pub mod validate;
 
 use std::path::Path;

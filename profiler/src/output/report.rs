@@ -38,7 +38,7 @@ impl Default for Tool {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct RunContext {
     /// "command", "container" (attached to a running one) or "containers" (started during CMD).
     pub target: &'static str,
@@ -60,11 +60,23 @@ pub struct RunContext {
     /// The signal that ended CMD, if one did.
     pub signal: Option<i32>,
     pub cut_short: bool,
-    /// "duration" or "interrupt" when cut short.
+    /// "duration", "SIGINT", "SIGTERM" or "SIGHUP" when cut short.
     pub cut_short_reason: Option<&'static str>,
     pub duration_ms: u64,
     /// Processes CMD left in its cgroup when it exited, killed by the recorder.
     pub leftover_processes_killed: usize,
+}
+
+impl RunContext {
+    /// This host's kernel and architecture; everything else empty, for a target to fill in.
+    pub fn host() -> RunContext {
+        let (kernel, arch) = kernel_and_arch();
+        RunContext {
+            kernel,
+            arch,
+            ..RunContext::default()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

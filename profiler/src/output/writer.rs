@@ -42,7 +42,7 @@ use crate::exit;
 pub enum OutputError {
     #[error(
         "{role} {} is a directory: give a file name, e.g. {}/profile.json",
-        .path.display(), .path.display()
+        .path.display(), .path.display().to_string().trim_end_matches('/')
     )]
     IsDirectory { role: &'static str, path: PathBuf },
     #[error("{role} {} does not name a file: give a file name, e.g. profile.json", .path.display())]
@@ -140,8 +140,7 @@ impl Destination {
             Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
             _ => PathBuf::from("."),
         };
-        let destination = Destination::in_dir(role, &dir_path, &name)?;
-        destination.shown_as(path)
+        Destination::open(role, &dir_path, &name, path.to_owned())
     }
 
     /// `name` inside the directory `dir` (for `--containers`, whose files are named later).
@@ -150,21 +149,25 @@ impl Destination {
         dir: &Path,
         name: &OsStr,
     ) -> Result<Destination, OutputError> {
+        Destination::open(role, dir, name, dir.join(name))
+    }
+
+    fn open(
+        role: &'static str,
+        dir: &Path,
+        name: &OsStr,
+        shown: PathBuf,
+    ) -> Result<Destination, OutputError> {
         let (fd, dir_key) = open_dir(role, dir)?;
         let destination = Destination {
             role,
-            shown: dir.join(name),
+            shown,
             dir: fd,
             dir_key,
             name: name.to_owned(),
         };
         destination.check_existing()?;
         Ok(destination)
-    }
-
-    fn shown_as(mut self, path: &Path) -> Result<Destination, OutputError> {
-        self.shown = path.to_owned();
-        Ok(self)
     }
 
     pub fn path(&self) -> &Path {
@@ -179,7 +182,8 @@ impl Destination {
         };
         let file_type = meta.file_type();
         let kind = if file_type.is_symlink() {
-            let target = fs::read_link(&self.shown).unwrap_or_else(|_| PathBuf::from("?"));
+            let target =
+                fs::read_link(self.proc_path(&self.name)).unwrap_or_else(|_| PathBuf::from("?"));
             return Err(OutputError::Symlink {
                 role: self.role,
                 path: self.shown.clone(),

@@ -1,9 +1,132 @@
-//! The recording pipeline: a target (a command, a running container, every container a command
-//! starts) → the supervisor that runs it and stops it → the tracer's counts → the build step that
-//! turns counts into a profile and a report. `record` and `check` only choose a target and render
-//! what comes back.
+//! The recording pipeline, for every target alike:
+//!
+//! ```text
+//! Target ─▶ supervisor (deadline, SIGINT/SIGTERM/SIGHUP, SIGKILL after the grace period)
+//!        ─▶ tracer (eBPF counts per cgroup) ─▶ build (names, implied syscalls, profile, report)
+//!        ─▶ Sink (record: write + summary; check: compare with the checked-in profile)
+//! ```
+//!
+//! A [`Target`] says what to record: a command in a fresh cgroup (`command`), a container that is
+//! already running (`attach`), or every container a command starts (`containers`). Each finished
+//! recording is handed to a [`Sink`] as soon as it is complete, so `--containers` writes a
+//! container's profile when it stops. `record` and `check` only choose the target and the sink.
+//! Nothing here parses the command line or writes a file.
 
-/// A recording that failed after it was set up.
+mod attach;
+pub mod build;
+mod command;
+mod containers;
+pub mod context;
+pub mod supervisor;
+
+use std::{ffi::OsString, time::Duration};
+
+pub use build::{Built, build};
+
+use crate::{exit, profile::ProfileError};
+
+/// What to record.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// `-- CMD`: CMD and everything it starts, in a fresh cgroup, from its execve.
+    Command {
+        cmd: Vec<OsString>,
+        /// `--user`; None: under sudo the invoking user, else the caller.
+        user: Option<String>,
+    },
+    /// `--container NAME|ID`: a running Docker container, from now on.
+    Container { name: String },
+    /// `--containers -- CMD`: every container that starts while CMD runs (CMD itself is not
+    /// recorded).
+    Containers { cmd: Vec<OsString> },
+}
+
+impl Target {
+    /// The target a `record` or `check` command line names.
+    pub fn new(
+        cmd: Vec<OsString>,
+        user: Option<String>,
+        container: Option<String>,
+        containers: bool,
+    ) -> Target {
+        match (container, containers) {
+            (Some(name), _) => Target::Container { name },
+            (None, true) => Target::Containers { cmd },
+            (None, false) => Target::Command { cmd, user },
+        }
+    }
+}
+
+/// How a recording runs, whatever its target.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub duration: Option<Duration>,
+    /// Load the eBPF programs with their log on (`-v`).
+    pub verbose: bool,
+}
+
+/// One finished recording, handed to the [`Sink`].
+pub struct Finished {
+    /// A name for files: the container's compose service or name (made unique within the
+    /// recording), or None for a command or an attached container (the caller names those).
+    pub stem: Option<String>,
+    pub built: Built,
+}
+
+/// Where finished recordings go. `record` writes them; `check` compares them.
+pub trait Sink {
+    /// How the summary and recommendation of a recording named `stem` refer to its profile file.
+    fn profile_ref(&self, stem: Option<&str>) -> String;
+
+    /// Takes one finished recording. An error here is reported for that recording and the
+    /// recording of the others goes on; it is remembered in [`Outcome::failed`].
+    fn accept(&mut self, finished: Finished) -> anyhow::Result<()>;
+}
+
+/// How the whole recording ended.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// CMD's exit code, or None when it was killed by a signal (or there is no CMD).
+    pub exit_code: Option<i32>,
+    /// CMD exited with a failure and was not cut short by the recorder.
+    pub cmd_failed: bool,
+    /// The signal or `duration` that cut the recording short.
+    pub cut_short: Option<&'static str>,
+    /// How many recordings were handed to the sink.
+    pub recorded: usize,
+    /// Recordings the sink could not take (e.g. a write failed), by name.
+    pub failed: Vec<String>,
+}
+
+impl Outcome {
+    /// The exit code of a `record`: 5 when CMD failed, else 0 (a run cut short is not a failure).
+    pub fn exit_code(&self) -> i32 {
+        if !self.failed.is_empty() {
+            exit::RUNTIME
+        } else if self.cmd_failed {
+            exit::CMD_FAILED
+        } else {
+            exit::OK
+        }
+    }
+}
+
+/// Records `target` until it ends, `--duration` passes or a signal arrives, handing each finished
+/// recording to `sink`.
+pub fn run(target: &Target, options: &Options, sink: &mut dyn Sink) -> anyhow::Result<Outcome> {
+    let runtime = supervisor::runtime().map_err(|err| RecordError::Runtime(err.to_string()))?;
+    runtime.block_on(async {
+        match target {
+            Target::Command { cmd, user } => {
+                command::record(cmd, user.as_deref(), options, sink).await
+            }
+            Target::Container { name } => attach::record(name, options, sink).await,
+            Target::Containers { cmd } => containers::record(cmd, options, sink).await,
+        }
+    })
+}
+
+/// A recording that could not be made, or failed after it was set up.
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
     #[error(
@@ -11,15 +134,40 @@ pub enum RecordError {
          CAP_PERFMON, or CAP_SYS_ADMIN): run it with sudo"
     )]
     Privileges,
+    #[error("cannot build the profile: {0}")]
+    Build(ProfileError),
     #[error("{0}")]
     Runtime(String),
 }
 
-impl crate::exit::Coded for RecordError {
+impl exit::Coded for RecordError {
     fn exit_code(&self) -> i32 {
         match self {
-            RecordError::Privileges => crate::exit::ENVIRONMENT,
-            RecordError::Runtime(_) => crate::exit::RUNTIME,
+            RecordError::Privileges => exit::ENVIRONMENT,
+            RecordError::Build(_) | RecordError::Runtime(_) => exit::RUNTIME,
         }
+    }
+}
+
+/// Loading tracing programs needs CAP_BPF + CAP_PERFMON (or CAP_SYS_ADMIN), and making a cgroup
+/// needs write access to the cgroup2 tree: in practice, root.
+pub fn check_privileges() -> Result<(), RecordError> {
+    const CAP_SYS_ADMIN: u32 = 21;
+    const CAP_PERFMON: u32 = 38;
+    const CAP_BPF: u32 = 39;
+    let effective = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("CapEff:"))
+                .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        })
+        .unwrap_or(0);
+    let has = |cap: u32| effective & (1 << cap) != 0;
+    if has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON)) {
+        Ok(())
+    } else {
+        Err(RecordError::Privileges)
     }
 }

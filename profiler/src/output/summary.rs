@@ -1,0 +1,226 @@
+//! The summary on stderr: what ran, how many syscalls against Docker's default, capabilities,
+//! warnings, where the files went and the exact commands that use them. Every line goes through
+//! [`say!`], which never panics: a closed stderr (a CI log reader that went away, a hung-up
+//! terminal) must not turn a finished recording into a crash before its files are written.
+
+use std::{io::Write as _, path::Path, time::Duration};
+
+use crate::{capabilities, output::report::Report, recording::Built};
+
+/// Allowed names in Docker 20.10.24's default profile (unconditional SCMP_ACT_ALLOW rules), the
+/// engine Debian ships: what a container gets when it is given no profile.
+pub const DOCKER_DEFAULT_ALLOWED: usize = 346;
+
+/// `eprintln!` that ignores a failed write.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// One line on stderr.
+pub fn note(line: &str) {
+    say!("{line}");
+}
+
+/// An error that did not end the run (e.g. one container's profile could not be written).
+pub fn error(line: &str) {
+    say!("error: {line}");
+}
+
+/// Redraws the progress line; an empty line clears it.
+pub fn progress(line: &str) {
+    let mut stderr = std::io::stderr();
+    let _ = if line.is_empty() {
+        write!(stderr, "\r\x1b[K")
+    } else {
+        write!(stderr, "\r{line} ")
+    };
+}
+
+/// How a recorded profile is used, for the summary.
+pub fn uses(built: &Built, profile: &str) -> Vec<String> {
+    let run = &built.report.run;
+    match &run.container {
+        None => vec![
+            format!(
+                "seccomp-profiler exec --profile {profile} -- {}",
+                run.command.join(" ")
+            ),
+            format!("docker run --security-opt seccomp={profile} …"),
+        ],
+        Some(container) => {
+            let image = container.image.as_deref().unwrap_or("IMAGE");
+            vec![
+                format!("docker run --security-opt seccomp={profile} {image} …"),
+                format!("compose: security_opt: [\"seccomp={profile}\"]"),
+            ]
+        }
+    }
+}
+
+/// The last line of `record --containers`: how CMD ended and how many containers were recorded.
+pub fn containers_run(
+    cmd: &str,
+    run_time: Duration,
+    cut_short: Option<&str>,
+    exit_code: Option<i32>,
+    signal: Option<i32>,
+    outcome: &crate::recording::Outcome,
+) {
+    let ended = match (cut_short, exit_code, signal) {
+        (Some(reason), ..) => crate::recording::supervisor::StopReason::describe(reason),
+        (None, Some(code), _) => format!("exit {code}"),
+        (None, None, Some(signal)) => format!("killed by signal {signal}"),
+        _ => "ended".into(),
+    };
+    say!(
+        "seccomp-profiler: `{cmd}` ran {:.2} s ({ended}); {} container(s) recorded",
+        run_time.as_secs_f64(),
+        outcome.recorded - outcome.failed.len()
+    );
+    if !outcome.failed.is_empty() {
+        say!(
+            "  FAILED: {} container(s) recorded but not written: {}",
+            outcome.failed.len(),
+            outcome.failed.join(", ")
+        );
+    }
+    if outcome.recorded == 0 {
+        say!("  no container started while CMD ran; nothing was recorded");
+    }
+}
+
+fn print_capabilities(report: &Report) {
+    let (Some(caps), Some(rec)) = (&report.capabilities, &report.recommendation) else {
+        say!(
+            "  capabilities: not recorded (the capability:cap_capable tracepoint needs Linux ≥ 6.14)"
+        );
+        return;
+    };
+    let used = if rec.cap_add.is_empty() {
+        "none".to_owned()
+    } else {
+        rec.cap_add.join(", ")
+    };
+    say!(
+        "  capabilities used: {used}; of Docker's 14 defaults, {} not needed",
+        rec.docker_defaults_not_needed.len()
+    );
+    if !caps.denied.is_empty() {
+        let denied: Vec<&str> = caps
+            .denied
+            .iter()
+            .map(|cap| capabilities::short(cap))
+            .collect();
+        say!(
+            "  capabilities denied (the run went on without them): {}",
+            denied.join(", ")
+        );
+    }
+    say!("  run it with the least privilege this run needed:");
+    say!("    {}", rec.docker_run);
+    say!("    compose service:");
+    for line in rec.compose.lines() {
+        say!("      {line}");
+    }
+    say!("    kubernetes container:");
+    for line in rec.kubernetes.lines() {
+        say!("      {line}");
+    }
+    if rec.ran_as_root {
+        say!("  note: it ran as root (uid 0): a non-root USER would need fewer capabilities");
+    }
+    if !rec.no_new_privileges_safe {
+        say!(
+            "  note: it exec'd a setuid/setgid/file-capability binary: no-new-privileges would stop that gaining privileges"
+        );
+    }
+    for spot in &rec.blind_spots {
+        say!("  blind spot: {spot}");
+    }
+}
+
+/// The summary on stderr: what ran, how many syscalls against Docker's default, where the files
+/// went and the exact commands that use them.
+pub fn recording(built: &Built, output: Option<&Path>, report: Option<&Path>) {
+    let run = &built.report.run;
+    let what = match &run.container {
+        Some(container) => format!("container {}", container.name),
+        None => format!("`{}`", run.command.join(" ")),
+    };
+    let ended = match (run.cut_short_reason, run.exit_code, run.signal) {
+        (Some(reason), ..) => crate::recording::supervisor::StopReason::describe(reason),
+        (None, Some(code), _) => format!("exit {code}"),
+        (None, None, Some(signal)) => format!("killed by signal {signal}"),
+        _ => "ended".to_owned(),
+    };
+    let allowed = built.allowed;
+    let percent = allowed as f64 * 100.0 / DOCKER_DEFAULT_ALLOWED as f64;
+    say!(
+        "seccomp-profiler: recorded {what} ({ended}, {:.2} s, {} syscalls made)",
+        run.duration_ms as f64 / 1e3,
+        built.report.total_syscalls
+    );
+    say!(
+        "  {allowed} syscalls allowed; Docker's default profile allows {DOCKER_DEFAULT_ALLOWED} ({percent:.0} % of it, {} fewer)",
+        DOCKER_DEFAULT_ALLOWED.saturating_sub(allowed)
+    );
+    let errno_rules: Vec<&str> = built
+        .profile
+        .syscalls
+        .iter()
+        .filter(|rule| rule.errno_ret == Some(38))
+        .flat_map(|rule| rule.names.iter().map(String::as_str))
+        .collect();
+    if !errno_rules.is_empty() {
+        say!(
+            "  answered with ENOSYS so libraries fall back: {}",
+            errno_rules.join(", ")
+        );
+    }
+    if run.no_new_privs == Some(true) {
+        say!(
+            "  note: CMD ran as {} with no_new_privs set (needed to install the gate filter as non-root)",
+            run.user.as_deref().unwrap_or("?")
+        );
+    }
+    if let Some(container) = &run.container {
+        if container.attached_after_start {
+            say!(
+                "  note: attached to a running container: its start-up was not seen, so this profile lacks \
+                 what runc does while starting a container and Docker cannot start one under it alone; \
+                 record the start with `seccomp-profiler record --containers -o DIR -- docker run …` and \
+                 combine both with `seccomp-profiler merge`"
+            );
+        }
+        if container.running_at_end {
+            say!("  note: the container was still running when recording ended");
+        }
+    }
+    if run.leftover_processes_killed > 0 {
+        say!(
+            "  note: {} process(es) CMD left running were killed",
+            run.leftover_processes_killed
+        );
+    }
+    if run.exit_code.is_some_and(|code| code != 0) && !run.cut_short && run.target == "command" {
+        say!("  warning: CMD failed; the profile covers only what this run did");
+    }
+    for warning in &built.report.warnings {
+        say!("  warning: {warning}");
+    }
+    print_capabilities(&built.report);
+    match output {
+        Some(path) => {
+            say!("  profile written to {}; use it with:", path.display());
+            for line in uses(built, &path.display().to_string()) {
+                say!("    {line}");
+            }
+        }
+        None => say!("  profile written to stdout (use -o FILE to write a file)"),
+    }
+    if let Some(path) = report {
+        say!("  report written to {}", path.display());
+    }
+}

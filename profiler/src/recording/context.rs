@@ -1,0 +1,148 @@
+//! The `run` part of a report: what was recorded, under which gate, as whom, how it ended. Built
+//! from what a target knows; shared by every target so the report reads the same for all.
+
+use std::ffi::OsString;
+
+use profiler_common::{GATE_EXEC, GATE_FILTER};
+
+use crate::{
+    docker, launcher,
+    output::report::{ContainerContext, RunContext},
+};
+
+/// CMD as text, for the report and messages.
+pub fn os_args(args: &[OsString]) -> Vec<String> {
+    args.iter()
+        .map(|arg| arg.to_string_lossy().into_owned())
+        .collect()
+}
+
+/// What the recording's gate bits say about where counting started; `never` when no gate opened.
+pub fn gate_description(gates: u32, never: &str) -> String {
+    match (gates & GATE_FILTER != 0, gates & GATE_EXEC != 0) {
+        (true, false) => {
+            "seccomp filter install: counted from the moment the filter was in place".into()
+        }
+        (false, true) => {
+            "first execve in the container's mount namespace (no seccomp filter was installed)"
+                .into()
+        }
+        (true, true) => {
+            "seccomp filter install, and first execve for processes started without one".into()
+        }
+        (false, false) => never.into(),
+    }
+}
+
+/// The name of the effective user, or its uid when it has no name.
+pub fn current_user_name() -> String {
+    // SAFETY: geteuid has no preconditions.
+    let uid = unsafe { libc::geteuid() };
+    launcher::choose_user(Some(&uid.to_string()))
+        .ok()
+        .flatten()
+        .map_or_else(|| uid.to_string(), |user| user.name)
+}
+
+/// What a container recording knows about its container.
+pub fn container(
+    id: &str,
+    name: String,
+    info: Option<&docker::ContainerInfo>,
+    attached: bool,
+    running_at_end: bool,
+) -> ContainerContext {
+    ContainerContext {
+        id: id.to_owned(),
+        name,
+        image: info.map(|i| i.image.clone()),
+        compose_project: info.and_then(|i| i.compose_project.clone()),
+        compose_service: info.and_then(|i| i.compose_service.clone()),
+        seccomp: match info.map(|i| i.seccomp) {
+            Some(docker::SeccompMode::Default) => "default",
+            Some(docker::SeccompMode::Unconfined) => "unconfined",
+            Some(docker::SeccompMode::Custom) => "custom",
+            None => "unknown",
+        },
+        no_new_privileges: info.map(|i| i.no_new_privileges),
+        attached_after_start: attached,
+        running_at_end,
+    }
+}
+
+/// The run context of a container recording.
+pub fn container_run(
+    command: Vec<String>,
+    target: &'static str,
+    gates: u32,
+    container: ContainerContext,
+    elapsed: std::time::Duration,
+    cut_short: Option<&'static str>,
+) -> RunContext {
+    let never = if container.attached_after_start {
+        "attached: threads running at attach time were counted from then on"
+    } else {
+        "the runtime never installed a filter nor exec'd the entrypoint"
+    };
+    let gate = if container.attached_after_start && gates == 0 {
+        never.to_owned()
+    } else {
+        gate_description(gates, never)
+    };
+    RunContext {
+        target,
+        command,
+        gate,
+        user: None,
+        uid: None,
+        no_new_privs: None,
+        container: Some(container),
+        exit_code: None,
+        signal: None,
+        cut_short: cut_short.is_some(),
+        cut_short_reason: cut_short,
+        duration_ms: elapsed.as_millis() as u64,
+        leftover_processes_killed: 0,
+        ..RunContext::host()
+    }
+}
+
+/// A container recorded without any seccomp filter (`seccomp=unconfined`) is counted from its
+/// entrypoint's execve: what runc itself does between installing a filter and that execve (capset,
+/// setuid, the exec fifo, Go runtime futexes…) was never run under a filter, so it is not in the
+/// profile, and runc cannot start a container under it. Seen with runc 1.1.5: "error closing exec
+/// fds … operation not permitted".
+pub fn mode_warnings(run: &RunContext) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let Some(container) = &run.container else {
+        return warnings;
+    };
+    if container.no_new_privileges == Some(true) {
+        warnings.push(
+            "recorded with no-new-privileges: runc installs the filter right before execve then, so this \
+             profile lacks runc's own post-install work and may not cover a run without no-new-privileges"
+                .to_owned(),
+        );
+    }
+    if container.seccomp == "unconfined" && run.gate.starts_with("first execve") {
+        warnings.push(
+            "recorded with seccomp=unconfined: only the application's own syscalls are in this profile, not \
+             the runtime's work after it installs a filter, so Docker cannot start the container under it; \
+             record without seccomp=unconfined to get a profile Docker can apply"
+                .to_owned(),
+        );
+    }
+    warnings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gate_descriptions() {
+        assert!(gate_description(GATE_FILTER, "never").starts_with("seccomp filter install"));
+        assert!(gate_description(GATE_EXEC, "never").starts_with("first execve"));
+        assert_eq!(gate_description(0, "never"), "never");
+    }
+}
