@@ -11,12 +11,13 @@ Exit codes:
   1  a finding: `check` saw syscalls outside the profile (with --containers also: a container with
      no profile, or no container at all), `diff` saw NEW allow more than OLD
   2  invalid input: bad arguments, an unreadable or invalid profile, CMD not found, an output path
-     that cannot be written
+     that cannot be written (a missing directory, a symlink, two outputs naming one file)
   3  this machine cannot trace: not root (no CAP_BPF/CAP_SYS_ADMIN), no BTF, no cgroup v2 mount,
      the eBPF programs failed to load or attach, dockerd unreachable
-  4  recording failed while running (an I/O or kernel error after tracing started)
+  4  recording failed while running (an I/O or kernel error after tracing started; with
+     --containers: a container's profile could not be written, the others were)
   5  `record`: CMD itself exited non-zero; the profile was still written (a run cut short by
-     --duration or Ctrl-C is not a failure)
+     --duration or a signal is not a failure)
 `exec` replaces itself with CMD, so after a successful start its exit code is CMD's.";
 
 /// Record a workload's syscalls with eBPF and write the smallest seccomp profile that lets it run.
@@ -54,8 +55,13 @@ pub enum Command {
 ///                                      installs its seccomp filter; one profile per container, named after
 ///                                      its compose service or container name.
 ///
-/// Recording ends when CMD exits (or the container stops), at --duration, or on Ctrl-C; what is still
-/// running in CMD's cgroup then gets SIGTERM, and SIGKILL 5 s later.
+/// Recording ends when CMD exits (or the container stops), at --duration, or on SIGINT (Ctrl-C),
+/// SIGTERM or SIGHUP: CMD then gets SIGTERM, and what is left of it (with --containers: also the
+/// containers it started) SIGKILL 5 s later. The profile is still written, complete, with the
+/// report's `cut_short_reason` naming the signal. An attached --container is left running.
+///
+/// Outputs are checked before anything runs and written atomically; a symlink as an output is
+/// refused (exit 2), and so are two outputs naming the same file.
 #[derive(Debug, clap::Args)]
 #[command(after_help = EXIT_CODES, verbatim_doc_comment)]
 pub struct RecordArgs {
