@@ -38,7 +38,8 @@ pub fn run(test_args: &[String]) -> Result<()> {
 
 fn stages(test_args: &[String]) -> Result<()> {
     stage("unit tests", || {
-        cmd::run(cmd::cargo().args([
+        // dockerd answers by now: the Docker client's tests run against it instead of skipping.
+        cmd::run(cmd::cargo().env("SECCOMP_PROFILER_DOCKER_TESTS", "1").args([
             "test",
             "-p",
             "seccomp-profiler",

@@ -10,7 +10,6 @@
 
 use std::{
     collections::{BTreeMap, HashMap},
-    fs, io,
     time::{SystemTime, UNIX_EPOCH},
 };
 
@@ -22,6 +21,13 @@ use bollard::{
 };
 use futures_util::{Stream, StreamExt as _};
 use thiserror::Error;
+
+mod layout;
+
+pub use layout::{
+    CGROUP_PREFIXES, cgroup2_path_of_pid, container_id_of_path, expected_cgroup2_paths, file_stem,
+    profile_file_name,
+};
 
 /// Label Docker Compose puts on every container it creates: the project name.
 pub const COMPOSE_PROJECT_LABEL: &str = "com.docker.compose.project";
@@ -340,115 +346,14 @@ fn go_parse_bool(value: &str) -> Option<bool> {
     }
 }
 
-/// Where dockerd puts containers in the cgroup2 tree: `/docker/<id>` with the cgroupfs driver,
-/// `/system.slice/docker-<id>.scope` with the systemd driver. `--containers` arms new cgroups under
-/// these prefixes.
-pub const CGROUP_PREFIXES: [&str; 2] = ["/docker/", "/system.slice/docker-"];
-
-/// The 64-hex container id in a cgroup path like `/docker/<id>` or `/system.slice/docker-<id>.scope`.
-pub fn container_id_of_path(path: &str) -> Option<String> {
-    let last = path.rsplit('/').next()?;
-    let id = last.strip_prefix("docker-").unwrap_or(last);
-    let id = id.strip_suffix(".scope").unwrap_or(id);
-    (id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit())).then(|| id.to_owned())
-}
-
-/// The two places dockerd puts a container in the cgroup v2 tree, relative to the cgroup2 mount:
-/// `/docker/<id>` with the cgroupfs driver (this project's machines: hybrid hierarchy, cgroup2 at
-/// /sys/fs/cgroup/unified) and `/system.slice/docker-<id>.scope` with the systemd driver. A
-/// daemon started with `--cgroup-parent` puts it elsewhere; [`cgroup2_path_of_pid`] is the truth
-/// once the container runs.
-pub fn expected_cgroup2_paths(id: &str) -> [String; 2] {
-    [
-        format!("/docker/{id}"),
-        format!("/system.slice/docker-{id}.scope"),
-    ]
-}
-
-/// The cgroup v2 path of a process relative to the cgroup2 mount, from the "0::" line of
-/// `/proc/<pid>/cgroup` (present on unified and hybrid hierarchies, whatever the cgroup driver).
-/// Read from the host's cgroup namespace, as this tool runs.
-pub fn cgroup2_path_of_pid(pid: u32) -> io::Result<String> {
-    let file = format!("/proc/{pid}/cgroup");
-    let text = fs::read_to_string(&file)?;
-    parse_cgroup2_path(&text)
-        .map(str::to_owned)
-        .map_err(|why| io::Error::new(io::ErrorKind::NotFound, format!("{file}: {why}")))
-}
-
-fn parse_cgroup2_path(proc_cgroup: &str) -> Result<&str, &'static str> {
-    let path = proc_cgroup
-        .lines()
-        .find_map(|line| line.strip_prefix("0::"))
-        .ok_or("no cgroup v2 (\"0::\") line; is a cgroup2 filesystem mounted?")?;
-    // The kernel appends " (deleted)" when the cgroup was removed (proc_cgroup_show).
-    if path.ends_with(" (deleted)") {
-        return Err("the process's cgroup v2 was removed (did the container just stop?)");
-    }
-    Ok(path)
-}
-
-/// The profile file name for a container: its compose service when labelled, else its name,
-/// with every character outside `[A-Za-z0-9._-]` replaced by '_', plus ".json". Two compose
-/// projects with the same service name (or a scaled service) map to the same name: callers that
-/// record several containers must tell them apart.
-pub fn profile_file_name(info: &ContainerInfo) -> String {
-    let base = info
-        .compose_service
-        .as_deref()
-        .filter(|service| !service.is_empty())
-        .unwrap_or(&info.name);
-    let base = if base.is_empty() {
-        info.id.get(..12).unwrap_or(&info.id)
-    } else {
-        base
-    };
-    format!("{}.json", file_stem(base))
-}
-
-/// `name` with every character outside `[A-Za-z0-9._-]` replaced by '_': safe as a file name.
-pub fn file_stem(name: &str) -> String {
-    let stem: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    // "." and ".." would name directories, not files.
-    if stem.trim_matches('.').is_empty() {
-        stem.replace('.', "_")
-    } else {
-        stem
-    }
-}
+#[cfg(test)]
+mod live_tests;
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-
-    #[test]
-    fn container_ids_from_cgroup_paths() {
-        let id = "a".repeat(64);
-        assert_eq!(
-            container_id_of_path(&format!("/docker/{id}")),
-            Some(id.clone())
-        );
-        assert_eq!(
-            container_id_of_path(&format!("/system.slice/docker-{id}.scope")),
-            Some(id.clone())
-        );
-        assert_eq!(container_id_of_path("/docker/buildkit"), None);
-        assert_eq!(
-            container_id_of_path(&format!("/docker/{}", "g".repeat(64))),
-            None
-        );
-    }
 
     fn opts(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| (*s).to_owned()).collect()
@@ -554,41 +459,6 @@ mod tests {
     }
 
     #[test]
-    fn cgroup2_path_from_hybrid_proc_file() {
-        let id = "ead626c32b8e1e87e201b183b79adb4771c96686b64e638e9615b0d0849ad373";
-        let text = format!(
-            "12:rdma:/\n11:hugetlb:/docker/{id}\n10:perf_event:/docker/{id}\n\
-             9:name=systemd:/docker/{id}\n8:pids:/docker/{id}\n7:blkio:/docker/{id}\n\
-             6:freezer:/docker/{id}\n5:devices:/docker/{id}\n4:memory:/docker/{id}\n\
-             3:cpuset:/docker/{id}\n2:cpu,cpuacct:/docker/{id}\n1:net_cls,net_prio:/\n\
-             0::/docker/{id}\n"
-        );
-        assert_eq!(parse_cgroup2_path(&text).unwrap(), format!("/docker/{id}"));
-        assert_eq!(
-            parse_cgroup2_path(&text).unwrap(),
-            expected_cgroup2_paths(id)[0]
-        );
-        assert_eq!(parse_cgroup2_path("0::/docker/abc").unwrap(), "/docker/abc");
-        // Unified hierarchy, systemd driver.
-        let systemd = format!("0::/system.slice/docker-{id}.scope\n");
-        assert_eq!(
-            parse_cgroup2_path(&systemd).unwrap(),
-            expected_cgroup2_paths(id)[1]
-        );
-        assert_eq!(parse_cgroup2_path("0::/\n").unwrap(), "/");
-        // v1 only, and a removed cgroup.
-        assert!(parse_cgroup2_path("1:name=systemd:/docker/abc\n").is_err());
-        assert!(parse_cgroup2_path("0::/docker/abc (deleted)\n").is_err());
-    }
-
-    #[test]
-    fn cgroup2_path_of_this_process() {
-        // Every process has a "0::" line when a cgroup2 hierarchy exists (this project's machines).
-        let path = cgroup2_path_of_pid(std::process::id()).unwrap();
-        assert!(path.starts_with('/'), "{path}");
-    }
-
-    #[test]
     fn event_verbs_and_messages() {
         use bollard::models::EventActor;
         let message = EventMessage {
@@ -622,243 +492,5 @@ mod tests {
             ..message
         };
         assert!(ContainerEvent::from_message(image).is_none());
-    }
-
-    /// Against a real dockerd, only with `SECCOMP_PROFILER_DOCKER_TESTS=1` (and then it fails,
-    /// never skips, when something is missing). Needs root, `docker` on PATH and a static busybox:
-    /// it imports a one-binary image, runs containers with `--network none`, and removes both.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn against_dockerd() {
-        if std::env::var_os("SECCOMP_PROFILER_DOCKER_TESTS").is_none_or(|v| v != "1") {
-            eprintln!("skipped: set SECCOMP_PROFILER_DOCKER_TESTS=1 to run against dockerd");
-            return;
-        }
-        live::run().await;
-    }
-
-    mod live {
-        use std::{
-            path::Path,
-            process::{Command, Stdio},
-            time::{Duration, Instant},
-        };
-
-        use super::super::*;
-
-        fn docker(args: &[&str]) -> String {
-            let out = Command::new("docker")
-                .args(args)
-                .stderr(Stdio::inherit())
-                .output();
-            let out = out.unwrap_or_else(|err| panic!("cannot run docker {args:?}: {err}"));
-            assert!(
-                out.status.success(),
-                "docker {args:?} failed: {}",
-                out.status
-            );
-            String::from_utf8_lossy(&out.stdout).trim().to_owned()
-        }
-
-        /// Removes what the test made, even when it panics.
-        struct Cleanup {
-            containers: Vec<String>,
-            image: String,
-        }
-
-        impl Drop for Cleanup {
-            fn drop(&mut self) {
-                for name in &self.containers {
-                    let _ = Command::new("docker").args(["rm", "-f", name]).output();
-                }
-                let _ = Command::new("docker").args(["rmi", &self.image]).output();
-            }
-        }
-
-        fn import_busybox_image(tag: &str) {
-            let busybox = ["/bin/busybox", "/usr/bin/busybox"]
-                .into_iter()
-                .find(|p| Path::new(p).exists())
-                .expect("no busybox on the host (apt-get install busybox-static)");
-            let dir = tempfile::tempdir().unwrap();
-            let bin = dir.path().join("bin");
-            fs::create_dir_all(&bin).unwrap();
-            fs::copy(busybox, bin.join("busybox")).unwrap();
-            for applet in ["sh", "ls", "sleep", "cat", "true"] {
-                std::os::unix::fs::symlink("busybox", bin.join(applet)).unwrap();
-            }
-            let tar = dir.path().join("rootfs.tar");
-            let status = Command::new("tar")
-                .arg("-C")
-                .arg(dir.path())
-                .arg("-cf")
-                .arg(&tar)
-                .arg("bin")
-                .status()
-                .unwrap();
-            assert!(status.success());
-            docker(&["import", &tar.display().to_string(), tag]);
-        }
-
-        pub(super) async fn run() {
-            let engine = Engine::connect()
-                .await
-                .unwrap_or_else(|err| panic!("{err}"));
-            assert_eq!(engine.api_version(), "1.41", "expected dockerd 20.10");
-
-            let me = std::process::id();
-            let image = format!("sp-test/busybox:docker-rs-{me}");
-            let probe = format!("sp-probe-{me}");
-            let unconfined = format!("sp-probe-unconfined-{me}");
-            let mut cleanup = Cleanup {
-                containers: vec![],
-                image: image.clone(),
-            };
-            import_busybox_image(&image);
-
-            // Subscribe, but poll only after the container exists: `since` must replay it.
-            let mut events = Box::pin(engine.events());
-            cleanup.containers.push(probe.clone());
-            let id = docker(&[
-                "run",
-                "-d",
-                "--network",
-                "none",
-                "--name",
-                &probe,
-                "--label",
-                "com.docker.compose.project=demo",
-                "--label",
-                "com.docker.compose.service=web/api",
-                &image,
-                "sleep",
-                "30",
-            ]);
-
-            let info = engine.inspect_running(&probe).await.unwrap();
-            assert_eq!(info.id, id);
-            assert_eq!(info.name, probe);
-            assert!(info.running);
-            assert_eq!(info.seccomp, SeccompMode::Default);
-            assert!(!info.no_new_privileges);
-            assert_eq!(info.image, image);
-            assert_eq!(info.compose_project.as_deref(), Some("demo"));
-            assert_eq!(info.compose_service.as_deref(), Some("web/api"));
-            assert_eq!(profile_file_name(&info), "web_api.json");
-            let by_short_id = engine.inspect(&id[..12]).await.unwrap();
-            assert_eq!(by_short_id.id, id);
-
-            let pid = info.pid.unwrap();
-            let path = cgroup2_path_of_pid(pid).unwrap();
-            assert!(expected_cgroup2_paths(&id).contains(&path), "{path}");
-            let mount = crate::cgroup::cgroup2_mount().unwrap();
-            let dir = mount.join(path.trim_start_matches('/'));
-            assert!(dir.is_dir(), "{}", dir.display());
-            eprintln!("pid {pid}, cgroup2 {}", dir.display());
-
-            docker(&["exec", &probe, "ls", "/"]);
-            docker(&["stop", "-t", "1", &probe]);
-
-            let stopped = engine.inspect(&probe).await.unwrap();
-            assert_eq!((stopped.running, stopped.pid), (false, None));
-            match engine.inspect_running(&probe).await {
-                Err(DockerError::NotRunning { .. }) => {}
-                other => panic!("expected NotRunning, got {other:?}"),
-            }
-            match engine.inspect("sp-no-such-container").await {
-                Err(DockerError::NotFound(_)) => {}
-                other => panic!("expected NotFound, got {other:?}"),
-            }
-
-            let mut seen = Vec::new();
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while !seen
-                .iter()
-                .any(|e: &ContainerEvent| e.id == id && e.verb() == "die")
-            {
-                let left = deadline.saturating_duration_since(Instant::now());
-                let next = tokio::time::timeout(left, events.next()).await;
-                let event = next
-                    .expect("timed out waiting for events")
-                    .expect("stream ended");
-                let event = event.unwrap();
-                if event.id == id {
-                    eprintln!("event {} {}", event.time_nanos, event.action);
-                    seen.push(event);
-                }
-            }
-            let verbs: Vec<&str> = seen.iter().map(ContainerEvent::verb).collect();
-            for verb in [
-                "create",
-                "start",
-                "exec_create",
-                "exec_start",
-                "exec_die",
-                "kill",
-                "die",
-            ] {
-                assert!(verbs.contains(&verb), "no {verb} event in {verbs:?}");
-            }
-            assert!(
-                seen.iter().any(|e| e.action == "exec_start: ls /"),
-                "{seen:?}"
-            );
-            assert!(
-                seen.iter()
-                    .all(|e| e.name.as_deref() == Some(probe.as_str()))
-            );
-            let time = |verb: &str| seen.iter().find(|e| e.verb() == verb).map(|e| e.time_nanos);
-            let (create, start) = (time("create").unwrap(), time("start").unwrap());
-            assert!(create <= start);
-            eprintln!("create → start: {} µs", (start - create) / 1000);
-
-            // The security options, as dockerd stores them.
-            let profile = tempfile::NamedTempFile::new().unwrap();
-            fs::write(profile.path(), r#"{"defaultAction":"SCMP_ACT_ALLOW"}"#).unwrap();
-            let custom = format!("seccomp={}", profile.path().display());
-            let cases: [(&[&str], SeccompMode, bool); 4] = [
-                (
-                    &[
-                        "--security-opt",
-                        "seccomp=unconfined",
-                        "--security-opt",
-                        "no-new-privileges",
-                    ],
-                    SeccompMode::Unconfined,
-                    true,
-                ),
-                (
-                    &[
-                        "--security-opt",
-                        &custom,
-                        "--security-opt",
-                        "no-new-privileges:true",
-                    ],
-                    SeccompMode::Custom,
-                    true,
-                ),
-                (
-                    &["--security-opt", "no-new-privileges=false"],
-                    SeccompMode::Default,
-                    false,
-                ),
-                (&["--privileged"], SeccompMode::Unconfined, false),
-            ];
-            cleanup.containers.push(unconfined.clone());
-            for (flags, seccomp, nnp) in cases {
-                let mut args = vec!["create", "--network", "none", "--name", &unconfined];
-                args.extend_from_slice(flags);
-                args.extend_from_slice(&[&image, "true"]);
-                docker(&args);
-                let info = engine.inspect(&unconfined).await.unwrap();
-                assert_eq!(
-                    (info.seccomp, info.no_new_privileges),
-                    (seccomp, nnp),
-                    "{flags:?}"
-                );
-                assert_eq!((info.running, info.pid), (false, None));
-                docker(&["rm", &unconfined]);
-            }
-            drop(cleanup);
-        }
     }
 }
