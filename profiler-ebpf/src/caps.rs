@@ -30,10 +30,15 @@ const CAP_SYS_ADMIN: u32 = 21;
 
 /// `capability:cap_capable` (Linux ≥ 6.14), TP_PROTO(const struct cred *cred, struct user_namespace
 /// *target_ns, const struct user_namespace *capable_ns, int cap, int ret): every capability check
-/// and its result (ret 0 = granted). Gated like syscalls, and further: only after the thread's first
-/// exec past the gate, because runc sets up users (setgroups/setgid/setuid, which check
-/// CAP_SETGID/CAP_SETUID) after installing the filter but before applying the container's capability
-/// set (libcontainer/init_linux.go finalizeNamespace).
+/// and its result (ret 0 = granted), fired at the end of security/commoncap.c cap_capable(). Only
+/// `arg(0)` (compared with the task's `real_cred`), `arg(3)` and `arg(4)` are read. Userspace
+/// attaches it only where the tracepoint exists; syscalls are recorded without it.
+/// <https://elixir.bootlin.com/linux/v6.18/source/include/trace/events/capability.h>
+///
+/// Gated like syscalls, and further: only after the thread's first exec past the gate, because runc
+/// sets up users (setgroups/setgid/setuid, which check CAP_SETGID/CAP_SETUID) after installing the
+/// filter but before applying the container's capability set (libcontainer/init_linux.go
+/// finalizeNamespace).
 #[raw_tracepoint(tracepoint = "cap_capable")]
 pub fn cap_capable(ctx: RawTracePointContext) -> i32 {
     let _ = try_cap_capable(&ctx);
@@ -86,8 +91,9 @@ fn try_cap_capable(ctx: &RawTracePointContext) -> Option<()> {
 
 /// Whether this CAP_SYS_ADMIN check comes from the memory-accounting probe: one of the first kernel
 /// stack frames returns into `security_vm_enough_memory_mm` (on 6.18 `cap_vm_enough_memory` is
-/// inlined there; where it is not, it is one frame further down, still within the eight read). Where /proc/kallsyms hid the address, the syscall in progress
-/// decides (which misses stack growth on a page fault).
+/// inlined there; where it is not, it is one frame further down, still within the eight read).
+/// Where /proc/kallsyms hid the address, the syscall in progress decides (which misses stack growth
+/// on a page fault). `bpf_get_stack` needs Linux ≥ 4.18.
 #[inline(always)]
 fn is_vm_probe(ctx: &RawTracePointContext, syscall: u32) -> bool {
     let (start, end) = (VM_PROBE_START.load(), VM_PROBE_END.load());

@@ -22,7 +22,13 @@ use crate::{
     stats::bump,
 };
 
-/// `cgroup:cgroup_mkdir`, TP_PROTO(struct cgroup *cgrp, const char *path) (include/trace/events/cgroup.h).
+/// `cgroup:cgroup_mkdir`, TP_PROTO(struct cgroup *cgrp, const char *path): `arg(0)` is the new
+/// cgroup (its hierarchy and kernfs id are read at the offsets in [`crate::globals`]), `arg(1)`
+/// its path relative to the hierarchy's root. Linux ≥ 4.17 (raw tracepoints); this two-argument
+/// layout is the one in this machine's 6.18 BTF (`btf_trace_cgroup_mkdir`). Fired from
+/// cgroup_mkdir() in <https://elixir.bootlin.com/linux/v6.18/source/kernel/cgroup/cgroup.c>;
+/// <https://elixir.bootlin.com/linux/v6.18/source/include/trace/events/cgroup.h>
+///
 /// Runs inside the runtime's mkdir, before any task can join the new cgroup: a cgroup2 child of a
 /// watched prefix (e.g. `/docker/<id>`) becomes a target here, so a container is recorded from its
 /// first syscall with no race against its entrypoint. Fires for cgroup v1 hierarchies too; only the

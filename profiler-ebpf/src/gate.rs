@@ -4,9 +4,10 @@
 //! forks and survives exec. Probes that fail (runc's five `seccomp(…, NULL)` calls returning
 //! -EFAULT) do not count. With `Target::GATE_ON_EXEC`, a thread's first execve opens the gate too.
 //!
-//! This module owns MARKS, MARKED_TGIDS, PENDING and SLOT_FLAGS: an install is noticed at
-//! `sys_enter` ([`gate_opens`], which the syscall counter calls for unmarked threads of a target
-//! only) and becomes a mark at `sys_exit`; `sched_process_fork`, `sched_process_exec` and
+//! On the kernel side this module owns MARKS (but for the `syscall` field, which `sys_enter` keeps
+//! current), MARKED_TGIDS, PENDING and SLOT_FLAGS. An install is noticed at `sys_enter`
+//! ([`gate_opens`], which the syscall counter calls for unmarked threads of a target only) and
+//! becomes a mark at `sys_exit`; `sched_process_fork`, `sched_process_exec` and
 //! `sched_process_exit` carry marks over and drop them. It counts nothing and never reads the
 //! counts ([`crate::syscalls`] does), and it does not decide which cgroups are targets (userspace
 //! and [`crate::cgroups`] do).
@@ -133,8 +134,12 @@ fn mark<C: aya_ebpf::EbpfContext>(ctx: &C, tid: u32, mark: Mark) {
     }
 }
 
-/// `raw_syscalls:sys_exit`, TP_PROTO(struct pt_regs *regs, long ret). Only threads with a filter
-/// install in flight do any work: a tid lookup in an almost always empty map.
+/// `raw_syscalls:sys_exit`, TP_PROTO(struct pt_regs *regs, long ret): `arg(1)` is the syscall's
+/// return value; only 0 opens the gate. Linux ≥ 4.17 (raw tracepoints).
+/// <https://elixir.bootlin.com/linux/v6.18/source/include/trace/events/syscalls.h>
+///
+/// Fires on every syscall of the machine, but only threads with a filter install in flight do any
+/// work: a tid lookup in an almost always empty map.
 #[raw_tracepoint(tracepoint = "sys_exit")]
 pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
     let _ = try_sys_exit(&ctx);
@@ -165,9 +170,14 @@ fn try_sys_exit(ctx: &RawTracePointContext) -> Option<()> {
     Some(())
 }
 
-/// `sched:sched_process_fork`, TP_PROTO(struct task_struct *parent, struct task_struct *child).
+/// `sched:sched_process_fork`, TP_PROTO(struct task_struct *parent, struct task_struct *child):
+/// runs in the parent; `arg(1)` is the child, whose `pid` (its tid) is read at
+/// [`TASK_PID_OFFSET`]. Linux ≥ 4.17 (raw tracepoints).
+/// <https://elixir.bootlin.com/linux/v6.18/source/include/trace/events/sched.h>
+///
 /// Fired in kernel_clone() after copy_process() and before wake_up_new_task(), so the child is
-/// marked before it can run. Covers threads and processes alike (kernel/fork.c).
+/// marked before it can run. Covers threads and processes alike
+/// (<https://elixir.bootlin.com/linux/v6.18/source/kernel/fork.c>).
 #[raw_tracepoint(tracepoint = "sched_process_fork")]
 pub fn sched_process_fork(ctx: RawTracePointContext) -> i32 {
     let _ = try_fork(&ctx);
@@ -195,7 +205,14 @@ fn try_fork(ctx: &RawTracePointContext) -> Option<()> {
     Some(())
 }
 
-/// `sched:sched_process_exec`, TP_PROTO(struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm).
+/// `sched:sched_process_exec`, TP_PROTO(struct task_struct *p, pid_t old_pid, struct linux_binprm
+/// *bprm): runs in the task that exec'd, after the new image is in place; `arg(1)` is its tid
+/// before exec (not its tid now when a non-leader thread exec'd and took over the leader's pid),
+/// `arg(2)` the binprm, whose `secureexec` bit is read at [`BPRM_SECUREEXEC_BIT`]. Linux ≥ 4.17
+/// (raw tracepoints). Fired in exec_binprm()
+/// (<https://elixir.bootlin.com/linux/v6.18/source/fs/exec.c>);
+/// <https://elixir.bootlin.com/linux/v6.18/source/include/trace/events/sched.h>
+///
 /// Marks the thread as having exec'd past the gate (capability checks count from here), notes
 /// whether it runs as root or gained privileges through a setuid/setgid/file-capability binary,
 /// and carries the mark over when a non-leader thread took over the leader's pid (de_thread).
@@ -238,8 +255,12 @@ fn try_exec(ctx: &RawTracePointContext) -> Option<()> {
     Some(())
 }
 
-/// `sched:sched_process_exit`, TP_PROTO(struct task_struct *p, bool group_dead); runs in the
-/// exiting task. Drops its mark so MARKS only holds live threads and a reused tid starts unmarked.
+/// `sched:sched_process_exit`, TP_PROTO(struct task_struct *p, bool group_dead) as of 6.18 (older
+/// kernels pass `p` alone; neither argument is read); runs in the exiting task, from do_exit()
+/// (<https://elixir.bootlin.com/linux/v6.18/source/kernel/exit.c>). Linux ≥ 4.17 (raw
+/// tracepoints). <https://elixir.bootlin.com/linux/v6.18/source/include/trace/events/sched.h>
+///
+/// Drops the thread's mark so MARKS only holds live threads and a reused tid starts unmarked.
 #[raw_tracepoint(tracepoint = "sched_process_exit")]
 pub fn sched_process_exit(_ctx: RawTracePointContext) -> i32 {
     let tid = bpf_get_current_pid_tgid() as u32;

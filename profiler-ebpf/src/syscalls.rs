@@ -1,9 +1,9 @@
 //! Syscall counting: the `sys_enter` program, which runs on every syscall of the machine, and the
 //! table detection (native, ia32 compat, x32: DESIGN fact 5) that decides which count a syscall
 //! lands in. It owns COUNTS and FIRST_COMM. It does not decide when a thread starts to count: an
-//! unmarked thread of a target is handed to [`gate::gate_opens`], and marks are the gate's (this
-//! module only reads them and keeps their `syscall` field current for [`crate::caps`]). It never
-//! names a syscall; userspace does, per table.
+//! unmarked thread of a target is handed to [`crate::gate::gate_opens`], and marks are the gate's
+//! (this module only reads them and keeps their `syscall` field current for [`crate::caps`]). It
+//! never names a syscall; userspace does, per table.
 
 use aya_ebpf::{
     helpers::{
@@ -26,7 +26,12 @@ use crate::{
     stats::bump,
 };
 
-/// `raw_syscalls:sys_enter`, TP_PROTO(struct pt_regs *regs, long id) (include/trace/events/syscalls.h).
+/// `raw_syscalls:sys_enter`, TP_PROTO(struct pt_regs *regs, long id): `arg(0)` is the task's user
+/// registers (read by the gate for the filter-install arguments), `arg(1)` the syscall number as
+/// the entry code saw it, x32's bit 30 included. Raw tracepoints need Linux ≥ 4.17;
+/// `is_compat_task` calls `bpf_get_current_task_btf`, which needs ≥ 5.11.
+/// <https://elixir.bootlin.com/linux/v6.18/source/include/trace/events/syscalls.h>
+///
 /// Runs after seccomp has allowed the syscall (DESIGN fact 1), on every syscall of the machine: the
 /// untraced path is one helper call and one hash lookup.
 #[raw_tracepoint(tracepoint = "sys_enter")]
