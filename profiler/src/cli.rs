@@ -227,41 +227,59 @@ pub enum Format {
     K8s,
 }
 
-/// Parses `1h30m`, `90s`, `500ms`, `2m` or a bare number of seconds.
+/// The longest `--duration` accepted: a year. Anything longer is a typo, and would overflow the
+/// clock's deadline arithmetic.
+const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
+
+/// Parses `1h30m`, `90s`, `500ms`, `2m` or a bare number of seconds; zero and more than a year are
+/// refused.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let bad = || format!("invalid duration {text:?}: use e.g. 30s, 5m, 1h30m or 500ms");
     if text.is_empty() {
         return Err(bad());
     }
-    if let Ok(secs) = text.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
-    }
     let mut total = Duration::ZERO;
     let mut rest = text;
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if digits == 0 {
             return Err(bad());
         }
-        let value: u64 = rest[..digits].parse().map_err(|_| bad())?;
+        let value: u64 = rest[..digits].parse().map_err(|_| too_long(text))?;
         rest = &rest[digits..];
         let unit_len = rest
             .find(|c: char| c.is_ascii_digit())
             .unwrap_or(rest.len());
-        let unit = match &rest[..unit_len] {
-            "ms" => Duration::from_millis(value),
-            "s" => Duration::from_secs(value),
-            "m" => Duration::from_secs(value * 60),
-            "h" => Duration::from_secs(value * 3600),
+        let unit_ms: u64 = match &rest[..unit_len] {
+            // A bare number is seconds, and only as the whole value.
+            "" if total.is_zero() && rest.is_empty() => 1000,
+            "ms" => 1,
+            "s" => 1000,
+            "m" => 60_000,
+            "h" => 3_600_000,
             _ => return Err(bad()),
         };
-        total += unit;
+        let part = value.checked_mul(unit_ms).ok_or_else(|| too_long(text))?;
+        total = total
+            .checked_add(Duration::from_millis(part))
+            .ok_or_else(|| too_long(text))?;
         rest = &rest[unit_len..];
     }
     if total.is_zero() {
-        return Err(bad());
+        return Err(format!(
+            "invalid duration {text:?}: it must be longer than zero (omit --duration to record until the workload ends)"
+        ));
+    }
+    if total > MAX_DURATION {
+        return Err(too_long(text));
     }
     Ok(total)
+}
+
+fn too_long(text: &str) -> String {
+    format!("invalid duration {text:?}: at most a year (8784h)")
 }
 
 #[cfg(test)]
@@ -274,7 +292,23 @@ mod tests {
         assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
-        for bad in ["", "s", "5x", "0s", "1.5s", "m5"] {
+        assert!(
+            parse_duration("1m30").is_err(),
+            "a bare number only as the whole value"
+        );
+        for bad in [
+            "",
+            "s",
+            "5x",
+            "0s",
+            "0",
+            "0ms",
+            "1.5s",
+            "m5",
+            "18446744073709551615s",
+            "99999999999999999999",
+            "9000h",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad} should be rejected");
         }
     }
