@@ -5,15 +5,12 @@
 //! not. Run by `cargo xtask test` with the images built and dockerd up. (`Session::record`
 //! already fails the test when `record` or the load script it drives exits non-zero.)
 
-// Shared with containers.rs; this file uses part of it.
-#[allow(dead_code)]
-mod support_docker;
-
 use std::{collections::BTreeSet, ffi::OsString, path::Path, process::Command};
 
 use seccomp_profiler_tests::{Output, Report, run};
 use serde_json::Value;
-use support_docker::{BUSYBOX, LOAD_TIMEOUT, QUICK_TIMEOUT, Session, docker};
+
+use crate::support::{BUSYBOX, LOAD_TIMEOUT, QUICK_TIMEOUT, Session, docker};
 
 /// Port 80 on the host network: binding it checks CAP_NET_BIND_SERVICE (the host keeps
 /// net.ipv4.ip_unprivileged_port_start at 1024; Docker lowers it only in a container's own netns).

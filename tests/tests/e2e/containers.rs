@@ -11,12 +11,11 @@
 //! remove every container they start, also when they fail. The load itself is in `tests/scripts/`:
 //! the same script is the recorded CMD and, unchanged, each replay.
 
-mod support_docker;
-
 use std::{collections::BTreeSet, ffi::OsString, time::Instant};
 
 use seccomp_profiler_tests::{Output, Profile, names, profiler_command, run};
-use support_docker::{
+
+use crate::support::{
     BUSYBOX, DOCKER_DEFAULT_ALLOWS, LOAD_TIMEOUT, NGINX, QUICK_TIMEOUT, REDIS, Recording, Session,
     assert_allows, assert_allows_none, assert_allows_one_of, assert_container, assert_denied,
     assert_no_runtime_setup, assert_report_agrees, assert_valid, check_load, missing_from,
@@ -552,7 +551,7 @@ fn busybox_recordings_are_byte_identical() {
                     .allowed()
                     .difference(&first_profile.allowed())
                     .collect::<Vec<_>>(),
-                support_docker::dev_null_problem()
+                crate::support::dev_null_problem()
                     .map(|problem| format!("\n{problem}"))
                     .unwrap_or_default(),
                 first_profile.path.display(),

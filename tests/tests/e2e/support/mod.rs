@@ -1,4 +1,4 @@
-//! Docker helpers for `containers.rs`: the local test images, container and compose-project guards
+//! Docker helpers for the container tests (`containers`, `capabilities`, `attach`): the local test images, container and compose-project guards
 //! that remove what a test started even when it panics, `record --containers` and the directory it
 //! writes, the load scripts of `tests/scripts/` and their `key=value` results, and the checks every
 //! container test shares (profile contents, replays, a denied call).

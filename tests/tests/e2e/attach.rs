@@ -4,14 +4,11 @@
 //! a container (the summary says so); merged with a recording of the start it runs the workload, and
 //! anything else is denied.
 
-// Shared with containers.rs; this file uses part of it.
-#[allow(dead_code)]
-mod support_docker;
-
 use std::{ffi::OsString, time::Duration};
 
 use seccomp_profiler_tests::{Profile, Report, profiler_command, run, spawn};
-use support_docker::{BUSYBOX, QUICK_TIMEOUT, Session, assert_no_runtime_setup, docker};
+
+use crate::support::{BUSYBOX, QUICK_TIMEOUT, Session, assert_no_runtime_setup, docker};
 
 /// The container's steady state: list a directory and sleep, forever.
 const LOOP: &str = "while true; do ls / >/dev/null; sleep 0.1; done";
