@@ -5,12 +5,12 @@
 //! not. Run by `cargo xtask test` with the images built and dockerd up. (`Session::record`
 //! already fails the test when `record` or the load script it drives exits non-zero.)
 
-use std::{collections::BTreeSet, ffi::OsString, path::Path, process::Command};
+use std::{collections::BTreeSet, ffi::OsString, path::Path};
 
-use seccomp_profiler_tests::{Output, Report, run};
+use seccomp_profiler_tests::{Report, names};
 use serde_json::Value;
 
-use crate::support::{BUSYBOX, LOAD_TIMEOUT, QUICK_TIMEOUT, Session, docker};
+use crate::support::{BUSYBOX, LOAD_TIMEOUT, QUICK_TIMEOUT, Session, docker, security_opts};
 
 /// Port 80 on the host network: binding it checks CAP_NET_BIND_SERVICE (the host keeps
 /// net.ipv4.ip_unprivileged_port_start at 1024; Docker lowers it only in a container's own netns).
@@ -23,10 +23,6 @@ fn strings(value: &Value) -> BTreeSet<String> {
         .iter()
         .map(|v| v.as_str().expect("a string").to_owned())
         .collect()
-}
-
-fn set(names: &[&str]) -> BTreeSet<String> {
-    names.iter().map(|name| (*name).to_owned()).collect()
 }
 
 /// `capabilities.used` and the docker flags of the recommendation, with the invariant of the
@@ -73,12 +69,7 @@ fn least_privilege(
         add.iter()
             .map(|cap| OsString::from(format!("--cap-add={cap}"))),
     );
-    opts.push("--security-opt".into());
-    opts.push(format!("seccomp={}", profile.display()).into());
-    if no_new_privileges {
-        opts.push("--security-opt".into());
-        opts.push("no-new-privileges".into());
-    }
+    opts.extend(security_opts(profile, no_new_privileges));
     opts
 }
 
@@ -96,14 +87,6 @@ fn nginx80_argv(session: &Session, name: &str, extra: &[OsString]) -> Vec<OsStri
     argv
 }
 
-fn run_argv(session: &Session, argv: &[OsString]) -> Output {
-    let mut command = Command::new(&argv[0]);
-    command
-        .args(&argv[1..])
-        .env("SP_LARGE_EXPECTED", session.path().join("large.expected"));
-    run(&mut command, LOAD_TIMEOUT)
-}
-
 #[test]
 fn nginx_on_port_80_runs_with_exactly_the_recommended_capabilities() {
     let mut session = Session::begin("caps-nginx");
@@ -115,7 +98,7 @@ fn nginx_on_port_80_runs_with_exactly_the_recommended_capabilities() {
     // The master binds :80 and switches its worker to nobody:nogroup; nothing else is needed.
     assert_eq!(
         add,
-        set(&["NET_BIND_SERVICE", "SETGID", "SETUID"]),
+        names(&["NET_BIND_SERVICE", "SETGID", "SETUID"]),
         "{}",
         report.json["capabilities"]
     );
@@ -147,10 +130,11 @@ fn nginx_on_port_80_runs_with_exactly_the_recommended_capabilities() {
 
     let profile = recording.profile_path(&name);
     let replay = session.container("least");
-    let output = run_argv(
+    let output = session.run_argv(&nginx80_argv(
         &session,
-        &nginx80_argv(&session, &replay, &least_privilege(&profile, &add, true)),
-    );
+        &replay,
+        &least_privilege(&profile, &add, true),
+    ));
     assert!(
         output.status.success(),
         "nginx with exactly {add:?} (+ profile, no-new-privileges) failed:\n{}\n{}",
@@ -159,14 +143,11 @@ fn nginx_on_port_80_runs_with_exactly_the_recommended_capabilities() {
     );
 
     let bare = session.container("nocaps");
-    let output = run_argv(
+    let output = session.run_argv(&nginx80_argv(
         &session,
-        &nginx80_argv(
-            &session,
-            &bare,
-            &least_privilege(&profile, &BTreeSet::new(), false),
-        ),
-    );
+        &bare,
+        &least_privilege(&profile, &BTreeSet::new(), false),
+    ));
     assert!(
         !output.status.success(),
         "nginx on :80 with --cap-drop ALL and nothing added must not serve:\n{}",

@@ -49,8 +49,7 @@ impl Session {
             eprintln!("warning: {problem}");
         }
         wait_ports_free();
-        let dir =
-            tempfile::tempdir().unwrap_or_else(|err| panic!("cannot create a temp dir: {err}"));
+        let dir = super::tempdir();
         let large = dir.path().join("large.expected");
         // The image's large.bin: 1 MiB where byte i is i % 251 (tests/images/README.md).
         let bytes: Vec<u8> = (0..1usize << 20).map(|i| (i % 251) as u8).collect();
@@ -113,7 +112,12 @@ impl Session {
 
     /// Runs a load script directly (a replay), at most `LOAD_TIMEOUT`.
     pub fn run_script<S: AsRef<OsStr>>(&self, script: &str, args: &[S]) -> Output {
-        let argv = self.script_argv(script, args);
+        self.run_argv(&self.script_argv(script, args))
+    }
+
+    /// Runs `argv` (a load script's, maybe behind `env`) with the environment the load scripts
+    /// read, at most `LOAD_TIMEOUT`.
+    pub fn run_argv(&self, argv: &[OsString]) -> Output {
         let mut command = Command::new(&argv[0]);
         command
             .args(&argv[1..])
