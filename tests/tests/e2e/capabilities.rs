@@ -10,7 +10,9 @@ use std::{collections::BTreeSet, ffi::OsString, path::Path};
 use seccomp_profiler_tests::{Report, names};
 use serde_json::Value;
 
-use crate::support::{BUSYBOX, LOAD_TIMEOUT, QUICK_TIMEOUT, Session, docker, security_opts};
+use crate::support::{
+    BUSYBOX, DockerRun, LOAD_TIMEOUT, QUICK_TIMEOUT, Session, docker, security_opts,
+};
 
 /// Port 80 on the host network: binding it checks CAP_NET_BIND_SERVICE (the host keeps
 /// net.ipv4.ip_unprivileged_port_start at 1024; Docker lowers it only in a container's own netns).
@@ -208,18 +210,7 @@ fn redis_as_non_root_needs_no_capabilities() {
 fn busybox_ls_as_root_works_with_the_recommendation() {
     let mut session = Session::begin("caps-busybox");
     let name = session.container("rec");
-    let cmd = [
-        "docker",
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "--name",
-        name.as_str(),
-        BUSYBOX,
-        "ls",
-        "/",
-    ];
+    let cmd = DockerRun::named(&name).argv(BUSYBOX, &["ls", "/"]);
     let recording = session.record("record", &cmd, QUICK_TIMEOUT);
     let report = recording.report(&name);
     let add = recommended(&report);
@@ -227,20 +218,11 @@ fn busybox_ls_as_root_works_with_the_recommendation() {
 
     let profile = recording.profile_path(&name);
     let replay = session.container("least");
-    let mut args: Vec<OsString> = [
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "--name",
-        replay.as_str(),
-    ]
-    .iter()
-    .map(OsString::from)
-    .collect();
-    args.extend(least_privilege(&profile, &add, true));
-    args.extend([BUSYBOX, "ls", "/"].iter().map(OsString::from));
-    let output = docker(&args).output().expect("docker run");
+    let output = DockerRun::named(&replay)
+        .options(least_privilege(&profile, &add, true))
+        .command(BUSYBOX, &["ls", "/"])
+        .output()
+        .expect("docker run");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),

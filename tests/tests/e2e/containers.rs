@@ -16,10 +16,10 @@ use std::{collections::BTreeSet, ffi::OsString, time::Instant};
 use seccomp_profiler_tests::{Output, Profile, names, profiler_command, run};
 
 use crate::support::{
-    BUSYBOX, DOCKER_DEFAULT_ALLOWS, LOAD_TIMEOUT, NGINX, QUICK_TIMEOUT, REDIS, Recording, Session,
-    assert_allows, assert_allows_none, assert_allows_one_of, assert_container, assert_denied,
-    assert_no_runtime_setup, assert_report_agrees, assert_valid, check_load, missing_from,
-    replay_times, security_opts, value,
+    BUSYBOX, DOCKER_DEFAULT_ALLOWS, DockerRun, LOAD_TIMEOUT, NGINX, QUICK_TIMEOUT, REDIS,
+    Recording, Session, assert_allows, assert_allows_none, assert_allows_one_of, assert_container,
+    assert_denied, assert_no_runtime_setup, assert_report_agrees, assert_valid, check_load,
+    missing_from, replay_times, security_opts, value,
 };
 
 /// Replays per mode (without and with no-new-privileges): all must pass.
@@ -344,18 +344,7 @@ fn busybox_ls_replays_and_mkdir_is_denied() {
     let name = session.container("rec");
     let recording = session.record(
         "record",
-        &[
-            "docker",
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "--name",
-            name.as_str(),
-            BUSYBOX,
-            "ls",
-            "/",
-        ],
+        &DockerRun::named(&name).argv(BUSYBOX, &["ls", "/"]),
         QUICK_TIMEOUT,
     );
     assert!(
@@ -393,9 +382,9 @@ fn busybox_ls_replays_and_mkdir_is_denied() {
             "replay"
         };
         let replay = run(
-            session
+            &mut session
                 .docker_run(role, Some(&profile.path), no_new_privileges)
-                .args([BUSYBOX, "ls", "/"]),
+                .command(BUSYBOX, &["ls", "/"]),
             QUICK_TIMEOUT,
         );
         replay.assert_code(0);
@@ -519,18 +508,7 @@ fn busybox_recordings_are_byte_identical() {
         let name = session.container(&format!("ls{i}"));
         let recording = session.record(
             &format!("run{i}"),
-            &[
-                "docker",
-                "run",
-                "--rm",
-                "--network",
-                "none",
-                "--name",
-                name.as_str(),
-                BUSYBOX,
-                "ls",
-                "/",
-            ],
+            &DockerRun::named(&name).argv(BUSYBOX, &["ls", "/"]),
             QUICK_TIMEOUT,
         );
         let profile = only_profile(&recording, &name);
@@ -570,18 +548,7 @@ fn summary_names_dockers_default_and_the_profiles_count() {
     let name = session.container("rec");
     let recording = session.record(
         "record",
-        &[
-            "docker",
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "--name",
-            name.as_str(),
-            BUSYBOX,
-            "ls",
-            "/",
-        ],
+        &DockerRun::named(&name).argv(BUSYBOX, &["ls", "/"]),
         QUICK_TIMEOUT,
     );
     let profile = only_profile(&recording, &name);
@@ -626,20 +593,9 @@ fn unconfined_container_is_gated_on_first_execve() {
     let name = session.container("rec");
     let recording = session.record(
         "record",
-        &[
-            "docker",
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "--security-opt",
-            "seccomp=unconfined",
-            "--name",
-            name.as_str(),
-            BUSYBOX,
-            "ls",
-            "/",
-        ],
+        &DockerRun::named(&name)
+            .seccomp("unconfined")
+            .argv(BUSYBOX, &["ls", "/"]),
         QUICK_TIMEOUT,
     );
     let profile = only_profile(&recording, &name);
@@ -679,9 +635,9 @@ fn unconfined_container_is_gated_on_first_execve() {
     eprintln!("busybox ls (unconfined): {} names", profile.allowed().len());
 
     let replay = run(
-        session
+        &mut session
             .docker_run("replay", Some(&profile.path), false)
-            .args([BUSYBOX, "ls", "/"]),
+            .command(BUSYBOX, &["ls", "/"]),
         QUICK_TIMEOUT,
     );
     assert_ne!(
@@ -699,20 +655,9 @@ fn no_new_privileges_recording_replays_with_it() {
     let name = session.container("rec");
     let recording = session.record(
         "record",
-        &[
-            "docker",
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "--security-opt",
-            "no-new-privileges",
-            "--name",
-            name.as_str(),
-            BUSYBOX,
-            "ls",
-            "/",
-        ],
+        &DockerRun::named(&name)
+            .no_new_privileges()
+            .argv(BUSYBOX, &["ls", "/"]),
         QUICK_TIMEOUT,
     );
     let profile = only_profile(&recording, &name);
@@ -739,9 +684,9 @@ fn no_new_privileges_recording_replays_with_it() {
     );
 
     let replay = run(
-        session
+        &mut session
             .docker_run("replay", Some(&profile.path), true)
-            .args([BUSYBOX, "ls", "/"]),
+            .command(BUSYBOX, &["ls", "/"]),
         QUICK_TIMEOUT,
     );
     replay.assert_code(0);
@@ -749,9 +694,9 @@ fn no_new_privileges_recording_replays_with_it() {
 
     // Without no-new-privileges runc needs capset & co. after the install: the warning is true.
     let without = run(
-        session
+        &mut session
             .docker_run("without", Some(&profile.path), false)
-            .args([BUSYBOX, "ls", "/"]),
+            .command(BUSYBOX, &["ls", "/"]),
         QUICK_TIMEOUT,
     );
     assert_ne!(without.status.code(), Some(0), "{without}");
@@ -775,7 +720,8 @@ fn check_containers_gates_each_container_on_its_own_profile() {
         let line = runs
             .iter()
             .map(|(name, argv)| {
-                format!("docker run --rm --network none --name {name} {BUSYBOX} {argv}")
+                let command: Vec<&str> = argv.split_whitespace().collect();
+                DockerRun::named(name).shell_line(BUSYBOX, &command)
             })
             .collect::<Vec<_>>()
             .join(" && ");
@@ -877,9 +823,9 @@ fn check_containers_gates_each_container_on_its_own_profile() {
     check(&[], &variant).assert_code(0);
 
     let replay = run(
-        session
+        &mut session
             .docker_run("replay", Some(&merged.path), false)
-            .args([BUSYBOX, "mkdir", "/tmp/made"]),
+            .command(BUSYBOX, &["mkdir", "/tmp/made"]),
         QUICK_TIMEOUT,
     );
     replay.assert_code(0);

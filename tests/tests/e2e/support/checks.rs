@@ -190,19 +190,19 @@ pub fn assert_denied(
         &format!("`{}` must be refused", argv.join(" ")),
     );
     let control = run(
-        session
+        &mut session
             .docker_run("control", None, false)
-            .args(["--entrypoint", "/bin/busybox", image])
-            .args(argv),
+            .options(["--entrypoint", "/bin/busybox"])
+            .command(image, argv),
         QUICK_TIMEOUT,
     );
     control.assert_code(0);
 
     let denied = run(
-        session
+        &mut session
             .docker_run("denied", Some(&profile.path), false)
-            .args(["--entrypoint", "/bin/busybox", image])
-            .args(argv),
+            .options(["--entrypoint", "/bin/busybox"])
+            .command(image, argv),
         QUICK_TIMEOUT,
     );
     // busybox exits 1; 125-127 would mean Docker could not start the container at all.

@@ -1,5 +1,6 @@
-//! The Docker side of the container tests: the local test images, `docker` command lines, and
-//! whether this machine is ready for them (`cargo xtask test` ran, the images exist, `/dev/null` is
+//! The Docker side of the container tests: the local test images, `docker` command lines
+//! (`DockerRun` is the one place a test container's `docker run` is spelled), and whether this
+//! machine is ready for them (`cargo xtask test` ran, the images exist, `/dev/null` is
 //! the null device, the servers' loopback ports are free). Nothing here outlives one command: the
 //! containers a test starts belong to its `Session`.
 
@@ -41,14 +42,119 @@ where
     command
 }
 
-/// `--security-opt` arguments for a replay under `profile`, optionally with no-new-privileges.
+/// One `docker run` of a test container, built up and then turned into its argument list by
+/// `argv`. Always `--network none`: no test may send traffic to Docker's bridge (DESIGN.md), and the
+/// servers that need a network get the host's from their load scripts in `tests/scripts/`. `--rm`
+/// unless `detached`, `--name` when named, then the options given, the image and its command.
+#[derive(Debug, Clone, Default)]
+pub struct DockerRun {
+    name: Option<String>,
+    detach: bool,
+    options: Vec<OsString>,
+}
+
+impl DockerRun {
+    /// A container Docker names.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A container called `name` (from `Session::container`, which removes it at the end).
+    pub fn named(name: &str) -> Self {
+        Self {
+            name: Some(name.to_owned()),
+            ..Self::default()
+        }
+    }
+
+    /// `-d` instead of `--rm`: the container keeps running after `docker run` returns.
+    pub fn detached(mut self) -> Self {
+        self.detach = true;
+        self
+    }
+
+    /// `--security-opt seccomp=PROFILE`: a profile file, or `unconfined`.
+    pub fn seccomp(mut self, profile: impl AsRef<OsStr>) -> Self {
+        self.options.extend(seccomp_opt(profile.as_ref()));
+        self
+    }
+
+    /// `--security-opt no-new-privileges`.
+    pub fn no_new_privileges(mut self) -> Self {
+        self.options.extend(NO_NEW_PRIVILEGES.map(OsString::from));
+        self
+    }
+
+    /// More options, in this order before the image: `--cap-drop=ALL`, `--entrypoint PATH`, ….
+    pub fn options<I, S>(mut self, options: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        self.options.extend(options.into_iter().map(Into::into));
+        self
+    }
+
+    /// The whole command line, `docker run … IMAGE COMMAND…`: as it is, the CMD of a recording.
+    pub fn argv<S: AsRef<OsStr>>(&self, image: &str, command: &[S]) -> Vec<OsString> {
+        let mut argv: Vec<OsString> = ["docker", "run", if self.detach { "-d" } else { "--rm" }]
+            .map(OsString::from)
+            .to_vec();
+        argv.extend(["--network", "none"].map(OsString::from));
+        if let Some(name) = &self.name {
+            argv.extend([OsString::from("--name"), OsString::from(name)]);
+        }
+        argv.extend(self.options.iter().cloned());
+        argv.push(image.into());
+        argv.extend(command.iter().map(|arg| arg.as_ref().to_owned()));
+        argv
+    }
+
+    /// `argv` as one line for `sh -c`: its words joined by spaces, so none may need quoting.
+    pub fn shell_line<S: AsRef<OsStr>>(&self, image: &str, command: &[S]) -> String {
+        let words: Vec<String> = self
+            .argv(image, command)
+            .iter()
+            .map(|word| word.to_string_lossy().into_owned())
+            .collect();
+        let plain = |word: &String| {
+            !word.is_empty()
+                && word
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@%+".contains(c))
+        };
+        assert!(
+            words.iter().all(plain),
+            "a word of {words:?} needs shell quoting"
+        );
+        words.join(" ")
+    }
+
+    /// `argv` as a `Command` to run.
+    pub fn command<S: AsRef<OsStr>>(&self, image: &str, command: &[S]) -> Command {
+        let argv = self.argv(image, command);
+        let mut docker = Command::new(&argv[0]);
+        docker.args(&argv[1..]);
+        docker
+    }
+}
+
+/// `--security-opt no-new-privileges`.
+const NO_NEW_PRIVILEGES: [&str; 2] = ["--security-opt", "no-new-privileges"];
+
+/// `--security-opt seccomp=PROFILE`.
+fn seccomp_opt(profile: &OsStr) -> [OsString; 2] {
+    let mut value = OsString::from("seccomp=");
+    value.push(profile);
+    [OsString::from("--security-opt"), value]
+}
+
+/// `--security-opt` arguments for a replay under `profile`, optionally with no-new-privileges: for
+/// a load script, which passes them on to its own `docker run`.
 pub fn security_opts(profile: &Path, no_new_privileges: bool) -> Vec<OsString> {
-    let mut opts = vec![OsString::from("--security-opt")];
-    let mut seccomp = OsString::from("seccomp=");
-    seccomp.push(profile);
-    opts.push(seccomp);
+    let mut opts = seccomp_opt(profile.as_os_str()).to_vec();
     if no_new_privileges {
-        opts.extend(["--security-opt".into(), "no-new-privileges".into()]);
+        opts.extend(NO_NEW_PRIVILEGES.map(OsString::from));
     }
     opts
 }

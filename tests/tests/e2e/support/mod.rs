@@ -25,7 +25,9 @@ pub use checks::{
     assert_container, assert_denied, assert_no_runtime_setup, assert_report_agrees, assert_valid,
     check_load, missing_from, replay_times, value,
 };
-pub use docker::{BUSYBOX, NGINX, QUICK_TIMEOUT, REDIS, dev_null_problem, docker, security_opts};
+pub use docker::{
+    BUSYBOX, DockerRun, NGINX, QUICK_TIMEOUT, REDIS, dev_null_problem, docker, security_opts,
+};
 pub use session::{LOAD_TIMEOUT, Recording, Session};
 
 /// Generous: loading the programs takes well under a second, the workloads a few.

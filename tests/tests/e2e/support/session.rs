@@ -16,7 +16,7 @@ use std::{
 use seccomp_profiler_tests::{Output, Profile, Report, profiler_command, run};
 
 use super::docker::{
-    compose_file, dev_null_problem, docker, require_images, security_opts, wait_ports_free,
+    DockerRun, compose_file, dev_null_problem, require_images, security_opts, wait_ports_free,
 };
 
 /// A recording or replay of a load script: a few seconds each; generous for a loaded machine.
@@ -76,21 +76,20 @@ impl Session {
         name
     }
 
-    /// `docker run --rm --network none --name <a container for role>`, plus `--security-opt
-    /// seccomp=PROFILE` (and no-new-privileges) when a profile is given: a one-shot container,
-    /// removed at the end of the session; the caller appends the image and its arguments.
+    /// The `docker run` of a one-shot container named for `role` (removed at the end of the
+    /// session), under `profile` (and no-new-privileges if asked) when one is given; the caller
+    /// adds options, the image and its command (`DockerRun::command`).
     pub fn docker_run(
         &mut self,
         role: &str,
         profile: Option<&Path>,
         no_new_privileges: bool,
-    ) -> Command {
-        let name = self.container(role);
-        let mut command = docker(["run", "--rm", "--network", "none", "--name", name.as_str()]);
-        if let Some(profile) = profile {
-            command.args(security_opts(profile, no_new_privileges));
+    ) -> DockerRun {
+        let run = DockerRun::named(&self.container(role));
+        match profile {
+            Some(profile) => run.options(security_opts(profile, no_new_privileges)),
+            None => run,
         }
-        command
     }
 
     /// A compose project name, brought `down` (and its containers removed) when the session ends.
