@@ -1,10 +1,10 @@
-//! What the container tests assert, written once: the load scripts' `key=value` results, names a
-//! profile must and must not allow (never runc's setup before the filter install), a report that
-//! explains its profile, replays tallied, and a call outside the profile refused with EPERM.
+//! What the container tests assert, written once: names a profile must and must not allow (never
+//! runc's setup before the filter install), a report that explains its profile, and a call outside
+//! the profile refused with EPERM.
 
-use std::{collections::BTreeSet, time::Instant};
+use std::collections::BTreeSet;
 
-use seccomp_profiler_tests::{Output, Profile, Report, profiler_command, run};
+use seccomp_profiler_tests::{Profile, Report, profiler_command, run};
 
 use super::{docker::QUICK_TIMEOUT, session::Session};
 
@@ -20,35 +20,6 @@ pub const RUNTIME_SETUP: [&str; 6] = [
     "setns",
     "unshare",
 ];
-
-/// The value of a `key=value` line a load script printed, if any.
-pub fn value(output: &Output, key: &str) -> Option<u64> {
-    output
-        .stdout
-        .lines()
-        .find_map(|line| line.strip_prefix(key)?.strip_prefix('='))
-        .and_then(|value| value.trim().parse().ok())
-}
-
-/// Checks a load script's run: exit 0, no `FAIL`, and each `key=value` as expected. An error says
-/// which and carries the whole output.
-pub fn check_load(output: &Output, expected: &[(&str, u64)]) -> Result<(), String> {
-    let mut problems = Vec::new();
-    if output.status.code() != Some(0) {
-        problems.push(format!("exit status {}", output.status));
-    }
-    for (key, want) in [("failures", 0)].iter().chain(expected) {
-        match value(output, key) {
-            Some(got) if got == *want => {}
-            got => problems.push(format!("{key}={got:?}, expected {want}")),
-        }
-    }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("{}\n{output}", problems.join("; ")))
-    }
-}
 
 /// Panics unless every name is allowed.
 pub fn assert_allows(profile: &Profile, names: &[&str]) {
@@ -151,27 +122,6 @@ pub fn assert_valid(profile: &Profile) {
         QUICK_TIMEOUT,
     )
     .assert_code(0);
-}
-
-/// Runs `once(i)` `times` times; returns how many passed and the failures, and prints the tally.
-pub fn replay_times(
-    label: &str,
-    times: usize,
-    mut once: impl FnMut(usize) -> Result<(), String>,
-) -> (usize, Vec<String>) {
-    let mut failures = Vec::new();
-    let started = Instant::now();
-    for i in 0..times {
-        if let Err(err) = once(i) {
-            failures.push(format!("run {i}: {err}"));
-        }
-    }
-    let passed = times - failures.len();
-    eprintln!(
-        "replay {label}: {passed}/{times} passed ({:.1?} per run)",
-        started.elapsed() / u32::try_from(times.max(1)).unwrap_or(1)
-    );
-    (passed, failures)
 }
 
 /// A call outside the profile is refused: `argv` (a busybox applet) succeeds in `image` without

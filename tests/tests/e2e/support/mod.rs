@@ -5,8 +5,8 @@
 //! - `session`: one container test's lock, temp dir and clean-up (containers and compose projects
 //!   it started are removed even when it panics), the load scripts of `tests/scripts/`, and
 //!   `record --containers` with the directory it writes;
-//! - `checks`: the load scripts' `key=value` results and the checks every container test shares
-//!   (profile contents, reports, replays, a denied call).
+//! - `load`: what each load script must print, and replaying one under a profile;
+//! - `checks`: the checks every container test shares (profile contents, reports, a denied call).
 //!
 //! It does not build images (`cargo xtask images`) or start dockerd (`cargo xtask test` does both).
 //! Without `SECCOMP_PROFILER_IMAGES` every container test panics and says to run `cargo xtask test`:
@@ -18,16 +18,17 @@ use seccomp_profiler_tests::workload;
 
 mod checks;
 mod docker;
+mod load;
 mod session;
 
 pub use checks::{
     DOCKER_DEFAULT_ALLOWS, assert_allows, assert_allows_none, assert_allows_one_of,
     assert_container, assert_denied, assert_no_runtime_setup, assert_report_agrees, assert_valid,
-    check_load, missing_from, replay_times, value,
 };
 pub use docker::{
     BUSYBOX, DockerRun, NGINX, QUICK_TIMEOUT, REDIS, dev_null_problem, docker, security_opts,
 };
+pub use load::{check_compose, check_nginx, check_redis, replay_load, value};
 pub use session::{LOAD_TIMEOUT, Recording, Session};
 
 /// Generous: loading the programs takes well under a second, the workloads a few.
