@@ -1,5 +1,5 @@
 #!/bin/sh
-# compose-load.sh PROJECT [OVERRIDE.yml]: the compose test's workload (tests/tests/containers.rs).
+# compose-load.sh PROJECT [OVERRIDE.yml]: the compose test's workload (tests/tests/e2e/containers.rs).
 # `docker-compose up -d` of tests/images/compose/docker-compose.yml (services web = nginx on
 # 127.0.0.1:8080 and cache = redis on 127.0.0.1:6380) as project PROJECT, load against both, stop,
 # and `down` (also when anything fails). OVERRIDE.yml is a second compose file, e.g. one giving each

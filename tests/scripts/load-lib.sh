@@ -3,7 +3,7 @@
 # `seccomp-profiler record --containers -- …` and, unchanged, of the replays under the recorded
 # profile, so a replay does exactly what was recorded.
 #
-# Protocol with tests/tests/containers.rs: every step prints `key=value` lines (numbers) on stdout;
+# Protocol with tests/tests/e2e/containers.rs: every step prints `key=value` lines (numbers) on stdout;
 # every check that does not hold prints `FAIL: …` on stderr and counts in $failures, and the script
 # then exits 1. Diagnostics (container logs) go to stderr.
 #

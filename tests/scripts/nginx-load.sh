@@ -1,5 +1,5 @@
 #!/bin/sh
-# nginx-load.sh NAME [DOCKER RUN OPTIONS…]: the nginx test's workload (tests/tests/containers.rs).
+# nginx-load.sh NAME [DOCKER RUN OPTIONS…]: the nginx test's workload (tests/tests/e2e/containers.rs).
 # Runs seccomp-profiler-test/nginx as container NAME on the host network (127.0.0.1:8080), serves
 # ≥ 200 requests (index, 404, the 1 MiB large.bin), reloads nginx through `docker exec`, serves the
 # same again, stops it and removes it. The options (e.g. `--security-opt seccomp=FILE`) go to

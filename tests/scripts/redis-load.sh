@@ -1,5 +1,5 @@
 #!/bin/sh
-# redis-load.sh NAME [DOCKER RUN OPTIONS…]: the redis test's workload (tests/tests/containers.rs).
+# redis-load.sh NAME [DOCKER RUN OPTIONS…]: the redis test's workload (tests/tests/e2e/containers.rs).
 # Runs seccomp-profiler-test/redis as container NAME on the host network (127.0.0.1:6380), runs
 # redis-benchmark against it, checks the data, makes it BGSAVE (a forked child writes the RDB),
 # stops it and removes it. The options (e.g. `--security-opt seccomp=FILE`) go to `docker run`.

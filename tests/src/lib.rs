@@ -1,4 +1,4 @@
-//! Shared helpers for the privileged end-to-end tests in `tests/tests/`: where the binaries are,
+//! Shared helpers for the privileged end-to-end tests in `tests/tests/e2e/`: where the binaries are,
 //! running `seccomp-profiler` and the workloads with a timeout, and reading the profiles and reports
 //! they write as plain JSON.
 //!

@@ -11,133 +11,16 @@
 //! remove every container they start, also when they fail. The load itself is in `tests/scripts/`:
 //! the same script is the recorded CMD and, unchanged, each replay.
 
-mod support_docker;
-
 use std::{collections::BTreeSet, ffi::OsString, time::Instant};
 
-use seccomp_profiler_tests::{Output, Profile, names, profiler_command, run};
-use support_docker::{
-    BUSYBOX, DOCKER_DEFAULT_ALLOWS, LOAD_TIMEOUT, NGINX, QUICK_TIMEOUT, REDIS, Recording, Session,
-    assert_allows, assert_allows_none, assert_allows_one_of, assert_container, assert_denied,
-    assert_no_runtime_setup, assert_report_agrees, assert_valid, check_load, missing_from,
-    replay_times, security_opts, value,
+use seccomp_profiler_tests::{Profile, names, profiler_command, run};
+
+use crate::support::{
+    BUSYBOX, DOCKER_DEFAULT_ALLOWS, DockerRun, LOAD_TIMEOUT, NGINX, QUICK_TIMEOUT, REDIS,
+    Recording, Session, assert_allows, assert_allows_none, assert_allows_one_of, assert_container,
+    assert_denied, assert_no_runtime_setup, assert_report_agrees, assert_valid, check_compose,
+    check_nginx, check_redis, replay_load, value,
 };
-
-/// Replays per mode (without and with no-new-privileges): all must pass.
-const REPLAYS: usize = 5;
-
-/// What a load script's replay must print besides `failures=0`, and how to judge the rest.
-type Check = fn(&Output) -> Result<(), String>;
-
-/// The nginx script: ≥ 200 requests all answered as expected (200s, two 404s, large.bin twice byte
-/// for byte), a reload that replaced the worker and kept the master, a clean stop, a clean log.
-fn check_nginx(output: &Output) -> Result<(), String> {
-    check_load(
-        output,
-        &[
-            ("reload_exit", 0),
-            ("worker_replaced", 1),
-            ("master_kept", 1),
-            ("large_ok", 2),
-            ("exit_code", 0),
-            ("log_errors", 0),
-        ],
-    )?;
-    check_requests(output, 200)
-}
-
-fn check_requests(output: &Output, at_least: u64) -> Result<(), String> {
-    let requests = value(output, "requests").unwrap_or(0);
-    let as_expected = value(output, "as_expected").unwrap_or(0);
-    if requests >= at_least && as_expected == requests {
-        Ok(())
-    } else {
-        Err(format!(
-            "{as_expected} of {requests} requests answered as expected (want all, ≥ {at_least})\n{output}"
-        ))
-    }
-}
-
-/// The redis script: redis-benchmark's four tests finished and their data is there, BGSAVE
-/// finished with status ok, a clean stop, a clean log.
-fn check_redis(output: &Output) -> Result<(), String> {
-    check_load(
-        output,
-        &[
-            ("bench_tests", 4),
-            ("lpush_len", 2000),
-            ("incr_value", 2000),
-            ("bgsave_ok", 1),
-            ("exit_code", 0),
-            ("log_errors", 0),
-        ],
-    )
-}
-
-/// The compose script: both services served their load and stopped cleanly.
-fn check_compose(output: &Output) -> Result<(), String> {
-    check_load(
-        output,
-        &[
-            ("large_ok", 1),
-            ("bench_tests", 4),
-            ("lpush_len", 500),
-            ("incr_value", 500),
-            ("bgsave_ok", 1),
-            ("web_exit_code", 0),
-            ("web_log_errors", 0),
-            ("cache_exit_code", 0),
-            ("cache_log_errors", 0),
-        ],
-    )?;
-    check_requests(output, 100)
-}
-
-/// Replays `script NAME --security-opt seccomp=PROFILE [--security-opt no-new-privileges]`
-/// `REPLAYS` times in each mode; all must pass. On a failure, records the same workload afresh
-/// and names what that recording allows and the profile does not (the likely missing syscall).
-fn replay_load(session: &mut Session, label: &str, profile: &Profile, script: &str, check: Check) {
-    let mut failures = Vec::new();
-    let mut tally = Vec::new();
-    for no_new_privileges in [false, true] {
-        let mode = if no_new_privileges {
-            "seccomp + no-new-privileges"
-        } else {
-            "seccomp"
-        };
-        let (passed, failed) = replay_times(&format!("{label} ({mode})"), REPLAYS, |i| {
-            let role = if no_new_privileges {
-                format!("replay-nnp{i}")
-            } else {
-                format!("replay{i}")
-            };
-            let name = session.container(&role);
-            let mut args = vec![OsString::from(name)];
-            args.extend(security_opts(&profile.path, no_new_privileges));
-            check(&session.run_script(script, &args))
-        });
-        tally.push(format!("{mode}: {passed}/{REPLAYS}"));
-        failures.extend(
-            failed
-                .into_iter()
-                .map(|failure| format!("{mode}, {failure}")),
-        );
-    }
-    if failures.is_empty() {
-        return;
-    }
-    let name = session.container("diagnose");
-    let argv = session.script_argv(script, &[&name]);
-    let fresh = session.record("diagnose", &argv, LOAD_TIMEOUT);
-    let missing = missing_from(profile, &fresh.profile(&name));
-    panic!(
-        "{label}: replays under {} failed ({}); a fresh recording of the same load also allows \
-         {missing:?}\n{}",
-        profile.path.display(),
-        tally.join(", "),
-        failures.join("\n\n")
-    );
-}
 
 /// The profile a recording wrote for container `name`; the summary must name the container too.
 fn only_profile(recording: &Recording, name: &str) -> Profile {
@@ -345,18 +228,7 @@ fn busybox_ls_replays_and_mkdir_is_denied() {
     let name = session.container("rec");
     let recording = session.record(
         "record",
-        &[
-            "docker",
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "--name",
-            name.as_str(),
-            BUSYBOX,
-            "ls",
-            "/",
-        ],
+        &DockerRun::named(&name).argv(BUSYBOX, &["ls", "/"]),
         QUICK_TIMEOUT,
     );
     assert!(
@@ -394,9 +266,9 @@ fn busybox_ls_replays_and_mkdir_is_denied() {
             "replay"
         };
         let replay = run(
-            session
+            &mut session
                 .docker_run(role, Some(&profile.path), no_new_privileges)
-                .args([BUSYBOX, "ls", "/"]),
+                .command(BUSYBOX, &["ls", "/"]),
             QUICK_TIMEOUT,
         );
         replay.assert_code(0);
@@ -520,18 +392,7 @@ fn busybox_recordings_are_byte_identical() {
         let name = session.container(&format!("ls{i}"));
         let recording = session.record(
             &format!("run{i}"),
-            &[
-                "docker",
-                "run",
-                "--rm",
-                "--network",
-                "none",
-                "--name",
-                name.as_str(),
-                BUSYBOX,
-                "ls",
-                "/",
-            ],
+            &DockerRun::named(&name).argv(BUSYBOX, &["ls", "/"]),
             QUICK_TIMEOUT,
         );
         let profile = only_profile(&recording, &name);
@@ -552,7 +413,7 @@ fn busybox_recordings_are_byte_identical() {
                     .allowed()
                     .difference(&first_profile.allowed())
                     .collect::<Vec<_>>(),
-                support_docker::dev_null_problem()
+                crate::support::dev_null_problem()
                     .map(|problem| format!("\n{problem}"))
                     .unwrap_or_default(),
                 first_profile.path.display(),
@@ -571,18 +432,7 @@ fn summary_names_dockers_default_and_the_profiles_count() {
     let name = session.container("rec");
     let recording = session.record(
         "record",
-        &[
-            "docker",
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "--name",
-            name.as_str(),
-            BUSYBOX,
-            "ls",
-            "/",
-        ],
+        &DockerRun::named(&name).argv(BUSYBOX, &["ls", "/"]),
         QUICK_TIMEOUT,
     );
     let profile = only_profile(&recording, &name);
@@ -627,20 +477,9 @@ fn unconfined_container_is_gated_on_first_execve() {
     let name = session.container("rec");
     let recording = session.record(
         "record",
-        &[
-            "docker",
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "--security-opt",
-            "seccomp=unconfined",
-            "--name",
-            name.as_str(),
-            BUSYBOX,
-            "ls",
-            "/",
-        ],
+        &DockerRun::named(&name)
+            .seccomp("unconfined")
+            .argv(BUSYBOX, &["ls", "/"]),
         QUICK_TIMEOUT,
     );
     let profile = only_profile(&recording, &name);
@@ -680,9 +519,9 @@ fn unconfined_container_is_gated_on_first_execve() {
     eprintln!("busybox ls (unconfined): {} names", profile.allowed().len());
 
     let replay = run(
-        session
+        &mut session
             .docker_run("replay", Some(&profile.path), false)
-            .args([BUSYBOX, "ls", "/"]),
+            .command(BUSYBOX, &["ls", "/"]),
         QUICK_TIMEOUT,
     );
     assert_ne!(
@@ -700,20 +539,9 @@ fn no_new_privileges_recording_replays_with_it() {
     let name = session.container("rec");
     let recording = session.record(
         "record",
-        &[
-            "docker",
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "--security-opt",
-            "no-new-privileges",
-            "--name",
-            name.as_str(),
-            BUSYBOX,
-            "ls",
-            "/",
-        ],
+        &DockerRun::named(&name)
+            .no_new_privileges()
+            .argv(BUSYBOX, &["ls", "/"]),
         QUICK_TIMEOUT,
     );
     let profile = only_profile(&recording, &name);
@@ -740,9 +568,9 @@ fn no_new_privileges_recording_replays_with_it() {
     );
 
     let replay = run(
-        session
+        &mut session
             .docker_run("replay", Some(&profile.path), true)
-            .args([BUSYBOX, "ls", "/"]),
+            .command(BUSYBOX, &["ls", "/"]),
         QUICK_TIMEOUT,
     );
     replay.assert_code(0);
@@ -750,9 +578,9 @@ fn no_new_privileges_recording_replays_with_it() {
 
     // Without no-new-privileges runc needs capset & co. after the install: the warning is true.
     let without = run(
-        session
+        &mut session
             .docker_run("without", Some(&profile.path), false)
-            .args([BUSYBOX, "ls", "/"]),
+            .command(BUSYBOX, &["ls", "/"]),
         QUICK_TIMEOUT,
     );
     assert_ne!(without.status.code(), Some(0), "{without}");
@@ -776,7 +604,8 @@ fn check_containers_gates_each_container_on_its_own_profile() {
         let line = runs
             .iter()
             .map(|(name, argv)| {
-                format!("docker run --rm --network none --name {name} {BUSYBOX} {argv}")
+                let command: Vec<&str> = argv.split_whitespace().collect();
+                DockerRun::named(name).shell_line(BUSYBOX, &command)
             })
             .collect::<Vec<_>>()
             .join(" && ");
@@ -878,9 +707,9 @@ fn check_containers_gates_each_container_on_its_own_profile() {
     check(&[], &variant).assert_code(0);
 
     let replay = run(
-        session
+        &mut session
             .docker_run("replay", Some(&merged.path), false)
-            .args([BUSYBOX, "mkdir", "/tmp/made"]),
+            .command(BUSYBOX, &["mkdir", "/tmp/made"]),
         QUICK_TIMEOUT,
     );
     replay.assert_code(0);

@@ -4,14 +4,11 @@
 //! a container (the summary says so); merged with a recording of the start it runs the workload, and
 //! anything else is denied.
 
-// Shared with containers.rs; this file uses part of it.
-#[allow(dead_code)]
-mod support_docker;
-
-use std::{ffi::OsString, time::Duration};
+use std::time::Duration;
 
 use seccomp_profiler_tests::{Profile, Report, profiler_command, run, spawn};
-use support_docker::{BUSYBOX, QUICK_TIMEOUT, Session, assert_no_runtime_setup, docker};
+
+use crate::support::{BUSYBOX, DockerRun, QUICK_TIMEOUT, Session, assert_no_runtime_setup, docker};
 
 /// The container's steady state: list a directory and sleep, forever.
 const LOOP: &str = "while true; do ls / >/dev/null; sleep 0.1; done";
@@ -20,21 +17,12 @@ const LOOP: &str = "while true; do ls / >/dev/null; sleep 0.1; done";
 fn attach_records_a_running_container_and_its_execs() {
     let mut session = Session::begin("attach");
     let name = session.container("rec");
-    let started = docker([
-        "run",
-        "-d",
-        "--network",
-        "none",
-        "--name",
-        name.as_str(),
-        BUSYBOX,
-        "sh",
-        "-c",
-        LOOP,
-    ])
-    .stdout(std::process::Stdio::null())
-    .status()
-    .expect("docker run");
+    let started = DockerRun::named(&name)
+        .detached()
+        .command(BUSYBOX, &["sh", "-c", LOOP])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("docker run");
     assert!(started.success());
     std::thread::sleep(Duration::from_millis(300));
 
@@ -90,21 +78,10 @@ fn attach_records_a_running_container_and_its_execs() {
     // Alone, it lacks runc's start-up work after the filter install: Docker cannot start under it.
     let loop_once = "ls / >/dev/null && mkdir /tmp/x && sleep 0.1 && echo done";
     let run_under = |profile: &std::path::Path, cmd: &[&str]| {
-        let opt = format!("seccomp={}", profile.display());
-        let mut args: Vec<OsString> = [
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "--security-opt",
-            opt.as_str(),
-            BUSYBOX,
-        ]
-        .iter()
-        .map(OsString::from)
-        .collect();
-        args.extend(cmd.iter().map(OsString::from));
-        run(&mut docker(&args), QUICK_TIMEOUT)
+        run(
+            &mut DockerRun::new().seccomp(profile).command(BUSYBOX, cmd),
+            QUICK_TIMEOUT,
+        )
     };
     let alone = run_under(&attached, &["sh", "-c", loop_once]);
     assert!(
@@ -117,18 +94,10 @@ fn attach_records_a_running_container_and_its_execs() {
     let start_dir = session.path().join("start");
     let starter = session.container("start");
     let mut record_start = profiler_command(["record", "--containers", "-o"]);
-    record_start.arg(&start_dir).args([
-        "--",
-        "docker",
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "--name",
-        starter.as_str(),
-        BUSYBOX,
-        "true",
-    ]);
+    record_start
+        .arg(&start_dir)
+        .arg("--")
+        .args(DockerRun::named(&starter).argv(BUSYBOX, &["true"]));
     run(&mut record_start, QUICK_TIMEOUT).assert_code(0);
     let merged = session.path().join("merged.json");
     let mut merge = profiler_command(["merge"]);

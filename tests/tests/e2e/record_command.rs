@@ -14,8 +14,7 @@ use seccomp_profiler_tests::{
     workload,
 };
 
-/// Generous: loading the programs takes well under a second, the workloads a few.
-const TIMEOUT: Duration = Duration::from_secs(60);
+use crate::support::{TIMEOUT, ground_truth, tempdir};
 
 /// ground-truth's markers, each with the task that makes it (`first_comm`): the main thread, a
 /// second thread, a forked child and an exec'd child; see `src/bin/ground-truth.rs`.
@@ -32,14 +31,6 @@ const MARKERS: [(&str, &str); 8] = [
 
 /// The line ground-truth prints when `--extra`'s sched_get_priority_max gets EPERM.
 const EXTRA_DENIED: &str = "sched_get_priority_max: EPERM (denied by seccomp)";
-
-fn tempdir() -> tempfile::TempDir {
-    tempfile::tempdir().unwrap_or_else(|err| panic!("cannot create a temp dir: {err}"))
-}
-
-fn ground_truth() -> String {
-    workload("ground-truth").to_string_lossy().into_owned()
-}
 
 #[test]
 fn ground_truth_markers_are_recorded_from_every_task() {

@@ -7,23 +7,12 @@ use std::{
     collections::BTreeSet,
     ffi::OsStr,
     path::{Path, PathBuf},
-    time::Duration,
 };
 
-use seccomp_profiler_tests::{
-    Output, Profile, RecordPaths, profiler_command, record, run, workload,
-};
+use seccomp_profiler_tests::{Output, Profile, RecordPaths, profiler_command, record, run};
 use serde_json::Value;
 
-const TIMEOUT: Duration = Duration::from_secs(60);
-
-fn tempdir() -> tempfile::TempDir {
-    tempfile::tempdir().expect("temp dir")
-}
-
-fn ground_truth() -> PathBuf {
-    workload("ground-truth")
-}
+use crate::support::{TIMEOUT, ground_truth, tempdir};
 
 fn profiler<I, S>(args: I) -> Output
 where

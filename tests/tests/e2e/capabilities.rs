@@ -5,15 +5,14 @@
 //! not. Run by `cargo xtask test` with the images built and dockerd up. (`Session::record`
 //! already fails the test when `record` or the load script it drives exits non-zero.)
 
-// Shared with containers.rs; this file uses part of it.
-#[allow(dead_code)]
-mod support_docker;
+use std::{collections::BTreeSet, ffi::OsString, path::Path};
 
-use std::{collections::BTreeSet, ffi::OsString, path::Path, process::Command};
-
-use seccomp_profiler_tests::{Output, Report, run};
+use seccomp_profiler_tests::{Report, names};
 use serde_json::Value;
-use support_docker::{BUSYBOX, LOAD_TIMEOUT, QUICK_TIMEOUT, Session, docker};
+
+use crate::support::{
+    BUSYBOX, DockerRun, LOAD_TIMEOUT, QUICK_TIMEOUT, Session, docker, security_opts,
+};
 
 /// Port 80 on the host network: binding it checks CAP_NET_BIND_SERVICE (the host keeps
 /// net.ipv4.ip_unprivileged_port_start at 1024; Docker lowers it only in a container's own netns).
@@ -26,10 +25,6 @@ fn strings(value: &Value) -> BTreeSet<String> {
         .iter()
         .map(|v| v.as_str().expect("a string").to_owned())
         .collect()
-}
-
-fn set(names: &[&str]) -> BTreeSet<String> {
-    names.iter().map(|name| (*name).to_owned()).collect()
 }
 
 /// `capabilities.used` and the docker flags of the recommendation, with the invariant of the
@@ -76,12 +71,7 @@ fn least_privilege(
         add.iter()
             .map(|cap| OsString::from(format!("--cap-add={cap}"))),
     );
-    opts.push("--security-opt".into());
-    opts.push(format!("seccomp={}", profile.display()).into());
-    if no_new_privileges {
-        opts.push("--security-opt".into());
-        opts.push("no-new-privileges".into());
-    }
+    opts.extend(security_opts(profile, no_new_privileges));
     opts
 }
 
@@ -99,14 +89,6 @@ fn nginx80_argv(session: &Session, name: &str, extra: &[OsString]) -> Vec<OsStri
     argv
 }
 
-fn run_argv(session: &Session, argv: &[OsString]) -> Output {
-    let mut command = Command::new(&argv[0]);
-    command
-        .args(&argv[1..])
-        .env("SP_LARGE_EXPECTED", session.path().join("large.expected"));
-    run(&mut command, LOAD_TIMEOUT)
-}
-
 #[test]
 fn nginx_on_port_80_runs_with_exactly_the_recommended_capabilities() {
     let mut session = Session::begin("caps-nginx");
@@ -118,7 +100,7 @@ fn nginx_on_port_80_runs_with_exactly_the_recommended_capabilities() {
     // The master binds :80 and switches its worker to nobody:nogroup; nothing else is needed.
     assert_eq!(
         add,
-        set(&["NET_BIND_SERVICE", "SETGID", "SETUID"]),
+        names(&["NET_BIND_SERVICE", "SETGID", "SETUID"]),
         "{}",
         report.json["capabilities"]
     );
@@ -150,10 +132,11 @@ fn nginx_on_port_80_runs_with_exactly_the_recommended_capabilities() {
 
     let profile = recording.profile_path(&name);
     let replay = session.container("least");
-    let output = run_argv(
+    let output = session.run_argv(&nginx80_argv(
         &session,
-        &nginx80_argv(&session, &replay, &least_privilege(&profile, &add, true)),
-    );
+        &replay,
+        &least_privilege(&profile, &add, true),
+    ));
     assert!(
         output.status.success(),
         "nginx with exactly {add:?} (+ profile, no-new-privileges) failed:\n{}\n{}",
@@ -162,14 +145,11 @@ fn nginx_on_port_80_runs_with_exactly_the_recommended_capabilities() {
     );
 
     let bare = session.container("nocaps");
-    let output = run_argv(
+    let output = session.run_argv(&nginx80_argv(
         &session,
-        &nginx80_argv(
-            &session,
-            &bare,
-            &least_privilege(&profile, &BTreeSet::new(), false),
-        ),
-    );
+        &bare,
+        &least_privilege(&profile, &BTreeSet::new(), false),
+    ));
     assert!(
         !output.status.success(),
         "nginx on :80 with --cap-drop ALL and nothing added must not serve:\n{}",
@@ -230,18 +210,7 @@ fn redis_as_non_root_needs_no_capabilities() {
 fn busybox_ls_as_root_works_with_the_recommendation() {
     let mut session = Session::begin("caps-busybox");
     let name = session.container("rec");
-    let cmd = [
-        "docker",
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "--name",
-        name.as_str(),
-        BUSYBOX,
-        "ls",
-        "/",
-    ];
+    let cmd = DockerRun::named(&name).argv(BUSYBOX, &["ls", "/"]);
     let recording = session.record("record", &cmd, QUICK_TIMEOUT);
     let report = recording.report(&name);
     let add = recommended(&report);
@@ -249,20 +218,11 @@ fn busybox_ls_as_root_works_with_the_recommendation() {
 
     let profile = recording.profile_path(&name);
     let replay = session.container("least");
-    let mut args: Vec<OsString> = [
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "--name",
-        replay.as_str(),
-    ]
-    .iter()
-    .map(OsString::from)
-    .collect();
-    args.extend(least_privilege(&profile, &add, true));
-    args.extend([BUSYBOX, "ls", "/"].iter().map(OsString::from));
-    let output = docker(&args).output().expect("docker run");
+    let output = DockerRun::named(&replay)
+        .options(least_privilege(&profile, &add, true))
+        .command(BUSYBOX, &["ls", "/"])
+        .output()
+        .expect("docker run");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),

@@ -1,0 +1,25 @@
+//! The privileged end-to-end tests: one test binary, one module per topic. Every test drives the
+//! real `seccomp-profiler` (its eBPF programs loaded on this kernel, real processes and Docker
+//! containers) and asserts what was recorded; most also replay the workload under the profile and
+//! show a call outside it denied.
+//!
+//! - `record_command`: `record -- CMD` on workloads whose syscalls are known (`src/bin/`);
+//! - `containers`: `record --containers` and `check --containers` on real containers;
+//! - `capabilities`: the capability recommendation, proven by running with exactly it;
+//! - `attach`: `record --container` on a container that is already running;
+//! - `ci_workflow`: `check`, `diff`, `merge` and malformed input, on real recordings;
+//! - `kernel_arming`: the kernel side arms new cgroup2 children of a watched prefix;
+//! - `support`: what they share (test containers and their `docker run`, sessions, checks).
+//!
+//! Run with `cargo xtask test`, as root: it builds the binaries and the test images, starts dockerd,
+//! sets `SECCOMP_PROFILER_BIN`, `SECCOMP_PROFILER_WORKLOADS` and `SECCOMP_PROFILER_IMAGES`, and runs
+//! this binary with `--test-threads=1`; without that environment every test panics rather than pass
+//! by testing nothing. One module's tests: `cargo xtask test -- containers::`.
+
+mod attach;
+mod capabilities;
+mod ci_workflow;
+mod containers;
+mod kernel_arming;
+mod record_command;
+mod support;
