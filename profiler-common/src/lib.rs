@@ -59,7 +59,14 @@ pub mod maps {
     /// `cgroup_mkdir` (e.g. `/docker/<id>`), so userspace can name a container whose cgroup is
     /// already gone (a `docker run --rm` that ended before anyone looked).
     pub const SLOT_PATHS: &str = "SLOT_PATHS";
+    /// `Queue<[u8; CGROUP_PATH_MAX]>`: the cgroup2 paths of cgroups `cgroup_mkdir` should have
+    /// armed while every slot was taken, so userspace can name each container it did not record.
+    pub const MISSED: &str = "MISSED";
 }
+
+/// Room in [`maps::MISSED`]: containers named as missed when all slots were taken (more are
+/// still counted in `stats::SLOTS_EXHAUSTED`).
+pub const MISSED_MAX: u32 = 256;
 
 /// Room for a cgroup path in [`maps::SLOT_PATHS`]: `/system.slice/docker-<64 hex>.scope` is 91.
 pub const CGROUP_PATH_MAX: usize = 128;
@@ -127,6 +134,15 @@ pub struct CapFirst {
     /// The native syscall number in progress, or `u32::MAX` if unknown.
     pub syscall: u32,
     pub granted: u32,
+}
+
+impl CapFirst {
+    /// What an unwritten entry holds: the kernel side writes an entry only while its comm is empty.
+    pub const EMPTY: CapFirst = CapFirst {
+        comm: [0; 16],
+        syscall: 0,
+        granted: 0,
+    };
 }
 const _: () = assert!(core::mem::size_of::<CapFirst>() == 24);
 

@@ -1,6 +1,6 @@
 //! Cgroup arming: the `cgroup_mkdir` program makes a new cgroup2 child of a watched prefix (e.g.
 //! `/docker/<id>`) a target the moment it is created, so a container is recorded from its first
-//! syscall. It owns WATCH_PREFIXES, FREE_SLOTS and SLOT_PATHS, and is the only kernel-side writer
+//! syscall. It owns WATCH_PREFIXES, FREE_SLOTS, SLOT_PATHS and MISSED, and is the only kernel-side writer
 //! of TARGETS. It does not arm cgroups that already exist, never disarms one (userspace registers
 //! and removes targets), and does not tell a container's cgroup from any other child of the prefix
 //! (userspace checks what an armed path is).
@@ -11,14 +11,14 @@ use aya_ebpf::{
     programs::RawTracePointContext,
 };
 use aya_log_ebpf::debug;
-use profiler_common::{Target, WATCH_PREFIX_MAX, WATCH_PREFIX_SLOTS, stats};
+use profiler_common::{CGROUP_PATH_MAX, Target, WATCH_PREFIX_MAX, WATCH_PREFIX_SLOTS, stats};
 
 use crate::{
     globals::{
         CGROUP_KN_OFFSET, CGROUP_ROOT_OFFSET, KERNFS_NODE_ID_OFFSET, ROOT_HIERARCHY_ID_OFFSET,
         WATCH_FLAGS,
     },
-    maps::{FREE_SLOTS, SLOT_PATHS, TARGETS, WATCH_PREFIXES},
+    maps::{FREE_SLOTS, MISSED, SLOT_PATHS, TARGETS, WATCH_PREFIXES},
     stats::bump,
 };
 
@@ -67,6 +67,11 @@ fn try_cgroup_mkdir(ctx: &RawTracePointContext) -> Option<()> {
                 .ok()?;
         let Ok(Some(slot)) = FREE_SLOTS.pop() else {
             bump(stats::SLOTS_EXHAUSTED);
+            // Say which: userspace names every container it could not record.
+            let mut missed = [0u8; CGROUP_PATH_MAX];
+            if bpf_probe_read_kernel_str_bytes(path, &mut missed).is_ok() {
+                let _ = MISSED.push(&missed, 0);
+            }
             return None;
         };
         if let Some(entry) = SLOT_PATHS.get_ptr_mut(slot) {

@@ -7,7 +7,7 @@ use aya_ebpf::{
 };
 use profiler_common::{
     CAP_BUCKETS, CAP_SLOTS, CGROUP_PATH_MAX, COUNTS_ENTRIES, CapFirst, FIRST_COMM_ENTRIES,
-    MAX_TARGETS, Mark, NR_SLOTS, Pending, Target, WATCH_PREFIX_SLOTS, WatchPrefix, stats,
+    MAX_TARGETS, MISSED_MAX, Mark, NR_SLOTS, Pending, Target, WATCH_PREFIX_SLOTS, WatchPrefix, stats,
 };
 
 /// cgroup id → target. Written by userspace; read on every syscall on the machine.
@@ -66,3 +66,8 @@ pub static FREE_SLOTS: Queue<u32> = Queue::with_max_entries(MAX_TARGETS, 0);
 /// The path of each cgroup armed at `cgroup_mkdir`, by slot.
 #[map]
 pub static SLOT_PATHS: Array<[u8; CGROUP_PATH_MAX]> = Array::with_max_entries(MAX_TARGETS, 0);
+
+/// The cgroup2 paths of cgroups that were not armed because every slot was taken. Written at
+/// `cgroup_mkdir`, drained by userspace, which names each container it could not record.
+#[map]
+pub static MISSED: Queue<[u8; CGROUP_PATH_MAX]> = Queue::with_max_entries(MISSED_MAX, 0);

@@ -8,7 +8,7 @@ use std::os::unix::fs::MetadataExt as _;
 
 use aya::{
     Ebpf, EbpfLoader,
-    maps::{Array, HashMap, MapData, PerCpuArray, Queue},
+    maps::{Array, HashMap, MapData, PerCpuArray, PerCpuValues, Queue},
     programs::RawTracePoint,
 };
 use profiler_common::{
@@ -53,6 +53,8 @@ pub enum TracerError {
     MissingProgram(&'static str),
     #[error("cannot read this process's mount namespace (/proc/self/ns/mnt): {0}")]
     MountNamespace(std::io::Error),
+    #[error("cannot count this machine's possible CPUs: {0}")]
+    Cpus(std::io::Error),
     #[error("watched cgroup prefix {0:?} is longer than {WATCH_PREFIX_MAX} bytes")]
     PrefixTooLong(String),
 }
@@ -61,7 +63,9 @@ impl crate::exit::Coded for TracerError {
     /// Setting up says whether this machine can trace (3); reading maps fails only mid-run (4).
     fn exit_code(&self) -> i32 {
         match self {
-            TracerError::Map { .. } | TracerError::TooManyTargets => crate::exit::RUNTIME,
+            TracerError::Map { .. } | TracerError::TooManyTargets | TracerError::Cpus(_) => {
+                crate::exit::RUNTIME
+            }
             _ => crate::exit::ENVIRONMENT,
         }
     }
@@ -322,6 +326,83 @@ impl Tracer {
         let paths: Array<&MapData, [u8; CGROUP_PATH_MAX]> = self.open(maps::SLOT_PATHS)?;
         let path = nul_terminated(&paths.get(&slot, 0).map_err(map_err(maps::SLOT_PATHS))?);
         Ok((!path.is_empty()).then_some(path))
+    }
+
+    /// The cgroup2 paths `cgroup_mkdir` could not arm since the last call, because every slot was
+    /// taken.
+    pub fn take_missed(&mut self) -> Result<Vec<String>, TracerError> {
+        let mut queue: Queue<&mut MapData, [u8; CGROUP_PATH_MAX]> = self.open_mut(maps::MISSED)?;
+        let mut missed = Vec::new();
+        while let Ok(path) = queue.pop(0) {
+            missed.push(nul_terminated(&path));
+        }
+        Ok(missed)
+    }
+
+    /// Gives a finished target's slot back for the next cgroup to arm, once its recording has
+    /// been read: the target is removed, and every per-slot entry the kernel side only writes
+    /// while it is empty (counts, first comms, capability checks, flags, path) is emptied. A
+    /// `--containers` recording that runs hundreds of short-lived containers needs a slot only
+    /// per container running at once.
+    pub fn release(&mut self, slot: u32, recording: &Recording) -> Result<(), TracerError> {
+        let armed: Vec<u64> = self
+            .targets()?
+            .into_iter()
+            .filter(|(_, target)| target.slot == slot)
+            .map(|(id, _)| id)
+            .collect();
+        for id in armed {
+            self.remove_target(id)?;
+        }
+        let mut tgids: HashMap<&mut MapData, u32, u32> = self.open_mut(maps::MARKED_TGIDS)?;
+        let stale: Vec<u32> = tgids
+            .iter()
+            .filter_map(Result::ok)
+            .filter(|(_, marked)| *marked == slot)
+            .map(|(tgid, _)| tgid)
+            .collect();
+        for tgid in stale {
+            let _ = tgids.remove(&tgid);
+        }
+        let cpus = aya::util::nr_cpus().map_err(|(_, err)| TracerError::Cpus(err))?;
+        let mut counts: PerCpuArray<&mut MapData, [u64; NR_SLOTS]> = self.open_mut(maps::COUNTS)?;
+        for table in 0..TABLES {
+            let zeros =
+                PerCpuValues::try_from(vec![[0u64; NR_SLOTS]; cpus]).map_err(TracerError::Cpus)?;
+            counts
+                .set(counts_key(slot, table), zeros, 0)
+                .map_err(map_err(maps::COUNTS))?;
+        }
+        let mut comms: Array<&mut MapData, [u8; 16]> = self.open_mut(maps::FIRST_COMM)?;
+        for observed in &recording.observed {
+            comms
+                .set(comm_index(slot, observed.table, observed.nr), [0; 16], 0)
+                .map_err(map_err(maps::FIRST_COMM))?;
+        }
+        let mut cap_counts: PerCpuArray<&mut MapData, [u64; CAP_SLOTS]> =
+            self.open_mut(maps::CAP_COUNTS)?;
+        for bucket in 0..profiler_common::CAP_BUCKETS {
+            let zeros =
+                PerCpuValues::try_from(vec![[0u64; CAP_SLOTS]; cpus]).map_err(TracerError::Cpus)?;
+            cap_counts
+                .set(cap_counts_key(slot, bucket), zeros, 0)
+                .map_err(map_err(maps::CAP_COUNTS))?;
+        }
+        let mut firsts: Array<&mut MapData, CapFirst> = self.open_mut(maps::CAP_FIRST)?;
+        for cap in 0..CAP_SLOTS as u32 {
+            firsts
+                .set(slot * CAP_SLOTS as u32 + cap, CapFirst::EMPTY, 0)
+                .map_err(map_err(maps::CAP_FIRST))?;
+        }
+        let mut flags: Array<&mut MapData, u32> = self.open_mut(maps::SLOT_FLAGS)?;
+        flags.set(slot, 0, 0).map_err(map_err(maps::SLOT_FLAGS))?;
+        let mut paths: Array<&mut MapData, [u8; CGROUP_PATH_MAX]> =
+            self.open_mut(maps::SLOT_PATHS)?;
+        paths
+            .set(slot, [0; CGROUP_PATH_MAX], 0)
+            .map_err(map_err(maps::SLOT_PATHS))?;
+        let mut queue: Queue<&mut MapData, u32> = self.open_mut(maps::FREE_SLOTS)?;
+        queue.push(slot, 0).map_err(map_err(maps::FREE_SLOTS))
     }
 
     /// Facts about a slot's run (`profiler_common::{GATE_*, EXEC_AS_ROOT, SECURE_EXEC}` bits).

@@ -149,6 +149,11 @@ fn collect(pipe: Option<impl Read + Send + 'static>) -> JoinHandle<String> {
 }
 
 impl Running {
+    /// The process id, e.g. to send it a signal.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Waits at most `timeout`. On timeout the process gets SIGINT (a recording stops and cleans
     /// up its cgroup on Ctrl-C), then SIGKILL 10 s later, and the test panics with its output.
     pub fn wait(mut self, timeout: Duration) -> Output {

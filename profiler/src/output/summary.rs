@@ -86,6 +86,14 @@ pub fn containers_run(
             outcome.failed.join(", ")
         );
     }
+    if !outcome.missed.is_empty() {
+        say!(
+            "  FAILED: {} container(s) started while all {} recording slots were taken and were not recorded: {}",
+            outcome.missed.len(),
+            profiler_common::MAX_TARGETS,
+            outcome.missed.join(", ")
+        );
+    }
     if outcome.recorded == 0 {
         say!("  no container started while CMD ran; nothing was recorded");
     }

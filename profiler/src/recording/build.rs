@@ -254,13 +254,6 @@ fn incompleteness(recording: &Recording) -> Vec<String> {
             recording.out_of_range
         ));
     }
-    if recording.slots_exhausted > 0 {
-        warnings.push(format!(
-            "{} container(s) started after all {} recording slots were taken and were not recorded",
-            recording.slots_exhausted,
-            profiler_common::MAX_TARGETS
-        ));
-    }
     warnings
 }
 

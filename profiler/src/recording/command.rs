@@ -110,6 +110,6 @@ pub(super) async fn record(
         cmd_failed: cut_short.is_none() && !status.success(),
         cut_short,
         recorded: 1,
-        failed: Vec::new(),
+        ..Outcome::default()
     })
 }

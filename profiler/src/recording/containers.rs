@@ -181,6 +181,7 @@ pub(super) async fn record(
     recorder.discover()?;
     let run_time = run_started.elapsed();
     recorder.finish_all(cut_short).await?;
+    recorder.name_missed().await;
     recorder.tracer.flush_logs();
     drop(driver);
 
@@ -200,9 +201,16 @@ pub(super) async fn record(
 }
 
 impl Recorder<'_> {
-    /// Picks up targets the kernel side armed since the last look.
+    /// Picks up targets the kernel side armed since the last look, and containers it could not
+    /// arm because every slot was taken.
     fn discover(&mut self) -> Result<(), RecordError> {
         let runtime = |err: tracer::TracerError| RecordError::Runtime(err.to_string());
+        for path in self.tracer.take_missed().map_err(runtime)? {
+            if let Some(id) = docker::container_id_of_path(&path) {
+                log::warn!("container {id} started while every recording slot was taken");
+                self.outcome.missed.push(id);
+            }
+        }
         for (_, target) in self.tracer.targets().map_err(runtime)? {
             if self.tracked.contains_key(&target.slot) {
                 continue;
@@ -288,6 +296,21 @@ impl Recorder<'_> {
             _ => {}
         }
         Ok(())
+    }
+
+    /// Names the containers that were not recorded (by container name when the daemon still
+    /// knows them, else by short id), sorted.
+    async fn name_missed(&mut self) {
+        let mut names = Vec::with_capacity(self.outcome.missed.len());
+        for id in &self.outcome.missed {
+            let name = match self.engine.inspect(id).await {
+                Ok(info) => info.name,
+                Err(_) => id.chars().take(12).collect(),
+            };
+            names.push(name);
+        }
+        names.sort();
+        self.outcome.missed = names;
     }
 
     /// Finishes every container still open when CMD is done.

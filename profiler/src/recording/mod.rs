@@ -96,13 +96,18 @@ pub struct Outcome {
     pub recorded: usize,
     /// Recordings the sink could not take (e.g. a write failed), by name.
     pub failed: Vec<String>,
+    /// Containers that started while every recording slot was taken, so were not recorded.
+    pub missed: Vec<String>,
 }
 
 impl Outcome {
-    /// The exit code of a `record`: 5 when CMD failed, else 0 (a run cut short is not a failure).
+    /// The exit code of a `record`: 4 when a recording could not be written, 1 when a container
+    /// was not recorded, 5 when CMD failed, else 0 (a run cut short is not a failure).
     pub fn exit_code(&self) -> i32 {
         if !self.failed.is_empty() {
             exit::RUNTIME
+        } else if !self.missed.is_empty() {
+            exit::FINDING
         } else if self.cmd_failed {
             exit::CMD_FAILED
         } else {

@@ -9,6 +9,9 @@
 //! - `attach`: `record --container` on a container that is already running;
 //! - `ci_workflow`: `check`, `diff`, `merge` and malformed input, on real recordings;
 //! - `kernel_arming`: the kernel side arms new cgroup2 children of a watched prefix;
+//! - `signals`: SIGTERM, SIGINT and SIGHUP stop every target the same way; a killed recorder's
+//!   cgroup is removed by the next one;
+//! - `outputs`: no output is written through a symlink, and outputs are checked before CMD runs;
 //! - `support`: what they share (test containers and their `docker run`, sessions, checks).
 //!
 //! Run with `cargo xtask test`, as root: it builds the binaries and the test images, starts dockerd,
@@ -21,5 +24,7 @@ mod capabilities;
 mod ci_workflow;
 mod containers;
 mod kernel_arming;
+mod outputs;
 mod record_command;
+mod signals;
 mod support;
