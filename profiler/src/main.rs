@@ -1,5 +1,7 @@
 //! Parse → run → exit code, nothing else.
 
+use std::io::Write as _;
+
 use clap::Parser as _;
 use seccomp_profiler::{cli::Cli, exit};
 
@@ -16,7 +18,8 @@ fn main() {
     let code = match seccomp_profiler::run(cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            // A closed stderr must not turn the error's exit code into a panic's 101.
+            let _ = writeln!(std::io::stderr(), "error: {err:#}");
             exit::code_of(&err)
         }
     };

@@ -26,22 +26,25 @@ pub fn write_recording(
     let text = formats::render(&built.profile, format, name);
     match profile {
         Some(destination) => destination.write(text.as_bytes())?,
-        None => {
-            let mut stdout = std::io::stdout().lock();
-            stdout
-                .write_all(text.as_bytes())
-                .and_then(|()| stdout.flush())
-                .map_err(|err| OutputError::Write {
-                    role: "profile",
-                    path: "stdout".into(),
-                    err,
-                })?;
-        }
+        None => to_stdout("profile", &text)?,
     }
     if let Some(destination) = report {
         write_report(built, destination)?;
     }
     Ok(())
+}
+
+/// Writes `text` to stdout; a closed or full stdout is an error naming `role`, never a panic.
+pub fn to_stdout(role: &'static str, text: &str) -> Result<(), OutputError> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(|err| OutputError::Write {
+            role,
+            path: "stdout".into(),
+            err,
+        })
 }
 
 /// Writes only the report (`check` never writes the recorded profile itself).

@@ -12,6 +12,8 @@
 //! - `signals`: SIGTERM, SIGINT and SIGHUP stop every target the same way; a killed recorder's
 //!   cgroup is removed by the next one;
 //! - `outputs`: no output is written through a symlink, and outputs are checked before CMD runs;
+//! - `limits`: the fault matrix: many containers, a full disk, a FIFO, a closed stderr, edge
+//!   durations, oversized profiles, concurrent recordings;
 //! - `support`: what they share (test containers and their `docker run`, sessions, checks).
 //!
 //! Run with `cargo xtask test`, as root: it builds the binaries and the test images, starts dockerd,
@@ -24,6 +26,7 @@ mod capabilities;
 mod ci_workflow;
 mod containers;
 mod kernel_arming;
+mod limits;
 mod outputs;
 mod record_command;
 mod signals;
