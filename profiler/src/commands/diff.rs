@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     cli::{DiffArgs, DiffFormat},
     exit,
-    profile::{Filter, Profile, Rule},
+    profile::{Action, Op, Profile, Rule},
     risk,
     syscalls::{self, Arch},
 };
@@ -302,20 +302,6 @@ fn compare(old: &Input, new: &Input) -> Diff {
     }
 }
 
-/// Actions under which a syscall runs.
-fn permits(action: &str) -> bool {
-    matches!(action, "SCMP_ACT_ALLOW" | "SCMP_ACT_LOG")
-}
-
-fn unconditional(rule: &Rule) -> bool {
-    let empty = |filter: &Option<Filter>| {
-        filter
-            .as_ref()
-            .is_none_or(|f| f.caps.is_empty() && f.arches.is_empty() && f.min_kernel.is_none())
-    };
-    rule.args.is_empty() && empty(&rule.includes) && empty(&rule.excludes)
-}
-
 /// The unconditional allow rules are compared through `allowed_names`; this compares the rest:
 /// the default action, architectures, flags, and every other rule grouped by what it does.
 fn compare_rules(old: &Profile, new: &Profile) -> Vec<RuleChange> {
@@ -327,7 +313,7 @@ fn compare_rules(old: &Profile, new: &Profile) -> Vec<RuleChange> {
             rule: format!("defaultAction {old_default} → {new_default}"),
             added: Vec::new(),
             removed: Vec::new(),
-            widens: permits(&new.default_action) && !permits(&old.default_action),
+            widens: new.default_action.permits() && !old.default_action.permits(),
         });
     }
 
@@ -376,7 +362,7 @@ fn compare_rules(old: &Profile, new: &Profile) -> Vec<RuleChange> {
     let new_denied: BTreeSet<&String> = new
         .syscalls
         .iter()
-        .filter(|rule| !permits(&rule.action) && unconditional(rule))
+        .filter(|rule| !rule.action.permits() && rule.is_unconditional())
         .flat_map(|rule| &rule.names)
         .collect();
     let empty = BTreeSet::new();
@@ -391,16 +377,16 @@ fn compare_rules(old: &Profile, new: &Profile) -> Vec<RuleChange> {
         if added.is_empty() && removed.is_empty() {
             continue;
         }
-        let action = old_rules
+        let permits = old_rules
             .get(key)
             .or(new_rules.get(key))
-            .map_or("", |(action, _)| action.as_str());
-        let widens = if permits(action) {
+            .is_some_and(|(action, _)| action.permits());
+        let widens = if permits {
             // A conditional allow for a name OLD did not allow outright.
             added.iter().any(|name| !old_allowed.contains(name))
         } else {
             // Dropping a deny rule widens only when the default lets the syscall run.
-            permits(&new.default_action) && removed.iter().any(|name| !new_denied.contains(name))
+            new.default_action.permits() && removed.iter().any(|name| !new_denied.contains(name))
         };
         changes.push(RuleChange {
             rule: key.clone(),
@@ -412,16 +398,15 @@ fn compare_rules(old: &Profile, new: &Profile) -> Vec<RuleChange> {
     changes
 }
 
-/// `SCMP_ACT_ERRNO errno 1 (EPERM)`: ERRNO and TRACE without a value are EPERM, as in runc.
+/// `SCMP_ACT_ERRNO errno 1 (EPERM)`: the default action with its effective errno.
 fn default_of(profile: &Profile) -> String {
     describe_action(&profile.default_action, profile.default_errno_ret)
 }
 
-fn describe_action(action: &str, errno_ret: Option<u32>) -> String {
-    if !matches!(action, "SCMP_ACT_ERRNO" | "SCMP_ACT_TRACE") {
-        return action.to_owned();
-    }
-    let errno = errno_ret.unwrap_or(libc::EPERM as u32);
+fn describe_action(action: &Action, errno_ret: Option<u32>) -> String {
+    let Some(errno) = action.effective_errno(errno_ret) else {
+        return action.to_string();
+    };
     let name = match errno as i32 {
         libc::EPERM => " (EPERM)",
         libc::EACCES => " (EACCES)",
@@ -433,10 +418,10 @@ fn describe_action(action: &str, errno_ret: Option<u32>) -> String {
 
 /// Every rule other than an unconditional allow, grouped by what it does (action, errno,
 /// conditions, includes/excludes; comments do not count) → (action, names).
-fn other_rules(profile: &Profile) -> BTreeMap<String, (String, BTreeSet<String>)> {
-    let mut rules: BTreeMap<String, (String, BTreeSet<String>)> = BTreeMap::new();
+fn other_rules(profile: &Profile) -> BTreeMap<String, (Action, BTreeSet<String>)> {
+    let mut rules: BTreeMap<String, (Action, BTreeSet<String>)> = BTreeMap::new();
     for rule in &profile.syscalls {
-        if rule.action == "SCMP_ACT_ALLOW" && unconditional(rule) {
+        if rule.action == Action::Allow && rule.is_unconditional() {
             continue;
         }
         rules
@@ -456,23 +441,19 @@ fn describe_rule(rule: &Rule) -> String {
         .iter()
         .map(|arg| {
             let index = arg.index;
-            match arg.op.as_str() {
-                "SCMP_CMP_MASKED_EQ" => {
-                    format!("arg{index} & {:#x} == {:#x}", arg.value, arg.value_two)
+            let symbol = match &arg.op {
+                Op::MaskedEqual => {
+                    return format!("arg{index} & {:#x} == {:#x}", arg.value, arg.value_two);
                 }
-                op => {
-                    let symbol = match op {
-                        "SCMP_CMP_NE" => "!=",
-                        "SCMP_CMP_LT" => "<",
-                        "SCMP_CMP_LE" => "<=",
-                        "SCMP_CMP_EQ" => "==",
-                        "SCMP_CMP_GE" => ">=",
-                        "SCMP_CMP_GT" => ">",
-                        other => other,
-                    };
-                    format!("arg{index} {symbol} {:#x}", arg.value)
-                }
-            }
+                Op::NotEqual => "!=",
+                Op::Less => "<",
+                Op::LessOrEqual => "<=",
+                Op::Equal => "==",
+                Op::GreaterEqual => ">=",
+                Op::Greater => ">",
+                Op::Unknown(other) => other,
+            };
+            format!("arg{index} {symbol} {:#x}", arg.value)
         })
         .collect();
     if !conditions.is_empty() {

@@ -22,7 +22,7 @@ use anyhow::Context as _;
 use crate::{
     cli::MergeArgs,
     exit,
-    profile::{self, ArchMapEntry, Filter, Profile, Rule},
+    profile::{self, Action, ArchMapEntry, Profile, Rule},
     syscalls::Arch,
 };
 
@@ -89,17 +89,12 @@ struct Merged {
     warnings: Vec<String>,
 }
 
-/// The default action as runc applies it: ERRNO and TRACE without a value return EPERM.
-fn effective_default(profile: &Profile) -> (String, Option<u32>) {
-    let errno = matches!(
-        profile.default_action.as_str(),
-        "SCMP_ACT_ERRNO" | "SCMP_ACT_TRACE"
-    )
-    .then(|| profile.default_errno_ret.unwrap_or(libc::EPERM as u32));
-    (profile.default_action.clone(), errno)
+/// The default action as runc applies it ([`Profile::default_errno`]).
+fn effective_default(profile: &Profile) -> (Action, Option<u32>) {
+    (profile.default_action.clone(), profile.default_errno())
 }
 
-fn describe_default((action, errno): &(String, Option<u32>)) -> String {
+fn describe_default((action, errno): &(Action, Option<u32>)) -> String {
     match errno {
         Some(errno) => format!("defaultAction {action} with defaultErrnoRet {errno}"),
         None => format!("defaultAction {action}"),
@@ -119,19 +114,10 @@ fn sorted_arches(names: BTreeSet<String>) -> Vec<String> {
     names
 }
 
-fn unconditional(rule: &Rule) -> bool {
-    let empty = |filter: &Option<Filter>| {
-        filter
-            .as_ref()
-            .is_none_or(|f| f.caps.is_empty() && f.arches.is_empty() && f.min_kernel.is_none())
-    };
-    rule.args.is_empty() && empty(&rule.includes) && empty(&rule.excludes)
-}
-
 fn is_probe_rule(rule: &Rule) -> bool {
-    rule.action == "SCMP_ACT_ERRNO"
+    rule.action == Action::Errno
         && rule.errno_ret == Some(libc::ENOSYS as u32)
-        && unconditional(rule)
+        && rule.is_unconditional()
         && rule
             .comment
             .as_deref()
@@ -307,7 +293,7 @@ fn merge_rules(inputs: &[(String, Profile)], warnings: &mut Vec<String>) -> Vec<
     let mut others: BTreeMap<String, (Rule, BTreeSet<String>)> = BTreeMap::new();
     for (_, profile) in inputs {
         for rule in &profile.syscalls {
-            if rule.action == "SCMP_ACT_ALLOW" && unconditional(rule) {
+            if rule.action == Action::Allow && rule.is_unconditional() {
                 allowed.extend(rule.names.iter().cloned());
                 continue;
             }
@@ -329,7 +315,7 @@ fn merge_rules(inputs: &[(String, Profile)], warnings: &mut Vec<String>) -> Vec<
     if !allowed.is_empty() {
         rules.push(Rule {
             names: allowed.iter().cloned().collect(),
-            action: "SCMP_ACT_ALLOW".to_owned(),
+            action: Action::Allow,
             ..Rule::default()
         });
     }
@@ -340,9 +326,7 @@ fn merge_rules(inputs: &[(String, Profile)], warnings: &mut Vec<String>) -> Vec<
             if names.is_empty() {
                 continue;
             }
-        } else if !matches!(template.action.as_str(), "SCMP_ACT_ALLOW" | "SCMP_ACT_LOG")
-            && unconditional(&template)
-        {
+        } else if !template.action.permits() && template.is_unconditional() {
             let both: Vec<&str> = names
                 .iter()
                 .filter(|name| allowed.contains(*name))
@@ -375,7 +359,7 @@ fn merge_rules(inputs: &[(String, Profile)], warnings: &mut Vec<String>) -> Vec<
         let json = serde_json::to_string(rule)
             .expect("a Rule holds only strings, numbers and lists, which always serialize");
         (
-            rule.action.clone(),
+            rule.action.as_str().to_owned(),
             rule.names.first().cloned().unwrap_or_default(),
             json,
         )

@@ -15,24 +15,19 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<i32> {
     let profile = super::load_profile(path)?;
     // The filter is built and dropped: compiling catches what only libseccomp can refuse.
     drop(
-        profile
-            .compile()
-            .with_context(|| format!("{} does not compile into a seccomp filter", path.display()))
-            .map_err(exit::with(exit::INPUT))?,
+        profile.compile().with_context(|| {
+            format!("{} does not compile into a seccomp filter", path.display())
+        })?,
     );
-    let arches = profile
-        .effective_architectures()
-        .map_err(exit::with(exit::INPUT))?;
+    let arches = profile.effective_architectures()?;
     println!("{}", summary(path, &profile, &arches));
     Ok(exit::OK)
 }
 
 /// `FILE: valid — 47 syscalls allowed, 2 rules, default SCMP_ACT_ERRNO (errno 1), architectures …`
 fn summary(path: &Path, profile: &Profile, arches: &[Arch]) -> String {
-    let mut default = profile.default_action.clone();
-    if matches!(default.as_str(), "SCMP_ACT_ERRNO" | "SCMP_ACT_TRACE") {
-        // runc's default for ERRNO/TRACE without a return value is EPERM.
-        let errno = profile.default_errno_ret.unwrap_or(libc::EPERM as u32);
+    let mut default = profile.default_action.to_string();
+    if let Some(errno) = profile.default_errno() {
         default.push_str(&format!(" (errno {errno})"));
     }
     let architectures = if arches.is_empty() {
@@ -82,11 +77,11 @@ mod tests {
     fn invalid_profiles_exit_with_input() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("bad.json");
-        std::fs::write(
-            &file,
-            r#"{"defaultAction":"SCMP_ACT_ERRNO","architectures":["SCMP_ARCH_ARM64"]}"#,
-        )
-        .unwrap();
+        let profile = Profile {
+            architectures: vec!["SCMP_ARCH_ARM64".to_owned()],
+            ..Profile::default()
+        };
+        std::fs::write(&file, profile.to_json()).unwrap();
         let err = run(ValidateArgs { file: file.clone() }).unwrap_err();
         assert_eq!(exit::code_of(&err), exit::INPUT);
         let message = format!("{err:#}");
