@@ -7,7 +7,8 @@
 //!   [`ProfileError`], which names `FILE:LINE:COLUMN` (or the rule) and what to do next;
 //! - `validate.rs`: the checks runc and Docker apply ([`Profile::check`]);
 //! - `compile.rs` and `host.rs`: a libseccomp filter with runc's semantics ([`Profile::compile`]);
-//! - `minimal.rs`: the product's output ([`Profile::minimal`]) and its probe rule.
+//! - `minimal.rs`: the product's output ([`Profile::minimal`]) and its probe rule;
+//! - [`merge`]: the union of profiles.
 //!
 //! It does not decide what a workload needs (the tracer and `record` do), does not load filters
 //! (`exec` does, right before execve), renders nothing but the profile's own JSON, and names
@@ -17,6 +18,7 @@
 mod atomic_write;
 mod compile;
 mod host;
+pub mod merge;
 mod minimal;
 mod parse;
 mod validate;
@@ -26,6 +28,7 @@ use std::{collections::BTreeSet, fmt};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use atomic_write::write_atomic;
+pub use merge::merge_profiles;
 pub use minimal::PROBE_SYSCALLS;
 pub use parse::{ProfileError, load_checked, parse_checked, read_text};
 
