@@ -4,8 +4,9 @@
 //! Unconditional allow lists are merged into one sorted allow rule; architectures and flags are
 //! unioned; every other rule is kept, with rules that do the same thing (action, errno, argument
 //! conditions, includes/excludes, comment) merged into one. A name some input allows is dropped
-//! from the generated "not seen while recording" ENOSYS rule, because that input saw it. Profiles
-//! whose default actions differ are refused: a union of allow lists means nothing across them.
+//! from a "not seen while recording" ENOSYS rule ([`Rule::is_probe_rule`]), because that input saw
+//! it. Profiles whose default actions differ are refused: a union of allow lists means nothing
+//! across them.
 //!
 //! It does not decide whether the union is what a workload needs, and it never narrows: a deny rule
 //! an input carries stays, with a warning when another input allows the same name. The output is
@@ -13,22 +14,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Action, ArchMapEntry, ENOSYS, Profile, ProfileError, Rule};
+use super::{Action, ArchMapEntry, Profile, ProfileError, Rule};
 use crate::syscalls::Arch;
-
-/// How a profile's generated ENOSYS rule for unseen probe syscalls starts its comment
-/// (`Profile::minimal`).
-const PROBE_COMMENT_PREFIX: &str = "not seen while recording";
-
-fn is_probe_rule(rule: &Rule) -> bool {
-    rule.action == Action::Errno
-        && rule.errno_ret == Some(ENOSYS)
-        && rule.is_unconditional()
-        && rule
-            .comment
-            .as_deref()
-            .is_some_and(|comment| comment.starts_with(PROBE_COMMENT_PREFIX))
-}
 
 /// A merged profile, and what a reader of it should know.
 #[derive(Debug)]
@@ -280,7 +267,7 @@ fn merge_rules(inputs: &[(String, Profile)], warnings: &mut Vec<String>) -> Vec<
             names: names.into_iter().collect(),
             ..template
         };
-        if is_probe_rule(&rule) {
+        if rule.is_probe_rule() {
             // Some input saw these: it needs them, so they cannot stay answered with ENOSYS.
             rule.names.retain(|name| !allowed.contains(name));
             if rule.names.is_empty() {
@@ -573,6 +560,36 @@ mod tests {
         assert_eq!(once.to_json(), a.to_json());
         let twice = merge(&named(&[("a", &a), ("a", &a)])).unwrap().profile;
         assert_eq!(twice, once);
+    }
+
+    #[test]
+    fn probe_rules_are_recognised_without_their_comment() {
+        // A hand-written ENOSYS rule for probe syscalls, without the generated comment: the names
+        // another input allows leave it, with no conflict warning.
+        let a = parse(
+            r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[
+                {"names":["read"],"action":"SCMP_ACT_ALLOW"},
+                {"names":["clone3","openat2"],"action":"SCMP_ACT_ERRNO","errnoRet":38}]}"#,
+        );
+        let b = parse(
+            r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["clone3"],"action":"SCMP_ACT_ALLOW"}]}"#,
+        );
+        let merged = merge(&named(&[("a", &a), ("b", &b)])).unwrap();
+        assert!(merged.warnings.is_empty(), "{:?}", merged.warnings);
+        assert_eq!(merged.profile.syscalls[0].names, ["clone3", "read"]);
+        assert_eq!(merged.profile.syscalls[1].names, ["openat2"]);
+
+        // An ENOSYS rule that names something else is a deny rule like any other: kept whole,
+        // and the conflict is reported.
+        let c = parse(
+            r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[
+                {"names":["clone3","mount"],"action":"SCMP_ACT_ERRNO","errnoRet":38,
+                 "comment":"not seen while recording"}]}"#,
+        );
+        let merged = merge(&named(&[("b", &b), ("c", &c)])).unwrap();
+        assert_eq!(merged.profile.syscalls[1].names, ["clone3", "mount"]);
+        assert_eq!(merged.warnings.len(), 1, "{:?}", merged.warnings);
+        assert!(merged.warnings[0].starts_with("clone3: allowed by an input"));
     }
 
     #[test]
