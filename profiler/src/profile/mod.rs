@@ -8,7 +8,7 @@
 //! - `validate.rs`: the checks runc and Docker apply ([`Profile::check`]);
 //! - `compile.rs` and `host.rs`: a libseccomp filter with runc's semantics ([`Profile::compile`]);
 //! - `minimal.rs`: the product's output ([`Profile::minimal`]) and its probe rule;
-//! - [`merge`]: the union of profiles.
+//! - [`merge`]: the union of profiles; [`compare`]: what one profile allows that another does not.
 //!
 //! It does not decide what a workload needs (the tracer and `record` do), does not load filters
 //! (`exec` does, right before execve), renders nothing but the profile's own JSON, and names
@@ -16,6 +16,7 @@
 //! order, no timestamps (DESIGN fact 10).
 
 mod atomic_write;
+pub mod compare;
 mod compile;
 mod host;
 pub mod merge;
