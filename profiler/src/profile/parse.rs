@@ -6,7 +6,8 @@
 //! It does not judge what a profile means (validate.rs does); it only turns text into the types.
 
 use std::{
-    fs, io,
+    fs,
+    io::{self, Read as _},
     path::{Path, PathBuf},
 };
 
@@ -14,6 +15,11 @@ use libseccomp::error::SeccompError;
 use serde::Deserialize;
 
 use super::{Action, ArgCond, Filter, Op, Profile, Rule, null_as_default, validate::FLAGS};
+
+/// The most a profile input may hold. Docker's default profile is 20 KiB and a recorded one about
+/// 2 KiB; the cap keeps `validate /dev/zero` (or a log file passed by mistake) from reading
+/// forever or filling memory.
+pub const MAX_INPUT_BYTES: u64 = 16 << 20;
 
 /// Everything that can be wrong with a profile, with turning it into a filter, or with merging
 /// profiles. All are invalid input (exit 2): the user chose the file.
@@ -30,6 +36,11 @@ pub enum ProfileError {
     Read { path: PathBuf, err: io::Error },
     #[error("{}: is not UTF-8 text; a profile is JSON, pass the right file", .path.display())]
     NotUtf8 { path: PathBuf },
+    #[error(
+        "{}: is larger than {} MiB, far more than any seccomp profile; pass the profile file itself",
+        .path.display(), MAX_INPUT_BYTES >> 20
+    )]
+    TooLarge { path: PathBuf },
     #[error(
         "{}: file is empty; write a profile into it (e.g. `seccomp-profiler record -o FILE`) or \
          pass another file", .path.display()
@@ -229,7 +240,8 @@ impl TryFrom<RawRule> for Rule {
     }
 }
 
-/// Reads a profile (or any JSON input) as text, with the errors a profile path gets.
+/// Reads a profile (or any JSON input) as text, with the errors a profile path gets. At most
+/// [`MAX_INPUT_BYTES`] + 1 bytes are read, whatever the file is (a device, a FIFO, a growing log).
 pub fn read_text(path: &Path) -> Result<String, ProfileError> {
     let read_err = |err: io::Error| match err.kind() {
         io::ErrorKind::NotFound => ProfileError::NotFound {
@@ -245,7 +257,15 @@ pub fn read_text(path: &Path) -> Result<String, ProfileError> {
             path: path.to_owned(),
         });
     }
-    let bytes = fs::read(path).map_err(read_err)?;
+    let mut bytes = Vec::new();
+    fs::File::open(path)
+        .and_then(|file| file.take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(read_err)?;
+    if bytes.len() as u64 > MAX_INPUT_BYTES {
+        return Err(ProfileError::TooLarge {
+            path: path.to_owned(),
+        });
+    }
     String::from_utf8(bytes).map_err(|_| ProfileError::NotUtf8 {
         path: path.to_owned(),
     })
@@ -437,6 +457,33 @@ mod tests {
         let good = dir.path().join("good.json");
         fs::write(&good, DOCKER_20).unwrap();
         assert_eq!(Profile::load(&good).unwrap(), parse(DOCKER_20));
+    }
+
+    #[test]
+    fn inputs_are_capped() {
+        let dir = tempfile::tempdir().unwrap();
+        // Exactly the cap is read (and then judged as JSON); one byte more is refused.
+        let at_cap = dir.path().join("at-cap.json");
+        fs::write(&at_cap, vec![b' '; MAX_INPUT_BYTES as usize]).unwrap();
+        assert!(matches!(
+            Profile::load(&at_cap),
+            Err(ProfileError::Empty { .. })
+        ));
+        let over = dir.path().join("over.json");
+        fs::write(&over, vec![b' '; MAX_INPUT_BYTES as usize + 1]).unwrap();
+        let err = Profile::load(&over).unwrap_err();
+        assert!(matches!(err, ProfileError::TooLarge { .. }), "{err:?}");
+        assert!(
+            err.to_string().contains("over.json: is larger than 16 MiB"),
+            "{err}"
+        );
+        // An endless input ends at the cap.
+        let started = std::time::Instant::now();
+        assert!(matches!(
+            read_text(Path::new("/dev/zero")),
+            Err(ProfileError::TooLarge { .. })
+        ));
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
     }
 
     #[test]
