@@ -5,6 +5,8 @@
 //! It builds the filter; it does not load it (`exec` does, right before execve), and it decides
 //! Docker's `includes`/`excludes` through host.rs.
 
+use std::collections::HashSet;
+
 use libseccomp::{
     ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
     error::SeccompError,
@@ -189,6 +191,11 @@ impl Profile {
         }
 
         let mut entries = Vec::new();
+        // What runc adds, one rule per name of every applying rule: duplicates included.
+        let mut runc_rules = 0usize;
+        // A name repeated with the same action and conditions (in one rule or several) is added
+        // once: libseccomp gives the same filter, and adding 100,000 repeats took minutes.
+        let mut seen: HashSet<(&str, ScmpAction, Vec<ScmpArgCompare>, bool)> = HashSet::new();
         for (i, rule) in self.syscalls.iter().enumerate() {
             let place = place(i, rule);
             if rule.names.is_empty() {
@@ -200,7 +207,11 @@ impl Profile {
                 log::debug!("{place}: not applied on this host (includes/excludes)");
                 continue;
             }
+            runc_rules += rule.names.len();
             for name in &rule.names {
+                if !seen.insert((name, action, conditions.clone(), split)) {
+                    continue;
+                }
                 entries.push(Entry {
                     place: place.clone(),
                     name,
@@ -212,7 +223,7 @@ impl Profile {
         }
         // runc turns on libseccomp's binary-tree optimization above 32 (per-name) rules; fewer
         // rules avoid a libseccomp ≤ 2.5.4 bug with the optimization and no rules.
-        attributes.optimize = entries.len() > 32;
+        attributes.optimize = runc_rules > 32;
 
         // runc's `generatePatch` skips permissive defaults. With an ERRNO(ENOSYS) default the
         // stub changes nothing, and libseccomp would refuse rules equal to the default.
@@ -560,5 +571,32 @@ mod tests {
         )
         .unwrap();
         assert!(bpf_instructions(&minimal.compile().unwrap()) < 4096);
+    }
+
+    #[test]
+    fn repeated_names_are_added_once() {
+        // More than 32 names, so that both filters get runc's binary-tree optimization (runc
+        // counts repeats towards its threshold, as the end of this test shows).
+        let names: Vec<String> = syscalls::known_numbers(Arch::X86_64)
+            .into_iter()
+            .filter_map(|nr| syscalls::name_of(Arch::X86_64, nr))
+            .take(40)
+            .collect();
+        let once = Profile::minimal(&names.iter().cloned().collect(), &[Arch::X86_64]).unwrap();
+        let mut repeated = once.clone();
+        repeated.syscalls[0].names = (0..100_000)
+            .map(|i| names[i % names.len()].clone())
+            .collect();
+        repeated.syscalls.push(once.syscalls[0].clone());
+        let started = std::time::Instant::now();
+        let filter = repeated.compile().unwrap();
+        // Each repeat used to be its own libseccomp rule: minutes for 100,000.
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        assert_eq!(pfc(&filter), pfc(&once.compile().unwrap()));
+
+        // Five names written eight times are 40 rules to runc: the optimization is on.
+        let mut five = Profile::minimal(&set(&["read"]), &[Arch::X86_64]).unwrap();
+        five.syscalls[0].names = (0..40).map(|i| names[i % 5].clone()).collect();
+        assert!(pfc(&five.compile().unwrap()).contains("else #"));
     }
 }
