@@ -1,5 +1,7 @@
 //! `seccomp-profiler validate FILE`: proves a profile parses, passes the checks runc and Docker
-//! apply, and compiles into a libseccomp filter; then prints a one-line summary on stdout.
+//! apply, and compiles into a libseccomp filter; then prints a one-line summary on stdout, and on
+//! stderr a warning for what runc applies differently from how the profile reads
+//! ([`Profile::warnings`]: a name both allowed and denied, a name on none of its architectures).
 //!
 //! It does not load the filter (no privileges needed) and does not judge whether the profile is
 //! tight enough for a workload (`check` and `diff` do that). Any problem exits with code 2.
@@ -20,6 +22,9 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<i32> {
         })?,
     );
     let arches = profile.effective_architectures()?;
+    for warning in profile.warnings()? {
+        eprintln!("seccomp-profiler validate: warning: {warning}");
+    }
     println!("{}", summary(path, &profile, &arches));
     Ok(exit::OK)
 }
@@ -44,11 +49,14 @@ fn summary(path: &Path, profile: &Profile, arches: &[Arch]) -> String {
         };
         format!("architectures {}{source}", names.join(" "))
     };
+    // Checked already, so the architectures resolve; a name on none of them allows nothing.
+    let absent = profile.names_on_no_architecture().unwrap_or_default();
+    let allowed = profile.allowed_names().difference(&absent).count();
     let rules = profile.syscalls.len();
     format!(
         "{}: valid — {} syscalls allowed, {rules} rule{}, default {default}, {architectures}",
         path.display(),
-        profile.allowed_names().len(),
+        allowed,
         if rules == 1 { "" } else { "s" },
     )
 }
@@ -70,6 +78,24 @@ mod tests {
             summary(Path::new("p.json"), &profile, &arches),
             "p.json: valid — 2 syscalls allowed, 2 rules, default SCMP_ACT_ERRNO (errno 1), \
              architectures SCMP_ARCH_X86_64 SCMP_ARCH_X86 SCMP_ARCH_X32"
+        );
+    }
+
+    #[test]
+    fn names_on_no_architecture_are_not_counted() {
+        if Arch::native() != Arch::X86_64 {
+            return;
+        }
+        let allowed: BTreeSet<String> = ["read", "socketcall"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        // minimal() writes any name libseccomp knows; socketcall exists only on ia32.
+        let profile = Profile::minimal(&allowed, &[Arch::X86_64]).unwrap();
+        let arches = profile.effective_architectures().unwrap();
+        assert!(
+            summary(Path::new("p.json"), &profile, &arches)
+                .starts_with("p.json: valid — 1 syscalls allowed, "),
         );
     }
 

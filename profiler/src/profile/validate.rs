@@ -1,11 +1,17 @@
-//! Semantic validation as runc and Docker see a profile ([`Profile::check`]), and the
-//! architectures runc is given ([`Profile::effective_architectures`]).
+//! Semantic validation as runc and Docker see a profile ([`Profile::check`]), the architectures
+//! runc is given ([`Profile::effective_architectures`]), and what is valid but probably not what
+//! the author meant ([`Profile::warnings`]).
 //!
 //! It refuses what runc or Docker would refuse, or would silently apply differently from what
-//! the profile says (an unknown syscall name, an errnoRet above 16 bits). It does not build the
-//! filter (compile.rs does, with the same conversions, so both agree on what is valid).
+//! the profile says (an unknown syscall name, an errnoRet above 16 bits), and warns about what runc
+//! applies in a way the profile does not show (a name both allowed and denied, a name that exists
+//! on none of the filter's architectures). It does not build the filter (compile.rs does, with the
+//! same conversions, so both agree on what is valid).
 
-use std::collections::BTreeSet;
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    fmt,
+};
 
 use super::{
     Filter, Profile, ProfileError, Rule,
@@ -169,6 +175,194 @@ impl Profile {
     }
 }
 
+/// Something valid that runc applies differently from how the profile reads.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Warning {
+    /// Names an unconditional allow rule and an unconditional deny rule both name: only one of
+    /// the two rules applies to them.
+    AllowedAndDenied {
+        names: Vec<String>,
+        allowed_by: String,
+        denied_by: String,
+        applied: String,
+        why: &'static str,
+    },
+    /// Names that exist on none of the filter's architectures: libseccomp knows them (from another
+    /// architecture's table), and runc adds no rule for them.
+    OnNoArchitecture {
+        names: Vec<String>,
+        architectures: Vec<&'static str>,
+    },
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let one = |names: &[String]| names.len() == 1;
+        match self {
+            Warning::AllowedAndDenied {
+                names,
+                allowed_by,
+                denied_by,
+                applied,
+                why,
+            } => write!(
+                f,
+                "{}: allowed by {allowed_by} and denied by {denied_by}; runc applies only \
+                 {applied}, because {why}: remove {} from the rule that should not apply",
+                names.join(", "),
+                if one(names) { "it" } else { "them" },
+            ),
+            Warning::OnNoArchitecture {
+                names,
+                architectures,
+            } => {
+                let (exist, them, they_are) = if one(names) {
+                    ("exists", "it", "it is")
+                } else {
+                    ("exist", "them", "they are")
+                };
+                write!(
+                    f,
+                    "{}: {exist} on none of the profile's architectures ({}), so runc adds no rule \
+                     for {them} and {they_are} not counted as allowed: remove {them}, or list an \
+                     architecture that has {them}",
+                    names.join(", "),
+                    architectures.join(" ")
+                )
+            }
+        }
+    }
+}
+
+/// Whether Docker keeps the rule on this host as far as architectures go (moby's
+/// `setupSeccomp` compares `includes.arches`/`excludes.arches` with the native architecture).
+fn applies_on_native_arch(rule: &Rule) -> bool {
+    let native = Arch::native().docker_name();
+    let includes = rule
+        .includes
+        .as_ref()
+        .is_none_or(|f| f.arches.is_empty() || f.arches.iter().any(|arch| arch == native));
+    let excludes = rule
+        .excludes
+        .as_ref()
+        .is_some_and(|f| f.arches.iter().any(|arch| arch == native));
+    includes && !excludes
+}
+
+impl Profile {
+    /// The architectures the compiled filter covers: the effective ones plus the native one, which
+    /// libseccomp always adds (see `compile`).
+    fn filter_architectures(&self) -> Result<Vec<Arch>, ProfileError> {
+        let mut arches = self.effective_architectures()?;
+        if !arches.contains(&Arch::native()) {
+            arches.insert(0, Arch::native());
+        }
+        Ok(arches)
+    }
+
+    /// Names of rules that apply on this host which exist on none of the filter's architectures.
+    pub fn names_on_no_architecture(&self) -> Result<BTreeSet<String>, ProfileError> {
+        let arches = self.filter_architectures()?;
+        Ok(self
+            .syscalls
+            .iter()
+            .filter(|rule| applies_on_native_arch(rule))
+            .flat_map(|rule| &rule.names)
+            .filter(|name| {
+                arches
+                    .iter()
+                    .all(|arch| syscalls::number_of(*arch, name).is_none())
+            })
+            .cloned()
+            .collect())
+    }
+
+    /// What [`Profile::check`] accepts but runc applies differently from how the profile reads.
+    /// Call it on a checked profile.
+    pub fn warnings(&self) -> Result<Vec<Warning>, ProfileError> {
+        let mut warnings = Vec::new();
+        // The first unconditional permitting and denying rule of every name.
+        let mut allowed_by: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut denied_by: BTreeMap<&str, usize> = BTreeMap::new();
+        for (i, rule) in self.syscalls.iter().enumerate() {
+            if !rule.is_unconditional() {
+                continue;
+            }
+            let first = if rule.action.permits() {
+                &mut allowed_by
+            } else {
+                &mut denied_by
+            };
+            for name in &rule.names {
+                first.entry(name).or_insert(i);
+            }
+        }
+        let mut conflicts: BTreeMap<(usize, usize), Vec<String>> = BTreeMap::new();
+        for (name, allow) in &allowed_by {
+            if let Some(deny) = denied_by.get(name) {
+                conflicts
+                    .entry((*allow, *deny))
+                    .or_default()
+                    .push((*name).to_owned());
+            }
+        }
+        let default = scmp_action(
+            "defaultAction",
+            &self.default_action,
+            self.default_errno_ret,
+        )?;
+        for ((allow, deny), names) in conflicts {
+            let (allow_rule, deny_rule) = (&self.syscalls[allow], &self.syscalls[deny]);
+            let (allowed_by, denied_by) = (place(allow, allow_rule), place(deny, deny_rule));
+            let equals_default = |rule: &Rule| -> Result<bool, ProfileError> {
+                Ok(scmp_action("", &rule.action, rule.errno_ret)? == default)
+            };
+            // runc skips a rule equal to the default action (libseccomp refuses it); otherwise
+            // libseccomp keeps a syscall's first unconditional rule (seen with 2.5.4; see merge).
+            let (applied, why) = if equals_default(deny_rule)? {
+                (
+                    &allowed_by,
+                    "the deny rule equals the default action, which runc skips",
+                )
+            } else if equals_default(allow_rule)? {
+                (
+                    &denied_by,
+                    "the allow rule equals the default action, which runc skips",
+                )
+            } else if allow < deny {
+                (
+                    &allowed_by,
+                    "it comes first and libseccomp keeps a syscall's first rule",
+                )
+            } else {
+                (
+                    &denied_by,
+                    "it comes first and libseccomp keeps a syscall's first rule",
+                )
+            };
+            warnings.push(Warning::AllowedAndDenied {
+                names,
+                applied: applied.clone(),
+                allowed_by,
+                denied_by,
+                why,
+            });
+        }
+        let absent = self.names_on_no_architecture()?;
+        if !absent.is_empty() {
+            warnings.push(Warning::OnNoArchitecture {
+                names: absent.into_iter().collect(),
+                architectures: self
+                    .filter_architectures()?
+                    .iter()
+                    .map(|arch| arch.scmp_name())
+                    .collect(),
+            });
+        }
+        Ok(warnings)
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -321,5 +515,127 @@ mod tests {
         assert_eq!(parse_kernel_version("5"), None);
         assert_eq!(parse_kernel_version("x.1"), None);
         assert!(super::super::host::kernel_version().is_some());
+    }
+
+    /// The action the compiled filter takes for `name` on the native architecture.
+    fn compiled_action(profile: &Profile, name: &str) -> String {
+        let mut file = tempfile::tempfile().unwrap();
+        profile.compile().unwrap().export_pfc(&file).unwrap();
+        let mut text = String::new();
+        std::io::Seek::rewind(&mut file).unwrap();
+        std::io::Read::read_to_string(&mut file, &mut text).unwrap();
+        let nr = syscalls::number_of(Arch::native(), name).unwrap();
+        let marker = format!("if ($syscall == {nr})\n");
+        match text.find(&marker) {
+            Some(at) => text[at + marker.len()..]
+                .lines()
+                .next()
+                .unwrap()
+                .trim()
+                .to_owned(),
+            None => "default".to_owned(),
+        }
+    }
+
+    #[test]
+    fn warns_about_names_both_allowed_and_denied_and_says_which_rule_runc_applies() {
+        let allow = r#"{"names":["read","mount","ptrace"],"action":"SCMP_ACT_ALLOW"}"#;
+        let deny = r#"{"names":["mount","ptrace","kill"],"action":"SCMP_ACT_ERRNO","errnoRet":38}"#;
+        let profile = |rules: &str| {
+            let profile = parse(&format!(
+                r#"{{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":1,"syscalls":{rules}}}"#
+            ));
+            profile.check().unwrap();
+            profile
+        };
+
+        let allow_first = profile(&format!("[{allow},{deny}]"));
+        let warnings = allow_first.warnings().unwrap();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert_eq!(
+            warnings[0].to_string(),
+            "mount, ptrace: allowed by syscalls[0] (read, mount, ptrace) and denied by syscalls[1] \
+             (mount, ptrace, kill); runc applies only syscalls[0] (read, mount, ptrace), because \
+             it comes first and libseccomp keeps a syscall's first rule: remove them from the rule \
+             that should not apply"
+        );
+        assert_eq!(compiled_action(&allow_first, "mount"), "action ALLOW;");
+
+        let deny_first = profile(&format!("[{deny},{allow}]"));
+        let Warning::AllowedAndDenied { applied, .. } = &deny_first.warnings().unwrap()[0] else {
+            panic!("not the conflict warning");
+        };
+        assert!(applied.starts_with("syscalls[0] (mount"), "{applied}");
+        assert_eq!(compiled_action(&deny_first, "mount"), "action ERRNO(38);");
+
+        // A deny rule equal to the default action is skipped: the allow applies wherever it is.
+        let default_deny = r#"{"names":["mount"],"action":"SCMP_ACT_ERRNO"}"#;
+        let skipped = profile(&format!("[{default_deny},{allow}]"));
+        let warning = skipped.warnings().unwrap()[0].to_string();
+        assert!(
+            warning.contains("runc applies only syscalls[1] (read, mount, ptrace), because the deny rule equals the default action"),
+            "{warning}"
+        );
+        assert_eq!(compiled_action(&skipped, "mount"), "action ALLOW;");
+
+        // Conditional rules and plain profiles: nothing to say.
+        let conditional = r#"{"names":["mount"],"action":"SCMP_ACT_ERRNO","errnoRet":38,"args":[{"index":0,"value":0,"op":"SCMP_CMP_EQ"}]}"#;
+        assert!(
+            profile(&format!("[{allow},{conditional}]"))
+                .warnings()
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            profile(&format!("[{allow}]"))
+                .warnings()
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn warns_about_names_on_none_of_the_architectures() {
+        if Arch::native() != Arch::X86_64 {
+            return;
+        }
+        let with_arches = |arches: &str| {
+            let profile = parse(&format!(
+                r#"{{"defaultAction":"SCMP_ACT_ERRNO","architectures":[{arches}],
+                    "syscalls":[{{"names":["read","socketcall","waitpid"],"action":"SCMP_ACT_ALLOW"}},
+                      {{"names":["arm_fadvise64_64"],"action":"SCMP_ACT_ALLOW","includes":{{"arches":["arm","arm64"]}}}}]}}"#
+            ));
+            profile.check().unwrap();
+            profile
+        };
+        // socketcall and waitpid are ia32 syscalls; the arm-only rule does not apply here at all.
+        let x86_64 = with_arches(r#""SCMP_ARCH_X86_64""#);
+        let absent: Vec<String> = x86_64
+            .names_on_no_architecture()
+            .unwrap()
+            .into_iter()
+            .collect();
+        assert_eq!(absent, ["socketcall", "waitpid"]);
+        assert_eq!(
+            x86_64.warnings().unwrap()[0].to_string(),
+            "socketcall, waitpid: exist on none of the profile's architectures (SCMP_ARCH_X86_64), \
+             so runc adds no rule for them and they are not counted as allowed: remove them, or \
+             list an architecture that has them"
+        );
+        // None listed means native only; with ia32 listed they exist.
+        assert_eq!(with_arches("").names_on_no_architecture().unwrap().len(), 2);
+        let family = with_arches(r#""SCMP_ARCH_X86_64","SCMP_ARCH_X86""#);
+        assert!(family.warnings().unwrap().is_empty());
+
+        // Docker 20.10's default profile allows recv and send, which no x86 table has.
+        let docker = parse(include_str!(
+            "../../tests/fixtures/docker-moby-v20.10.24-default.json"
+        ));
+        let absent: Vec<String> = docker
+            .names_on_no_architecture()
+            .unwrap()
+            .into_iter()
+            .collect();
+        assert_eq!(absent, ["recv", "send"]);
     }
 }
