@@ -5,7 +5,9 @@
 //! records them into `target/xtask/profiles/` instead and fails when a profile's syscall set — its
 //! allowed names and its other rules, not its bytes — differs from the checked-in one, printing
 //! `seccomp-profiler diff --format markdown OLD NEW` for each, or when the README's counts disagree
-//! with the checked-in files. So this project is the first user of its own footprint gate.
+//! with the checked-in files. So this project is the first user of its own footprint gate: what
+//! "differs" means is the tool's own comparison, read from `seccomp-profiler diff --format json`
+//! (xtask cannot link the tool's crate, which needs the eBPF toolchain xtask installs).
 //!
 //! This module decides how each workload is recorded, where its profile goes and what counts as a
 //! change. The load itself (which containers run, which requests are made, what is waited for) is
@@ -280,19 +282,22 @@ fn check_selected(selected: &[&'static Workload]) -> Result<()> {
             problems.push(format!("{shown} is missing"));
             continue;
         }
-        let old = SyscallSet::read(&old_path)?;
-        if old.entries == rec.set.entries {
+        let found = Comparison::run(&profiler, &old_path, &rec.path)?;
+        if found.is_empty() {
             continue;
         }
         println!();
         println!(
             "xtask: profiles: {shown}: the recorded syscall set differs from the checked-in one"
         );
-        for entry in old.entries.difference(&rec.set.entries) {
-            println!("  - {entry}   (checked in, not recorded now)");
+        for name in &found.removed {
+            println!("  - {name}   (checked in, not recorded now)");
         }
-        for entry in rec.set.entries.difference(&old.entries) {
-            println!("  + {entry}   (recorded now, not checked in)");
+        for name in &found.added {
+            println!("  + {name}   (recorded now, not checked in)");
+        }
+        for change in &found.rule_changes {
+            println!("  rule change: {change}");
         }
         // Relative paths (diff runs from the root) keep the markdown's heading readable.
         let mut diff = cmd::new(&profiler);
@@ -304,11 +309,13 @@ fn check_selected(selected: &[&'static Workload]) -> Result<()> {
             println!("xtask: profiles: (`seccomp-profiler diff` could not compare them: {status})");
         }
         problems.push(format!(
-            "{shown}: {} added, {} gone (allowed names: {} checked in, {} recorded now)",
-            rec.set.entries.difference(&old.entries).count(),
-            old.entries.difference(&rec.set.entries).count(),
-            old.allowed,
-            rec.set.allowed
+            "{shown}: {} added, {} gone, {} rule change(s) (allowed names: {} checked in, {} \
+             recorded now)",
+            found.added.len(),
+            found.removed.len(),
+            found.rule_changes.len(),
+            found.removed.len() + found.unchanged,
+            found.added.len() + found.unchanged
         ));
     }
     problems.extend(check_readme(selected)?);
@@ -349,7 +356,7 @@ fn check_readme(selected: &[&'static Workload]) -> Result<Vec<String>> {
         if !profile.exists() {
             continue;
         }
-        let actual = SyscallSet::read(&profile)?.allowed;
+        let actual = allowed_count(&read_json(&profile)?);
         match readme_count(&text, workload) {
             Some(stated) if stated == actual => {}
             Some(stated) => problems.push(format!(
@@ -381,7 +388,8 @@ fn readme_count(readme: &str, workload: &Workload) -> Option<usize> {
 struct Recorded {
     workload: &'static Workload,
     path: PathBuf,
-    set: SyscallSet,
+    /// Distinct names its `SCMP_ACT_ALLOW` rules allow.
+    allowed: usize,
 }
 
 /// `target/xtask/profiles/`, emptied: one directory per workload with its profile, report and logs.
@@ -406,17 +414,17 @@ fn record_all(selected: &[&'static Workload]) -> Result<Vec<Recorded>> {
             .with_context(|| format!("record the workload {}", workload.name))?;
         cmd::output(cmd::new(&profiler).arg("validate").arg(&path))
             .with_context(|| format!("validate the profile recorded for {}", workload.name))?;
-        let set = SyscallSet::read(&path)?;
+        let allowed = allowed_count(&read_json(&path)?);
         println!(
             "xtask: profiles: {:<20} {:>3} names allowed ({:.1?})",
             workload.name,
-            set.allowed,
+            allowed,
             started.elapsed()
         );
         recorded.push(Recorded {
             workload,
             path,
-            set,
+            allowed,
         });
     }
     Ok(recorded)
@@ -718,75 +726,125 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
         .with_context(|| format!("rename {} to {}", tmp.display(), path.display()))
 }
 
-/// What a profile allows, as comparable entries: `name: ACTION[(errno)][ args]` per syscall name
-/// and rule, plus the default action and the architectures. Order, rule grouping and comments do
-/// not matter; any other change does.
-#[derive(Debug)]
-struct SyscallSet {
-    entries: BTreeSet<String>,
-    /// Distinct names in `SCMP_ACT_ALLOW` rules.
-    allowed: usize,
+/// What `seccomp-profiler diff --format json OLD NEW` found: the tool's own comparison
+/// (`profile::compare` in the tool), so that the golden check and the CI gate `diff` agree on what
+/// a change is. Order, rule grouping and comments do not matter; any other change does.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Comparison {
+    /// Syscalls NEW allows that OLD does not.
+    added: Vec<String>,
+    removed: Vec<String>,
+    /// Allowed by both.
+    unchanged: usize,
+    /// Changes outside the allow lists (default action, architectures, flags, other rules), one
+    /// line each: `SCMP_ACT_ERRNO errno 38 (ENOSYS): +clone3 -openat2`.
+    rule_changes: Vec<String>,
 }
 
-impl SyscallSet {
-    fn read(path: &Path) -> Result<Self> {
-        let text = fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
-        let json: Value = serde_json::from_str(&text)
-            .with_context(|| format!("parse {} as JSON", path.display()))?;
-        Ok(Self::of(&json))
+impl Comparison {
+    /// Runs the release build's `diff --format json`: exit 0 (NEW allows nothing more) and 1 (it
+    /// does) both carry the comparison; anything else is an error.
+    fn run(profiler: &Path, old: &Path, new: &Path) -> Result<Self> {
+        let mut diff = cmd::new(profiler);
+        diff.args(["diff", "--format", "json"]).arg(old).arg(new);
+        let shown = cmd::display(&diff);
+        let out = diff
+            .stdin(Stdio::null())
+            .output()
+            .with_context(|| format!("start `{shown}`"))?;
+        if !matches!(out.status.code(), Some(0 | 1)) {
+            bail!(
+                "`{shown}` could not compare them ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim_end()
+            );
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        Self::from_json(&text).with_context(|| format!("read the output of `{shown}`"))
     }
 
-    fn of(profile: &Value) -> Self {
-        let mut entries = BTreeSet::new();
-        let mut allowed = BTreeSet::new();
-        entries.insert(format!(
-            "(default): {}",
-            action(&profile["defaultAction"], &profile["defaultErrnoRet"])
-        ));
-        let mut arches: Vec<&str> = profile["architectures"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
-        arches.sort_unstable();
-        entries.insert(format!("(architectures): {}", arches.join(" ")));
-        if let Some(flags) = profile.get("flags").filter(|f| !f.is_null()) {
-            entries.insert(format!("(flags): {flags}"));
-        }
-        for rule in profile["syscalls"].as_array().into_iter().flatten() {
-            let mut what = action(&rule["action"], &rule["errnoRet"]);
-            if let Some(args) = rule
-                .get("args")
-                .filter(|a| a.as_array().is_some_and(|a| !a.is_empty()))
-            {
-                let _ = write!(what, " args {args}");
-            }
-            for name in rule["names"]
+    /// Reads `diff --format json`'s output (the keys this check needs; others are ignored).
+    fn from_json(text: &str) -> Result<Self> {
+        let json: Value = serde_json::from_str(text).context("parse it as JSON")?;
+        let names = |key: &str| -> Result<Vec<String>> {
+            json[key]
+                .as_array()
+                .with_context(|| format!("no `{key}` list"))?
+                .iter()
+                .map(|entry| {
+                    entry["name"]
+                        .as_str()
+                        .map(str::to_owned)
+                        .with_context(|| format!("a `{key}` entry without a name: {entry}"))
+                })
+                .collect()
+        };
+        let strings = |value: &Value| -> Vec<String> {
+            value
                 .as_array()
                 .into_iter()
                 .flatten()
                 .filter_map(Value::as_str)
-            {
-                entries.insert(format!("{name}: {what}"));
-                if rule["action"] == "SCMP_ACT_ALLOW" {
-                    allowed.insert(name);
-                }
-            }
+                .map(str::to_owned)
+                .collect()
+        };
+        let mut rule_changes = Vec::new();
+        for change in json["rule_changes"]
+            .as_array()
+            .context("no `rule_changes` list")?
+        {
+            let rule = change["rule"]
+                .as_str()
+                .with_context(|| format!("a rule change without `rule`: {change}"))?;
+            let signed: Vec<String> = strings(&change["added"])
+                .into_iter()
+                .map(|name| format!("+{name}"))
+                .chain(
+                    strings(&change["removed"])
+                        .into_iter()
+                        .map(|n| format!("-{n}")),
+                )
+                .collect();
+            rule_changes.push(if signed.is_empty() {
+                rule.to_owned()
+            } else {
+                format!("{rule}: {}", signed.join(" "))
+            });
         }
-        Self {
-            entries,
-            allowed: allowed.len(),
-        }
+        Ok(Self {
+            added: names("added")?,
+            removed: names("removed")?,
+            unchanged: json["unchanged"].as_u64().context("no `unchanged` count")? as usize,
+            rule_changes,
+        })
+    }
+
+    /// The syscall sets are the same.
+    fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty() && self.rule_changes.is_empty()
     }
 }
 
-fn action(action: &Value, errno: &Value) -> String {
-    let name = action.as_str().unwrap_or("(none)");
-    match errno.as_u64() {
-        Some(errno) => format!("{name}({errno})"),
-        None => name.to_owned(),
+fn read_json(path: &Path) -> Result<Value> {
+    let text = fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("parse {} as JSON", path.display()))
+}
+
+/// Distinct names in the profile's `SCMP_ACT_ALLOW` rules: the README's count.
+fn allowed_count(profile: &Value) -> usize {
+    let mut allowed = BTreeSet::new();
+    for rule in profile["syscalls"].as_array().into_iter().flatten() {
+        if rule["action"] == "SCMP_ACT_ALLOW" {
+            allowed.extend(
+                rule["names"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str),
+            );
+        }
     }
+    allowed.len()
 }
 
 /// Names in the profile's rules other than `SCMP_ACT_ALLOW`, by rule: `clone3, openat2 (ENOSYS)`.
@@ -923,7 +981,7 @@ fn readme(recorded: &[Recorded], env: &Environment) -> Result<String> {
             "| [`{}`]({}) | {} | {} | {peer} | {} | {} | {} |",
             workload.name,
             workload.file,
-            rec.set.allowed,
+            rec.allowed,
             other_rules(&json),
             runtime(workload, env),
             env.kernel,
@@ -997,8 +1055,8 @@ fn readme(recorded: &[Recorded], env: &Environment) -> Result<String> {
         writeln!(
             w,
             "- {} names allowed ({} % of Docker's default {DOCKER_DEFAULT_ALLOWED}); {peer}",
-            rec.set.allowed,
-            rec.set.allowed * 100 / DOCKER_DEFAULT_ALLOWED
+            rec.allowed,
+            rec.allowed * 100 / DOCKER_DEFAULT_ALLOWED
         )?;
     }
     Ok(out)
@@ -1016,50 +1074,62 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sets_ignore_order_grouping_and_comments() {
-        let a = serde_json::json!({
-            "defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 1,
-            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
-            "syscalls": [
-                {"names": ["write", "read"], "action": "SCMP_ACT_ALLOW"},
-                {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38, "comment": "x"}
+    fn reads_the_tools_json_diff() {
+        // As `seccomp-profiler diff --format json` writes it (profile::compare's Diff).
+        let text = r#"{
+  "added": [{"name": "ptrace", "risk": "reads and writes other processes' memory"}],
+  "removed": [{"name": "getppid", "risk": null}, {"name": "getpid", "risk": null}],
+  "unchanged": 40,
+  "capabilities": null,
+  "rule_changes": [
+    {"rule": "SCMP_ACT_ERRNO errno 38 (ENOSYS)", "added": ["clone3"], "removed": ["openat2"], "widens": false},
+    {"rule": "defaultAction SCMP_ACT_ERRNO errno 1 (EPERM) → SCMP_ACT_ALLOW", "added": [], "removed": [], "widens": true}
+  ],
+  "compared": "profiles",
+  "notes": [],
+  "widened": true
+}"#;
+        let diff = Comparison::from_json(text).expect("the diff");
+        assert_eq!(diff.added, ["ptrace"]);
+        assert_eq!(diff.removed, ["getppid", "getpid"]);
+        assert_eq!(diff.unchanged, 40);
+        assert_eq!(
+            diff.rule_changes,
+            [
+                "SCMP_ACT_ERRNO errno 38 (ENOSYS): +clone3 -openat2",
+                "defaultAction SCMP_ACT_ERRNO errno 1 (EPERM) → SCMP_ACT_ALLOW"
             ]
-        });
-        let b = serde_json::json!({
-            "defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 1,
-            "architectures": ["SCMP_ARCH_X86", "SCMP_ARCH_X86_64"],
-            "syscalls": [
-                {"names": ["read"], "action": "SCMP_ACT_ALLOW"},
-                {"names": ["write"], "action": "SCMP_ACT_ALLOW"},
-                {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}
-            ]
-        });
-        let (a, b) = (SyscallSet::of(&a), SyscallSet::of(&b));
-        assert_eq!(a.entries, b.entries);
-        assert_eq!(a.allowed, 2);
+        );
+        assert!(!diff.is_empty());
+
+        let same = r#"{"added":[],"removed":[],"unchanged":3,"capabilities":null,
+            "rule_changes":[],"compared":"profiles","notes":[],"widened":false}"#;
+        assert!(Comparison::from_json(same).expect("no change").is_empty());
+        // Only a rule change is a change too.
+        let rules = same.replace(
+            r#""rule_changes":[]"#,
+            r#""rule_changes":[{"rule":"flags","added":["SECCOMP_FILTER_FLAG_LOG"],"removed":[],"widens":false}]"#,
+        );
+        assert!(
+            !Comparison::from_json(&rules)
+                .expect("a rule change")
+                .is_empty()
+        );
+        assert!(Comparison::from_json("{}").is_err());
+        assert!(Comparison::from_json("not json").is_err());
     }
 
     #[test]
-    fn sets_see_names_rules_and_defaults() {
-        let base = serde_json::json!({
-            "defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 1,
-            "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"},
-                         {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]
+    fn allowed_count_is_distinct_allowed_names() {
+        let profile = serde_json::json!({
+            "defaultAction": "SCMP_ACT_ERRNO",
+            "syscalls": [
+                {"names": ["write", "read"], "action": "SCMP_ACT_ALLOW"},
+                {"names": ["read"], "action": "SCMP_ACT_ALLOW"},
+                {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}
+            ]
         });
-        let set = |v: &Value| SyscallSet::of(v).entries;
-        let mut more = base.clone();
-        more["syscalls"][0]["names"] = serde_json::json!(["read", "ptrace"]);
-        assert_ne!(set(&base), set(&more));
-        let mut errno = base.clone();
-        errno["syscalls"][1]["errnoRet"] = serde_json::json!(1);
-        assert_ne!(set(&base), set(&errno));
-        let mut default = base.clone();
-        default["defaultAction"] = serde_json::json!("SCMP_ACT_ALLOW");
-        assert_ne!(set(&base), set(&default));
-        let mut args = base.clone();
-        args["syscalls"][0]["args"] =
-            serde_json::json!([{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}]);
-        assert_ne!(set(&base), set(&args));
+        assert_eq!(allowed_count(&profile), 2);
     }
 
     #[test]

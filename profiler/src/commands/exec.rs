@@ -16,9 +16,12 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use anyhow::{Context as _, anyhow, bail};
+use anyhow::Context as _;
 
-use crate::{cli::ExecArgs, exit};
+use crate::{
+    cli::ExecArgs,
+    exit::{self, InputError},
+};
 
 /// The exit status when execve fails under the filter, as shells use for "found but could not run".
 const EXEC_FAILED: i32 = 126;
@@ -29,20 +32,13 @@ const DEFAULT_PATH: &str = "/bin:/usr/bin";
 pub fn run(args: ExecArgs) -> anyhow::Result<i32> {
     let profile_path = &args.profile;
     let profile = super::load_profile(profile_path)?;
-    let filter = profile
-        .compile()
-        .with_context(|| {
-            format!(
-                "{} does not compile into a seccomp filter",
-                profile_path.display()
-            )
-        })
-        .map_err(exit::with(exit::INPUT))?;
-    let permissive = matches!(
-        profile.default_action.as_str(),
-        "SCMP_ACT_ALLOW" | "SCMP_ACT_LOG"
-    );
-    if !permissive && !profile.allowed_names().contains("execve") {
+    let filter = profile.compile().with_context(|| {
+        format!(
+            "{} does not compile into a seccomp filter",
+            profile_path.display()
+        )
+    })?;
+    if !profile.default_action.permits() && !profile.allowed_names().contains("execve") {
         log::warn!(
             "{} does not allow execve unconditionally: CMD will probably fail to start \
              (exit {EXEC_FAILED})",
@@ -50,21 +46,18 @@ pub fn run(args: ExecArgs) -> anyhow::Result<i32> {
         );
     }
 
-    let (program, rest) = args
-        .cmd
-        .split_first()
-        .ok_or_else(|| exit::with(exit::INPUT)(anyhow!("no command given; pass it after `--`")))?;
-    let path = resolve_command(program, std::env::var_os("PATH").as_deref())
-        .map_err(exit::with(exit::INPUT))?;
+    let Some((program, rest)) = args.cmd.split_first() else {
+        return exit::input("no command given; pass it after `--`");
+    };
+    let path = resolve_command(program, std::env::var_os("PATH").as_deref())?;
 
     // Everything execve and the error report need is built now: once the filter is loaded, the
     // profile may deny whatever an allocation or std's Command would do (mmap, brk, rt_sigaction…).
-    let c_path = to_cstring(path.as_os_str()).map_err(exit::with(exit::INPUT))?;
+    let c_path = to_cstring(path.as_os_str())?;
     let argv: Vec<CString> = std::iter::once(program)
         .chain(rest)
         .map(|arg| to_cstring(arg))
-        .collect::<anyhow::Result<_>>()
-        .map_err(exit::with(exit::INPUT))?;
+        .collect::<Result<_, _>>()?;
     let envp: Vec<CString> = std::env::vars_os()
         .map(|(key, value)| {
             let mut pair = key;
@@ -72,26 +65,22 @@ pub fn run(args: ExecArgs) -> anyhow::Result<i32> {
             pair.push(value);
             to_cstring(&pair)
         })
-        .collect::<anyhow::Result<_>>()
-        .map_err(exit::with(exit::INPUT))?;
+        .collect::<Result<_, _>>()?;
     let argv_ptrs = null_terminated(&argv);
     let envp_ptrs = null_terminated(&envp);
     let mut report = ExecFailureReport::new(&path, profile_path);
 
-    filter
-        .load()
-        .map_err(|err| {
-            let errno = err
-                .sysrawrc()
-                .map(|rc| std::io::Error::from_raw_os_error(-rc));
-            let detail = errno.map_or_else(|| err.to_string(), |errno| errno.to_string());
-            anyhow!(
-                "the kernel refused the filter of {}: {detail}; it needs CAP_SYS_ADMIN or \
-                 no_new_privs, and at most 4096 BPF instructions",
-                profile_path.display()
-            )
-        })
-        .map_err(exit::with(exit::INPUT))?;
+    filter.load().map_err(|err| {
+        let errno = err
+            .sysrawrc()
+            .map(|rc| std::io::Error::from_raw_os_error(-rc));
+        let detail = errno.map_or_else(|| err.to_string(), |errno| errno.to_string());
+        InputError(format!(
+            "the kernel refused the filter of {}: {detail}; it needs CAP_SYS_ADMIN or \
+             no_new_privs, and at most 4096 BPF instructions",
+            profile_path.display()
+        ))
+    })?;
 
     // SAFETY: c_path, argv_ptrs and envp_ptrs are NUL-terminated strings and NULL-terminated
     // pointer arrays whose backing CStrings (argv, envp) outlive the call. On success execve does
@@ -106,15 +95,20 @@ pub fn run(args: ExecArgs) -> anyhow::Result<i32> {
 
 /// Resolves CMD as execvp would: a name with a slash is a path, anything else is searched in PATH
 /// (an empty PATH entry is the current directory).
-fn resolve_command(program: &OsStr, path_var: Option<&OsStr>) -> anyhow::Result<PathBuf> {
+fn resolve_command(program: &OsStr, path_var: Option<&OsStr>) -> Result<PathBuf, InputError> {
     if program.is_empty() {
-        bail!("the command is an empty string; pass a program name or path after `--`");
+        return Err(InputError(
+            "the command is an empty string; pass a program name or path after `--`".to_owned(),
+        ));
     }
     if program.as_bytes().contains(&b'/') {
         let path = PathBuf::from(program);
         return match check_executable(&path) {
             Ok(()) => Ok(path),
-            Err(problem) => Err(anyhow!("cannot run {}: {problem}", path.display())),
+            Err(problem) => Err(InputError(format!(
+                "cannot run {}: {problem}",
+                path.display()
+            ))),
         };
     }
     let path_var = path_var.unwrap_or(OsStr::new(DEFAULT_PATH));
@@ -135,12 +129,15 @@ fn resolve_command(program: &OsStr, path_var: Option<&OsStr>) -> anyhow::Result<
         }
     }
     match not_executable {
-        Some((candidate, problem)) => Err(anyhow!("cannot run {}: {problem}", candidate.display())),
-        None => Err(anyhow!(
+        Some((candidate, problem)) => Err(InputError(format!(
+            "cannot run {}: {problem}",
+            candidate.display()
+        ))),
+        None => Err(InputError(format!(
             "{} not found in PATH ({}); pass its full path or install it",
             Path::new(program).display(),
             Path::new(path_var).display()
-        )),
+        ))),
     }
 }
 
@@ -186,12 +183,12 @@ fn check_executable(path: &Path) -> Result<(), Problem> {
     Ok(())
 }
 
-fn to_cstring(text: &OsStr) -> anyhow::Result<CString> {
+fn to_cstring(text: &OsStr) -> Result<CString, InputError> {
     CString::new(OsString::from(text).into_vec()).map_err(|_| {
-        anyhow!(
+        InputError(format!(
             "{:?} contains a NUL byte, which execve cannot pass; remove it",
             Path::new(text)
-        )
+        ))
     })
 }
 
@@ -304,6 +301,7 @@ mod tests {
     use std::os::unix::fs::PermissionsExt as _;
 
     use super::*;
+    use crate::profile::{Action, Profile};
 
     #[test]
     fn resolves_through_path() {
@@ -364,7 +362,11 @@ mod tests {
     fn bad_profile_exits_with_input_before_running() {
         let dir = tempfile::tempdir().unwrap();
         let profile = dir.path().join("p.json");
-        std::fs::write(&profile, r#"{"defaultAction":"SCMP_ACT_NOTIFY"}"#).unwrap();
+        let notify = Profile {
+            default_action: Action::Notify,
+            ..Profile::default()
+        };
+        std::fs::write(&profile, notify.to_json()).unwrap();
         let err = run(ExecArgs {
             profile,
             cmd: vec!["true".into()],
@@ -373,7 +375,11 @@ mod tests {
         assert_eq!(exit::code_of(&err), exit::INPUT);
 
         let profile = dir.path().join("ok.json");
-        std::fs::write(&profile, r#"{"defaultAction":"SCMP_ACT_ALLOW"}"#).unwrap();
+        let allow = Profile {
+            default_action: Action::Allow,
+            ..Profile::default()
+        };
+        std::fs::write(&profile, allow.to_json()).unwrap();
         let err = run(ExecArgs {
             profile,
             cmd: vec!["no-such-command-xyz".into()],

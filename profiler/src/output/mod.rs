@@ -3,6 +3,8 @@
 //! every file goes through ([`writer`]). It renders and writes; it does not decide what a profile
 //! allows (`profile`) or what a run recorded (`recording`).
 
+/// `diff`'s renderings: text, markdown, JSON.
+pub mod diff;
 pub mod formats;
 pub mod report;
 pub mod summary;
