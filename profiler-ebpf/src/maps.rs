@@ -7,7 +7,8 @@ use aya_ebpf::{
 };
 use profiler_common::{
     CAP_BUCKETS, CAP_SLOTS, CGROUP_PATH_MAX, COUNTS_ENTRIES, CapFirst, FIRST_COMM_ENTRIES,
-    MAX_TARGETS, MISSED_MAX, Mark, NR_SLOTS, Pending, Target, WATCH_PREFIX_SLOTS, WatchPrefix, stats,
+    MAX_TARGETS, MISSED_MAX, Mark, NR_SLOTS, Pending, Target, WATCH_PREFIX_SLOTS, WatchPrefix,
+    stats,
 };
 
 /// cgroup id → target. Written by userspace; read on every syscall on the machine.

@@ -42,37 +42,6 @@ impl Coded for InputError {
     }
 }
 
-/// Transitional: an error tagged with a code by its call site. Being replaced by typed errors.
-#[derive(Debug)]
-pub struct Failure {
-    pub code: i32,
-    pub error: anyhow::Error,
-}
-
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:#}", self.error)
-    }
-}
-
-impl Error for Failure {}
-
-impl Coded for Failure {
-    fn exit_code(&self) -> i32 {
-        self.code
-    }
-}
-
-/// Transitional: tags an error with an exit code.
-pub fn with<E: Into<anyhow::Error>>(code: i32) -> impl FnOnce(E) -> anyhow::Error {
-    move |error| {
-        anyhow::Error::new(Failure {
-            code,
-            error: error.into(),
-        })
-    }
-}
-
 /// Shorthand for `Err(InputError(message).into())`.
 pub fn input<T>(message: impl Into<String>) -> anyhow::Result<T> {
     Err(InputError(message.into()).into())
@@ -93,7 +62,6 @@ fn coded(cause: &(dyn Error + 'static)) -> Option<i32> {
         };
     }
     first_coded!(
-        Failure,
         InputError,
         crate::profile::ProfileError,
         crate::output::OutputError,

@@ -39,15 +39,19 @@ pub fn run(test_args: &[String]) -> Result<()> {
 fn stages(test_args: &[String]) -> Result<()> {
     stage("unit tests", || {
         // dockerd answers by now: the Docker client's tests run against it instead of skipping.
-        cmd::run(cmd::cargo().env("SECCOMP_PROFILER_DOCKER_TESTS", "1").args([
-            "test",
-            "-p",
-            "seccomp-profiler",
-            "-p",
-            "profiler-common",
-            "-p",
-            "xtask",
-        ]))
+        cmd::run(
+            cmd::cargo()
+                .env("SECCOMP_PROFILER_DOCKER_TESTS", "1")
+                .args([
+                    "test",
+                    "-p",
+                    "seccomp-profiler",
+                    "-p",
+                    "profiler-common",
+                    "-p",
+                    "xtask",
+                ]),
+        )
     })?;
     stage("release build", demo::build_release)?;
     stage("test images", || images::build_all(false))?;

@@ -236,7 +236,7 @@ fn judge(
         return Ok(false);
     }
     if let Some(destination) = update {
-        let merged = super::merge::merge_profiles(&[profile.clone(), built.profile.clone()])?;
+        let merged = crate::profile::merge_profiles(&[profile.clone(), built.profile.clone()])?;
         destination.write(merged.to_json().as_bytes())?;
         let names: Vec<&str> = outside.iter().map(|o| o.name.as_str()).collect();
         summary::note(&format!(

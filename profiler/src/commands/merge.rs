@@ -5,9 +5,6 @@
 
 use crate::{cli::MergeArgs, exit, output::Destination, profile::merge::merge};
 
-/// Transitional, for `check --update`: call [`crate::profile::merge_profiles`] instead.
-pub use crate::profile::merge_profiles;
-
 pub fn run(args: MergeArgs) -> anyhow::Result<i32> {
     let destination = args
         .output

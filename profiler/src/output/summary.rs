@@ -174,13 +174,7 @@ pub fn recording(built: &Built, output: Option<&Path>, report: Option<&Path>) {
         "  {allowed} syscalls allowed; Docker's default profile allows {DOCKER_DEFAULT_ALLOWED} ({percent:.0} % of it, {} fewer)",
         DOCKER_DEFAULT_ALLOWED.saturating_sub(allowed)
     );
-    let errno_rules: Vec<&str> = built
-        .profile
-        .syscalls
-        .iter()
-        .filter(|rule| rule.errno_ret == Some(38))
-        .flat_map(|rule| rule.names.iter().map(String::as_str))
-        .collect();
+    let errno_rules: Vec<String> = built.profile.enosys_names().into_iter().collect();
     if !errno_rules.is_empty() {
         say!(
             "  answered with ENOSYS so libraries fall back: {}",

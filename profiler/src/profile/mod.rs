@@ -15,7 +15,6 @@
 //! syscalls only through [`crate::syscalls`]. Output is deterministic: sorted names, fixed key
 //! order, no timestamps (DESIGN fact 10).
 
-mod atomic_write;
 pub mod compare;
 mod compile;
 mod host;
@@ -28,7 +27,6 @@ use std::{collections::BTreeSet, fmt};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-pub use atomic_write::write_atomic;
 pub use merge::merge_profiles;
 pub use minimal::PROBE_SYSCALLS;
 pub use parse::{ProfileError, load_checked, parse_checked, read_text};

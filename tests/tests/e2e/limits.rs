@@ -50,7 +50,11 @@ fn one_recording_records_150_short_lived_containers() {
     written.sort();
     let mut expected: Vec<String> = names.iter().map(|n| format!("{n}.json")).collect();
     expected.sort();
-    assert_eq!(written, expected, "one profile per container\n{}", output.stderr);
+    assert_eq!(
+        written, expected,
+        "one profile per container\n{}",
+        output.stderr
+    );
     assert!(
         output
             .stderr
@@ -110,11 +114,14 @@ fn a_full_disk_for_one_container_leaves_the_others_written() {
         "error: container {full}: cannot write the profile to {}: No space left on device",
         failed.display()
     );
-    assert!(output.stderr.contains(&expected), "expected {expected:?}\n{output}");
     assert!(
-        output
-            .stderr
-            .contains(&format!("FAILED: 1 container(s) recorded but not written: {full}")),
+        output.stderr.contains(&expected),
+        "expected {expected:?}\n{output}"
+    );
+    assert!(
+        output.stderr.contains(&format!(
+            "FAILED: 1 container(s) recorded but not written: {full}"
+        )),
         "{output}"
     );
     for name in [&first, &last] {
@@ -137,9 +144,17 @@ fn a_full_disk_for_one_container_leaves_the_others_written() {
 fn a_fifo_nobody_reads_is_refused_instead_of_hanging() {
     let dir = tempdir();
     let fifo = dir.path().join("p.json");
-    assert!(Command::new("mkfifo").arg(&fifo).status().expect("mkfifo").success());
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo")
+            .success()
+    );
     let output = run(
-        profiler_command(["record", "-o"]).arg(&fifo).args(["--", "true"]),
+        profiler_command(["record", "-o"])
+            .arg(&fifo)
+            .args(["--", "true"]),
         TIMEOUT,
     );
     output.assert_code(2);
@@ -191,7 +206,9 @@ fn oversized_and_repetitive_profiles_are_answered_quickly() {
     assert!(output.elapsed < Duration::from_secs(2), "{output}");
 
     let dir = tempdir();
-    let names = ["read", "write", "openat", "close", "mmap", "futex", "execve"];
+    let names = [
+        "read", "write", "openat", "close", "mmap", "futex", "execve",
+    ];
     let list: Vec<String> = (0..100_000)
         .map(|i| format!("\"{}\"", names[i % names.len()]))
         .collect();
@@ -229,16 +246,28 @@ fn four_recordings_and_a_containers_recording_at_once_stay_exact() {
         .map(|syscall| {
             let paths = RecordPaths::new(session.path(), syscall);
             let cmd = [marker.as_str(), "--syscall", syscall, "--millis", "2000"];
-            (*syscall, paths.clone(), spawn(&mut paths.command(&[], &cmd)))
+            (
+                *syscall,
+                paths.clone(),
+                spawn(&mut paths.command(&[], &cmd)),
+            )
         })
         .collect();
     for (syscall, paths, running) in jobs {
         let output = running.wait(TIMEOUT);
         output.assert_code(0);
         let report = paths.report();
-        assert_eq!(report.count(syscall), output.stdout_value("calls"), "{output}");
+        assert_eq!(
+            report.count(syscall),
+            output.stdout_value("calls"),
+            "{output}"
+        );
         for other in own.iter().filter(|o| **o != syscall) {
-            assert_eq!(report.count(other), 0, "{other} leaked into {syscall}'s recording");
+            assert_eq!(
+                report.count(other),
+                0,
+                "{other} leaked into {syscall}'s recording"
+            );
         }
     }
     let output = containers.wait(LOAD_TIMEOUT);
@@ -246,6 +275,9 @@ fn four_recordings_and_a_containers_recording_at_once_stay_exact() {
     let allowed = Profile::read(&out.join(format!("{container}.json"))).allowed();
     assert!(allowed.contains("getdents64"), "{allowed:?}");
     for marker in own {
-        assert!(!allowed.contains(marker), "{marker} leaked into the container: {allowed:?}");
+        assert!(
+            !allowed.contains(marker),
+            "{marker} leaked into the container: {allowed:?}"
+        );
     }
 }
