@@ -35,6 +35,7 @@ use crate::{
 const EVENT_DRAIN: Duration = Duration::from_millis(500);
 
 /// A container seen during the recording.
+#[derive(Clone)]
 struct Tracked {
     slot: u32,
     id: String,
@@ -78,6 +79,8 @@ struct Recorder<'a> {
     cmd: Vec<String>,
     tracked: BTreeMap<u32, Tracked>,
     stems: BTreeSet<String>,
+    /// Containers finished and released so far (no longer in `tracked`).
+    done: usize,
     /// The containers still running when the recording was stopped: only they were cut short.
     running_at_stop: BTreeSet<u32>,
     sink: &'a mut dyn Sink,
@@ -129,6 +132,7 @@ pub(super) async fn record(
         tracked: BTreeMap::new(),
         stems: BTreeSet::new(),
         running_at_stop: BTreeSet::new(),
+        done: 0,
         sink,
         outcome: Outcome::default(),
     };
@@ -247,8 +251,8 @@ impl Recorder<'_> {
             .filter_map(|t| self.tracer.total(t.slot).ok())
             .sum();
         format!(
-            "recording: {} container(s), {total} syscalls so far",
-            self.tracked.len()
+            "recording: {} container(s), {total} syscalls so far in the running ones",
+            self.tracked.len() + self.done
         )
     }
 
@@ -340,12 +344,20 @@ impl Recorder<'_> {
         running_at_end: bool,
         cut_short: Option<&'static str>,
     ) -> Result<(), RecordError> {
-        let Some(entry) = self.tracked.get_mut(&slot) else {
+        let runtime = |err: tracer::TracerError| RecordError::Runtime(err.to_string());
+        let Some(mut entry) = self.tracked.remove(&slot) else {
             return Ok(());
         };
         entry.finished = true;
-        let recording =
-            (self.tracer.read(slot)).map_err(|err| RecordError::Runtime(err.to_string()))?;
+        let recording = self.tracer.read(slot).map_err(runtime)?;
+        if running_at_end {
+            self.tracked.insert(slot, entry.clone());
+        } else {
+            // Its cgroup is gone: the slot serves the next container, which the kernel side may
+            // arm in it from now on, so this entry must not hold it any longer.
+            self.tracer.release(slot, &recording).map_err(runtime)?;
+            self.done += 1;
+        }
         if recording.observed.is_empty() {
             log::info!(
                 "container {} recorded no syscalls (it never got past its runtime's setup)",
