@@ -26,7 +26,7 @@ pub const X32_SYSCALL_BIT: u64 = 0x4000_0000;
 pub mod maps {
     /// `HashMap<u64 cgroup id, Target>`: the cgroups being recorded. Written by userspace only.
     pub const TARGETS: &str = "TARGETS";
-    /// `HashMap<u32 tid, Mark>`: threads past the gate (DESIGN fact 2). Written by the kernel
+    /// `HashMap<u32 tid, Mark>`: threads past the gate (design.md §2). Written by the kernel
     /// side on a successful filter install, fork and exec; userspace seeds it when attaching late.
     pub const MARKS: &str = "MARKS";
     /// `HashMap<u32 tgid, u32 slot>`: whole processes past the gate, for a filter installed with

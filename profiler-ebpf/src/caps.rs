@@ -1,4 +1,4 @@
-//! Capability checks (DESIGN fact 8): the `cap_capable` program counts, per target and capability,
+//! Capability checks (design.md §8): the `cap_capable` program counts, per target and capability,
 //! every check a gated thread makes once it has exec'd past the gate, in one of four buckets
 //! (granted, denied, made on other credentials, the memory-accounting probe), and keeps who made
 //! the first of each and in which syscall. It owns CAP_COUNTS and CAP_FIRST. It never marks a

@@ -1,4 +1,4 @@
-//! The gate (DESIGN fact 2): which threads of a target cgroup are counted. A thread is counted from
+//! The gate (design.md §2): which threads of a target cgroup are counted. A thread is counted from
 //! the moment a seccomp filter install it made returns 0 (`seccomp(SECCOMP_SET_MODE_FILTER, …)` or
 //! `prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, …)`); the mark passes to every thread and process it
 //! forks and survives exec. Probes that fail (runc's five `seccomp(…, NULL)` calls returning

@@ -1,7 +1,7 @@
 //! Every global userspace sets with `EbpfLoader::override_global` before load. Each symbol name is
 //! the name `profiler_common::globals` documents and `tracer.rs` passes; most are byte offsets into
 //! kernel structs read from the running kernel's BTF, because aya emits no CO-RE relocations
-//! (DESIGN fact 9). This module only declares them; the modules that read them say why.
+//! (design.md §9). This module only declares them; the modules that read them say why.
 
 use aya_ebpf::Global;
 

@@ -1,5 +1,5 @@
 //! The kernel side of the recorder: raw tracepoints that count, per recorded cgroup, every syscall
-//! made by a thread that has passed the gate (DESIGN fact 2), aggregated in per-CPU maps so nothing
+//! made by a thread that has passed the gate (design.md §2), aggregated in per-CPU maps so nothing
 //! can be lost and nothing streams per event. It never decides what goes into a profile; userspace
 //! reads the counts at the end.
 //!

@@ -1,5 +1,5 @@
 //! Syscall counting: the `sys_enter` program, which runs on every syscall of the machine, and the
-//! table detection (native, ia32 compat, x32: DESIGN fact 5) that decides which count a syscall
+//! table detection (native, ia32 compat, x32: design.md §5) that decides which count a syscall
 //! lands in. It owns COUNTS and FIRST_COMM. It does not decide when a thread starts to count: an
 //! unmarked thread of a target is handed to [`crate::gate::gate_opens`], and marks are the gate's
 //! (this module only reads them and keeps their `syscall` field current for [`crate::caps`]). It
@@ -32,7 +32,7 @@ use crate::{
 /// `is_compat_task` calls `bpf_get_current_task_btf`, which needs ≥ 5.11.
 /// <https://elixir.bootlin.com/linux/v6.18/source/include/trace/events/syscalls.h>
 ///
-/// Runs after seccomp has allowed the syscall (DESIGN fact 1), on every syscall of the machine: the
+/// Runs after seccomp has allowed the syscall (design.md §1), on every syscall of the machine: the
 /// untraced path is one helper call and one hash lookup.
 #[raw_tracepoint(tracepoint = "sys_enter")]
 pub fn sys_enter(ctx: RawTracePointContext) -> i32 {

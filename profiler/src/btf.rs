@@ -1,6 +1,6 @@
 //! Finds struct member offsets in the running kernel's BTF (`/sys/kernel/btf/vmlinux`), for the few
 //! kernel fields the eBPF programs must read (`task_struct.pid`, `thread_info.status`). aya emits no
-//! CO-RE relocations (DESIGN fact 9), so offsets are resolved here and passed in as globals.
+//! CO-RE relocations (design.md §9), so offsets are resolved here and passed in as globals.
 //!
 //! A deliberately small reader: it walks the type section once, understands every BTF kind's record
 //! length, and answers "byte offset of member M of struct S", following anonymous struct/union

@@ -171,7 +171,7 @@ pub struct Recommendation {
     /// No setuid/setgid/file-capability binary was exec'd, so no-new-privileges (and
     /// `allowPrivilegeEscalation: false`) takes nothing away from this workload.
     pub no_new_privileges_safe: bool,
-    /// Where the recording cannot see a need (DESIGN fact 8), said when it applies.
+    /// Where the recording cannot see a need (design.md §8), said when it applies.
     pub blind_spots: Vec<String>,
 }
 

@@ -1,5 +1,5 @@
 //! Every clap type of the command line. The doc comments are the `--help` text; the command names
-//! and flags follow the CLI contract in DESIGN.md, which tests and docs rely on.
+//! and flags follow the CLI contract (README, docs/design.md), which tests and docs rely on.
 
 use std::{ffi::OsString, path::PathBuf, time::Duration};
 

@@ -1,7 +1,7 @@
 //! Starts the recorded command: resolves it on PATH, puts the child in the recording cgroup,
 //! switches to the target user, and installs an allow-all seccomp filter right before execve.
 //!
-//! The filter is the gate (DESIGN fact 2): the eBPF side counts a thread from the moment a filter
+//! The filter is the gate (design.md §2): the eBPF side counts a thread from the moment a filter
 //! install returns 0, exactly as it does for a container runtime, so nothing the launcher does —
 //! joining the cgroup, setgroups/setgid/setuid — lands in the profile, and execve does. It does not
 //! wait for or signal the child; `commands::record` does that.

@@ -1,7 +1,7 @@
 //! Syscall numbers ↔ names per architecture, answered by libseccomp, and the five architecture
 //! names runc accepts. libseccomp is the authority on purpose: runc resolves a profile's names
 //! through the same library, so a name that passes here is a name runc will not silently drop
-//! (DESIGN fact 4).
+//! (design.md §4).
 //!
 //! This module does not decide which architecture a recorded number belongs to (the tracer knows
 //! whether a task was in compat or x32 mode), and it does not build filters (`profile.rs` does).
@@ -113,7 +113,7 @@ compile_error!("seccomp-profiler supports x86_64, aarch64, x86 and arm hosts onl
 ///
 /// On x32 only numbers with bit 30 set are x32 syscalls: libseccomp would also name a plain number
 /// (it strips the bit before looking up), but a number without the bit comes from an x86_64 task
-/// and naming it from the x32 table would mislabel it (DESIGN fact 5).
+/// and naming it from the x32 table would mislabel it (design.md §5).
 pub fn name_of(arch: Arch, nr: u32) -> Option<String> {
     if arch == Arch::X32 && nr & X32_SYSCALL_BIT == 0 {
         return None;

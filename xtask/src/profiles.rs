@@ -29,7 +29,7 @@ use serde_json::Value;
 
 use crate::{cmd, demo, dockerd, images, prereqs, workspace};
 
-/// Names allowed by Docker 20.10's default profile (DESIGN.md, "Measured peers").
+/// Names allowed by Docker 20.10's default profile (docs/design.md, "Measured peers").
 const DOCKER_DEFAULT_ALLOWED: usize = 346;
 
 /// How long a workload's port may stay taken by something else (another test run) before we give up.
@@ -64,7 +64,7 @@ struct Workload {
     /// Host files whose Debian package and version the README names (the test images are built
     /// from this host's packages, so these are also the versions inside the image).
     software: &'static [&'static str],
-    /// The peer's number of names for the same workload (DESIGN.md, "Measured peers").
+    /// The peer's number of names for the same workload (docs/design.md, "Measured peers").
     peer: Option<usize>,
 }
 
@@ -992,7 +992,7 @@ fn readme(recorded: &[Recorded], env: &Environment) -> Result<String> {
     writeln!(
         w,
         "¹ The same workload under oci-seccomp-bpf-hook 1.2.8 with Podman, measured on this \
-         project's machines (`DESIGN.md`, \"Measured peers\"): `/bin/true` 48 names (nearly all \
+         project's machines (`docs/design.md`, \"Measured peers\"): `/bin/true` 48 names (nearly all \
          of them runc's own setup, `mount` and `pivot_root` included), busybox `ls` 49, busybox \
          httpd 59, nginx 1.22 under 21 GETs 80 (1 run in 21 gave another set). For scale, \
          Docker's default profile allows {DOCKER_DEFAULT_ALLOWED} names (20.10; 361 in 28.x)."

@@ -110,11 +110,11 @@ pub enum SeccompMode {
     /// started with `--seccomp-profile`).
     Default,
     /// `seccomp=unconfined`, or a privileged container: no filter is installed at all, so the
-    /// recorder cannot gate on the filter install (DESIGN fact 2) and falls back to the first
+    /// recorder cannot gate on the filter install (design.md §2) and falls back to the first
     /// execve.
     Unconfined,
     /// `seccomp=<profile>`: the CLI reads the file and the daemon stores its JSON content. What is
-    /// recorded under it can only be a subset of it (DESIGN fact 1).
+    /// recorded under it can only be a subset of it (design.md §1).
     Custom,
 }
 

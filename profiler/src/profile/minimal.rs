@@ -1,6 +1,6 @@
 //! The product's output: the minimal profile for a set of syscall names ([`Profile::minimal`]),
 //! and its "not seen while recording" rule, which answers the probe-with-fallback syscalls
-//! ([`PROBE_SYSCALLS`]) with ENOSYS (DESIGN fact 3). That rule is recognised by what it does
+//! ([`PROBE_SYSCALLS`]) with ENOSYS (design.md §3). That rule is recognised by what it does
 //! ([`Rule::is_probe_rule`]), never by its comment, so that merge treats it alike whoever wrote it.
 //!
 //! It does not decide which names a workload needs (the tracer and `record` do).
@@ -37,7 +37,7 @@ impl Rule {
 
 impl Profile {
     /// The product's output: deny by default with EPERM (errno 1), allow exactly `allowed`, and
-    /// answer ENOSYS for the probe-with-fallback syscalls that were not seen (DESIGN fact 3).
+    /// answer ENOSYS for the probe-with-fallback syscalls that were not seen (design.md §3).
     ///
     /// Every name must be known to libseccomp (the caller reports unknown ones separately): runc
     /// would silently drop an unknown name, so it is never written.

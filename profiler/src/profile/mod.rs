@@ -1,5 +1,5 @@
 //! The seccomp profile as a typed model: Docker's profile JSON (the OCI `LinuxSeccomp` object plus
-//! Docker's `archMap`, per-rule `comment` and `includes`/`excludes`, DESIGN fact 6) as Rust types,
+//! Docker's `archMap`, per-rule `comment` and `includes`/`excludes`, design.md §6) as Rust types,
 //! with an [`Action`] that knows whether it permits a call and which errno it returns. Around the
 //! types, one file per step:
 //!
@@ -13,7 +13,7 @@
 //! It does not decide what a workload needs (the tracer and `record` do), does not load filters
 //! (`exec` does, right before execve), renders nothing but the profile's own JSON, and names
 //! syscalls only through [`crate::syscalls`]. Output is deterministic: sorted names, fixed key
-//! order, no timestamps (DESIGN fact 10).
+//! order, no timestamps (design.md §10).
 
 pub mod compare;
 mod compile;

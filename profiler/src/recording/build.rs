@@ -1,6 +1,6 @@
 //! The build step: a finished [`Recording`] (counts per syscall table and number, capability
 //! checks, gate flags) becomes the profile and the report. It names syscalls per table through
-//! libseccomp (DESIGN fact 5, docs/design.md), adds the syscalls whose appearance is a matter of
+//! libseccomp (design.md §5, docs/design.md), adds the syscalls whose appearance is a matter of
 //! timing (`implied_syscalls`, each with its reason), builds the minimal profile, the capability
 //! recommendation and the warnings that make a recording incomplete. It runs nothing and writes
 //! nothing.
@@ -199,7 +199,7 @@ fn table_arch(table: u32) -> Option<Arch> {
     }
 }
 
-/// Names each (table, number) with libseccomp for that table's architecture (DESIGN fact 5: ia32
+/// Names each (table, number) with libseccomp for that table's architecture (design.md §5: ia32
 /// numbers are named from the ia32 table, never as x86_64 numbers).
 fn name_syscalls(recording: &Recording) -> Named {
     let mut named = Named {

@@ -11,7 +11,7 @@ use super::{docker::QUICK_TIMEOUT, session::Session};
 /// How many names Docker 20.10's default profile allows (`shared/reference/`), as the summary says.
 pub const DOCKER_DEFAULT_ALLOWS: usize = 346;
 
-/// What runc does before it installs the filter: none of it may land in a profile (DESIGN.md, fact 2).
+/// What runc does before it installs the filter: none of it may land in a profile (design.md §2).
 pub const RUNTIME_SETUP: [&str; 6] = [
     "mount",
     "pivot_root",

@@ -43,7 +43,7 @@ where
 }
 
 /// One `docker run` of a test container, built up and then turned into its argument list by
-/// `argv`. Always `--network none`: no test may send traffic to Docker's bridge (DESIGN.md), and the
+/// `argv`. Always `--network none`: no test may send traffic to Docker's bridge (the machine rules), and the
 /// servers that need a network get the host's from their load scripts in `tests/scripts/`. `--rm`
 /// unless `detached`, `--name` when named, then the options given, the image and its command.
 #[derive(Debug, Clone, Default)]
