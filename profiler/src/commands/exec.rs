@@ -38,7 +38,20 @@ pub fn run(args: ExecArgs) -> anyhow::Result<i32> {
             profile_path.display()
         )
     })?;
-    if !profile.default_action.permits() && !profile.allowed_names().contains("execve") {
+    let allowed = profile.allowed_names();
+    if !profile.default_action.permits()
+        && !["exit_group", "exit"].iter().any(|n| allowed.contains(*n))
+    {
+        // glibc's _exit tries exit_group, then exit, then executes an illegal instruction: under
+        // this profile every process, CMD and this one alike, dies with SIGSEGV or spins instead
+        // of exiting, and no exit code could say what happened.
+        return exit::input(format!(
+            "{} allows neither exit_group nor exit, so no process can exit under it (it would die \
+             with SIGSEGV instead); allow exit_group",
+            profile_path.display()
+        ));
+    }
+    if !profile.default_action.permits() && !allowed.contains("execve") {
         log::warn!(
             "{} does not allow execve unconditionally: CMD will probably fail to start \
              (exit {EXEC_FAILED})",

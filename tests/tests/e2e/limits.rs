@@ -295,3 +295,39 @@ fn four_recordings_and_a_containers_recording_at_once_stay_exact() {
         );
     }
 }
+
+#[test]
+fn exec_under_a_profile_no_process_can_exit_under_is_refused() {
+    let dir = tempdir();
+    let profile = dir.path().join("noexit.json");
+    fs::write(
+        &profile,
+        r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["execve","read","write"],"action":"SCMP_ACT_ALLOW"}]}"#,
+    )
+    .expect("write profile");
+    let output = run(
+        profiler_command(["exec", "--profile"])
+            .arg(&profile)
+            .args(["--", "true"]),
+        TIMEOUT,
+    );
+    output.assert_code(2);
+    assert!(
+        output.stderr.contains("allows neither exit_group nor exit"),
+        "{output}"
+    );
+    // With `exit` allowed, a refused execve still ends in the documented 126, not a SIGSEGV.
+    let exits = dir.path().join("exit-only.json");
+    fs::write(
+        &exits,
+        r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["exit","write"],"action":"SCMP_ACT_ALLOW"}]}"#,
+    )
+    .expect("write profile");
+    let output = run(
+        profiler_command(["exec", "--profile"])
+            .arg(&exits)
+            .args(["--", "true"]),
+        TIMEOUT,
+    );
+    output.assert_code(126);
+}
