@@ -176,3 +176,43 @@ pub fn check_privileges() -> Result<(), RecordError> {
         Err(RecordError::Privileges)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lost_recording_decides_the_exit_code() {
+        let ok = Outcome::default();
+        assert_eq!(ok.exit_code(), exit::OK);
+        let cut = Outcome {
+            cut_short: Some("SIGTERM"),
+            ..Outcome::default()
+        };
+        assert_eq!(
+            cut.exit_code(),
+            exit::OK,
+            "a run cut short is not a failure"
+        );
+        let missed = Outcome {
+            missed: vec!["web".into()],
+            cmd_failed: true,
+            ..Outcome::default()
+        };
+        assert_eq!(
+            missed.exit_code(),
+            exit::FINDING,
+            "a container not recorded is a finding"
+        );
+        let failed = Outcome {
+            failed: vec!["db".into()],
+            missed: vec!["web".into()],
+            ..Outcome::default()
+        };
+        assert_eq!(
+            failed.exit_code(),
+            exit::RUNTIME,
+            "a profile that could not be written"
+        );
+    }
+}
