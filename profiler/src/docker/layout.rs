@@ -60,17 +60,25 @@ fn parse_cgroup2_path(proc_cgroup: &str) -> Result<&str, &'static str> {
 /// projects with the same service name (or a scaled service) map to the same name: callers that
 /// record several containers must tell them apart.
 pub fn profile_file_name(info: &ContainerInfo) -> String {
-    let base = info
-        .compose_service
-        .as_deref()
+    format!(
+        "{}.json",
+        profile_stem(info.compose_service.as_deref(), &info.name, &info.id)
+    )
+}
+
+/// The rule of [`profile_file_name`] without the extension, for whatever source named the
+/// container (`docker inspect`, or the attributes of its events): its compose `service` when
+/// labelled, else its `name`, else its short id.
+pub fn profile_stem(service: Option<&str>, name: &str, id: &str) -> String {
+    let base = service
         .filter(|service| !service.is_empty())
-        .unwrap_or(&info.name);
+        .unwrap_or(name);
     let base = if base.is_empty() {
-        info.id.get(..12).unwrap_or(&info.id)
+        id.get(..12).unwrap_or(id)
     } else {
         base
     };
-    format!("{}.json", file_stem(base))
+    file_stem(base)
 }
 
 /// `name` with every character outside `[A-Za-z0-9._-]` replaced by '_': safe as a file name.

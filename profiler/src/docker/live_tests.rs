@@ -186,6 +186,39 @@ mod live {
             seen.iter()
                 .all(|e| e.name.as_deref() == Some(probe.as_str()))
         );
+        // Every event carries the image and the container's labels: what names a container that
+        // can no longer be inspected.
+        assert!(
+            seen.iter()
+                .all(|e| e.image.as_deref() == Some(image.as_str())
+                    && e.compose_project.as_deref() == Some("demo")
+                    && e.compose_service.as_deref() == Some("web/api")),
+            "{seen:?}"
+        );
+        // A bounded read replays the buffered events up to `until` and ends: how a reconnected
+        // recording catches up.
+        let first = seen.first().map(|e| e.time_nanos).unwrap();
+        let until = super::super::now_nanos();
+        let replayed = tokio::time::timeout(
+            Duration::from_secs(10),
+            engine
+                .events_between(first, Some(until))
+                .collect::<Vec<_>>(),
+        )
+        .await
+        .expect("a bounded event read ends");
+        let replayed: Vec<ContainerEvent> = replayed
+            .into_iter()
+            .map(Result::unwrap)
+            .filter(|e| e.id == id)
+            .collect();
+        // `stop` follows `die`, so it may be replayed though the live loop above ended before it.
+        assert_eq!(
+            replayed.get(..seen.len()),
+            Some(seen.as_slice()),
+            "the same events, in order"
+        );
+        engine.ping().await.unwrap();
         let time = |verb: &str| seen.iter().find(|e| e.verb() == verb).map(|e| e.time_nanos);
         let (create, start) = (time("create").unwrap(), time("start").unwrap());
         assert!(create <= start);

@@ -6,7 +6,9 @@
 //! creates, starts or stops containers — the user's workload does that.
 //!
 //! The client negotiates the API version with the daemon (dockerd 20.10 speaks 1.41, bollard 0.21
-//! defaults to 1.53), so no field newer than the daemon is ever relied on.
+//! defaults to 1.53), so no field newer than the daemon is ever relied on. A recording that must
+//! outlive a lost connection reads events through [`EventSource`] (`events.rs`), which reconnects
+//! and replays what it missed.
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -22,11 +24,13 @@ use bollard::{
 use futures_util::{Stream, StreamExt as _};
 use thiserror::Error;
 
+mod events;
 mod layout;
 
+pub use events::{EventSource, Outage, Update};
 pub use layout::{
     CGROUP_PREFIXES, cgroup2_path_of_pid, container_id_of_path, expected_cgroup2_paths, file_stem,
-    profile_file_name,
+    profile_file_name, profile_stem,
 };
 
 /// Label Docker Compose puts on every container it creates: the project name.
@@ -130,6 +134,13 @@ pub struct ContainerEvent {
     pub id: String,
     /// The container's name (attribute `name`), without a leading '/'.
     pub name: Option<String>,
+    /// The image as the user named it (attribute `image`, like `Config.Image`).
+    pub image: Option<String>,
+    /// The container's compose labels: dockerd puts every label of the container among the
+    /// event's attributes, so a container can be named after its service even when it can no
+    /// longer be inspected.
+    pub compose_project: Option<String>,
+    pub compose_service: Option<String>,
     /// When the daemon emitted the event, in nanoseconds since the Unix epoch (`timeNano`).
     pub time_nanos: i64,
 }
@@ -152,10 +163,8 @@ impl ContainerEvent {
         let action = message.action?;
         let actor = message.actor?;
         let id = actor.id?;
-        let name = actor
-            .attributes
-            .and_then(|mut attributes| attributes.remove("name"))
-            .map(|name| name.trim_start_matches('/').to_owned());
+        let mut attributes = actor.attributes.unwrap_or_default();
+        let name = (attributes.remove("name")).map(|name| name.trim_start_matches('/').to_owned());
         let time_nanos = message
             .time_nano
             .or_else(|| message.time.map(|secs| secs.saturating_mul(1_000_000_000)))
@@ -164,6 +173,9 @@ impl ContainerEvent {
             action,
             id,
             name,
+            image: attributes.remove("image").filter(|image| !image.is_empty()),
+            compose_project: attributes.remove(COMPOSE_PROJECT_LABEL),
+            compose_service: attributes.remove(COMPOSE_SERVICE_LABEL),
             time_nanos,
         })
     }
@@ -226,12 +238,20 @@ impl Engine {
     /// the entrypoint — by then runc has already installed the seccomp filter — and at `create`
     /// the container's cgroup does not exist yet (runc makes it during `start`).
     pub fn events(&self) -> impl Stream<Item = Result<ContainerEvent, DockerError>> + Send + use<> {
-        let since = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
+        self.events_between(now_nanos(), None)
+    }
+
+    /// Container events from `since` (nanoseconds since the Unix epoch, inclusive) on: those
+    /// dockerd still buffers first, then live ones. With `until`, only those up to then (inclusive),
+    /// and the stream ends: how a reconnected recording catches up on what it missed.
+    pub fn events_between(
+        &self,
+        since: i64,
+        until: Option<i64>,
+    ) -> impl Stream<Item = Result<ContainerEvent, DockerError>> + Send + use<> {
         let options = EventsOptions {
-            since: Some(format!("{}.{:09}", since.as_secs(), since.subsec_nanos())),
-            until: None,
+            since: Some(docker_time(since)),
+            until: until.map(docker_time),
             filters: Some(HashMap::from([(
                 "type".to_owned(),
                 vec!["container".to_owned()],
@@ -249,6 +269,18 @@ impl Engine {
             })
     }
 
+    /// Whether the daemon answers (`GET /_ping`).
+    pub async fn ping(&self) -> Result<(), DockerError> {
+        (self.docker.ping().await)
+            .map(drop)
+            .map_err(|err| self.classify("ping", err))
+    }
+
+    /// `DOCKER_HOST`, or the default socket: where this engine connects.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
     /// An HTTP-level answer from the daemon is an API error; anything below it (socket missing,
     /// connection refused or reset, timeout) means the daemon is not reachable.
     fn classify(&self, what: &'static str, err: BollardError) -> DockerError {
@@ -262,6 +294,20 @@ impl Engine {
             },
         }
     }
+}
+
+/// Now, in nanoseconds since the Unix epoch: the unit of event times.
+pub fn now_nanos() -> i64 {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(now.as_nanos()).unwrap_or(i64::MAX)
+}
+
+/// A time as the events API takes it: seconds since the Unix epoch with a 9-digit fraction.
+fn docker_time(nanos: i64) -> String {
+    let nanos = nanos.max(0);
+    format!("{}.{:09}", nanos / 1_000_000_000, nanos % 1_000_000_000)
 }
 
 fn container_info(response: ContainerInspectResponse) -> ContainerInfo {
