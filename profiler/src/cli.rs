@@ -15,7 +15,8 @@ Exit codes:
   3  this machine cannot trace: not root (no CAP_BPF/CAP_SYS_ADMIN), no BTF, no cgroup v2 mount,
      the eBPF programs failed to load or attach, dockerd unreachable
   4  recording failed while running (an I/O or kernel error after tracing started; with
-     --containers: a container's profile could not be written, the others were)
+     --containers: a container's profile could not be written, the others were; or the Docker API
+     was lost for a while: every container was still recorded, its report says what is uncertain)
   5  `record`: CMD itself exited non-zero; the profile was still written (a run cut short by
      --duration or a signal is not a failure)
 `exec` replaces itself with CMD, so after a successful start its exit code is CMD's.";

@@ -94,6 +94,25 @@ pub fn containers_run(
             outcome.missed.join(", ")
         );
     }
+    if !outcome.api_outages.is_empty() {
+        let when: Vec<String> = (outcome.api_outages.iter())
+            .map(crate::docker::Outage::describe)
+            .collect();
+        let affected = if outcome.uncertain.is_empty() {
+            "no container's name, image or end was left uncertain".to_owned()
+        } else {
+            format!(
+                "what is uncertain about {} container(s) is in their reports' warnings: {}",
+                outcome.uncertain.len(),
+                outcome.uncertain.join(", ")
+            )
+        };
+        say!(
+            "  FAILED: the Docker API was unreachable {}; every container was still recorded, \
+             {affected}",
+            when.join(", and ")
+        );
+    }
     if outcome.recorded == 0 {
         say!("  no container started while CMD ran; nothing was recorded");
     }

@@ -4,6 +4,9 @@
 //! A new container is armed in the kernel inside the runtime's `mkdir` of its cgroup (the eBPF
 //! `cgroup_mkdir` program), before any task can join it, so nothing races its entrypoint. Docker
 //! events only say when a container died (its recording is finished then) and what it is called.
+//! So losing the Docker API mid-run loses no syscall, only names and timing: the event source
+//! reconnects and replays what it missed, what was learned is kept, and every container whose
+//! name, image or end is uncertain because of the outage says so in its report (`tracked.rs`).
 //! CMD itself is not recorded; it runs in a cgroup of its own so that stopping it stops everything
 //! it started: SIGTERM to CMD (the docker CLI passes it on to its container), then, after the
 //! grace period, SIGKILL to CMD's cgroup and to every container it started that is still running.
@@ -12,16 +15,15 @@ use std::{
     collections::{BTreeMap, BTreeSet},
     ffi::OsString,
     os::unix::process::ExitStatusExt as _,
-    path::PathBuf,
-    time::{Duration, Instant},
+    time::{Duration, Instant, SystemTime},
 };
 
-use futures_util::StreamExt as _;
 use profiler_common::Target;
 
 use super::{
     Finished, Options, Outcome, RecordError, Sink, build, check_privileges, context,
     supervisor::{Event, Supervisor, signal_pid},
+    tracked::Tracked,
 };
 use crate::{
     cgroup::{self, OwnedCgroup},
@@ -34,43 +36,9 @@ use crate::{
 /// way out are written as stopped, not as still running.
 const EVENT_DRAIN: Duration = Duration::from_millis(500);
 
-/// A container seen during the recording.
-#[derive(Clone)]
-struct Tracked {
-    slot: u32,
-    id: String,
-    /// Its cgroup, relative to the cgroup2 mount, as the kernel side recorded it when arming.
-    cgroup: String,
-    info: Option<docker::ContainerInfo>,
-    name_hint: Option<String>,
-    started: Instant,
-    /// Its recording has been read (at `die`, or at the end).
-    finished: bool,
-}
-
-impl Tracked {
-    fn display_name(&self) -> String {
-        self.info
-            .as_ref()
-            .map(|info| info.name.clone())
-            .or_else(|| self.name_hint.clone())
-            .unwrap_or_else(|| self.id.chars().take(12).collect())
-    }
-
-    fn file_stem(&self) -> String {
-        match &self.info {
-            Some(info) => docker::profile_file_name(info)
-                .trim_end_matches(".json")
-                .to_owned(),
-            None => docker::file_stem(&self.display_name()),
-        }
-    }
-
-    fn cgroup_dir(&self) -> Option<PathBuf> {
-        let root = cgroup::cgroup2_mount().ok()?;
-        Some(root.join(self.cgroup.trim_start_matches('/')))
-    }
-}
+/// How long one `docker inspect` may take: the recording's loop waits for it, and a daemon that
+/// accepts connections but does not answer must not hold up CMD's end or a signal.
+const INSPECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Everything one `--containers` recording keeps track of.
 struct Recorder<'a> {
@@ -85,6 +53,8 @@ struct Recorder<'a> {
     running_at_stop: BTreeSet<u32>,
     sink: &'a mut dyn Sink,
     outcome: Outcome,
+    /// The outage in progress (its index in `outcome.api_outages`) while the API is unreachable.
+    api_down: Option<usize>,
 }
 
 pub(super) async fn record(
@@ -108,7 +78,7 @@ pub(super) async fn record(
             .collect(),
         watch_flags: Target::GATE_ON_EXEC,
     })?;
-    let mut events = Box::pin(engine.events());
+    let mut events = docker::EventSource::start(&engine);
     log::info!(
         "tracing active after {:.1} ms",
         started.elapsed().as_secs_f64() * 1e3
@@ -135,6 +105,7 @@ pub(super) async fn record(
         done: 0,
         sink,
         outcome: Outcome::default(),
+        api_down: None,
     };
 
     let status = loop {
@@ -144,13 +115,9 @@ pub(super) async fn record(
                     .map_err(|_| RecordError::Runtime("lost track of CMD".into()))?
                     .map_err(|err| RecordError::Runtime(format!("cannot wait for CMD: {err}")))?;
             }
-            Some(event) = events.next() => match event {
-                Ok(event) => {
-                    recorder.discover()?;
-                    recorder.on_event(&event, supervisor.cut_short().map(|r| r.name())).await?;
-                }
-                Err(err) => log::warn!("docker events: {err}"),
-            },
+            Some(update) = events.next() => {
+                recorder.on_update(update, supervisor.cut_short().map(|r| r.name())).await?;
+            }
             event = supervisor.next() => match event {
                 Event::Tick => {
                     recorder.discover()?;
@@ -176,14 +143,13 @@ pub(super) async fn record(
     let cut_short = supervisor.cut_short().map(|reason| reason.name());
     // Containers CMD stopped on its way out: their `die` events may still be in flight.
     let drain_until = tokio::time::Instant::now() + EVENT_DRAIN;
-    while let Ok(Some(event)) = tokio::time::timeout_at(drain_until, events.next()).await {
-        recorder.discover()?;
-        if let Ok(event) = event {
-            recorder.on_event(&event, cut_short).await?;
-        }
+    while let Ok(Some(update)) = tokio::time::timeout_at(drain_until, events.next()).await {
+        recorder.on_update(update, cut_short).await?;
     }
+    drop(events);
     recorder.discover()?;
     let run_time = run_started.elapsed();
+    recorder.end_outage();
     recorder.finish_all(cut_short).await?;
     recorder.name_missed().await;
     recorder.tracer.flush_logs();
@@ -206,7 +172,8 @@ pub(super) async fn record(
 
 impl Recorder<'_> {
     /// Picks up targets the kernel side armed since the last look, and containers it could not
-    /// arm because every slot was taken.
+    /// arm because every slot was taken. A container first seen while the API is down lives
+    /// through that outage.
     fn discover(&mut self) -> Result<(), RecordError> {
         let runtime = |err: tracer::TracerError| RecordError::Runtime(err.to_string());
         for path in self.tracer.take_missed().map_err(runtime)? {
@@ -215,6 +182,7 @@ impl Recorder<'_> {
                 self.outcome.missed.push(id);
             }
         }
+        let outages: Vec<usize> = self.api_down.into_iter().collect();
         for (_, target) in self.tracer.targets().map_err(runtime)? {
             if self.tracked.contains_key(&target.slot) {
                 continue;
@@ -230,18 +198,8 @@ impl Recorder<'_> {
                 "container {id} armed in slot {} (cgroup {path})",
                 target.slot
             );
-            self.tracked.insert(
-                target.slot,
-                Tracked {
-                    slot: target.slot,
-                    id,
-                    cgroup: path,
-                    info: None,
-                    name_hint: None,
-                    started: Instant::now(),
-                    finished: false,
-                },
-            );
+            let tracked = Tracked::new(target.slot, id, path, outages.clone());
+            self.tracked.insert(target.slot, tracked);
         }
         Ok(())
     }
@@ -274,26 +232,55 @@ impl Recorder<'_> {
         }
     }
 
+    async fn on_update(
+        &mut self,
+        update: docker::Update,
+        cut_short: Option<&'static str>,
+    ) -> Result<(), RecordError> {
+        self.discover()?;
+        match update {
+            docker::Update::Event(event) => self.on_event(&event, cut_short).await,
+            docker::Update::Lost { at, cause } => {
+                let index = self.outcome.api_outages.len();
+                self.outcome
+                    .api_outages
+                    .push(docker::Outage::begin(at, cause));
+                self.api_down = Some(index);
+                for tracked in self.tracked.values_mut().filter(|t| !t.finished) {
+                    tracked.outages.push(index);
+                }
+                Ok(())
+            }
+            docker::Update::Regained { at, missed } => {
+                if let Some(index) = self.api_down.take() {
+                    let outage = &mut self.outcome.api_outages[index];
+                    outage.to = at;
+                    outage.regained = true;
+                }
+                for event in &missed {
+                    self.on_event(event, cut_short).await?;
+                }
+                self.catch_up(cut_short).await
+            }
+        }
+    }
+
     async fn on_event(
         &mut self,
         event: &docker::ContainerEvent,
         cut_short: Option<&'static str>,
     ) -> Result<(), RecordError> {
-        let Some((&slot, entry)) = self.tracked.iter_mut().find(|(_, t)| t.id == event.id) else {
+        let Some((&slot, entry)) =
+            (self.tracked.iter_mut()).find(|(_, t)| t.id == event.id && !t.finished)
+        else {
             return Ok(());
         };
-        if entry.name_hint.is_none() {
-            entry.name_hint = event.name.clone();
-        }
+        entry.saw(event);
         match event.verb() {
-            "start" => {
-                if let Ok(info) = self.engine.inspect(&event.id).await {
-                    entry.info = Some(info);
-                }
-            }
-            "die" if !entry.finished => {
-                if entry.info.is_none() {
-                    entry.info = self.engine.inspect(&event.id).await.ok();
+            "start" => self.inspect(slot).await,
+            "die" => {
+                if !entry.has_info() {
+                    self.inspect(slot).await;
                 }
                 self.finish(slot, false, cut_short)?;
             }
@@ -302,14 +289,55 @@ impl Recorder<'_> {
         Ok(())
     }
 
+    /// Asks dockerd about a tracked container and keeps the answer. When it cannot answer (the
+    /// container is gone: 404; the API is unreachable; no answer in time) what is known stays.
+    async fn inspect(&mut self, slot: u32) {
+        let Some(entry) = self.tracked.get_mut(&slot) else {
+            return;
+        };
+        if let Some(info) = inspect(&self.engine, &entry.id).await {
+            entry.learn(info);
+        }
+    }
+
+    /// Makes up for events missed while the API was unreachable: every container whose cgroup is
+    /// gone is finished (its `die` event, if replayed, has already finished it), and every one
+    /// still unnamed by `docker inspect` is asked about again.
+    async fn catch_up(&mut self, cut_short: Option<&'static str>) -> Result<(), RecordError> {
+        let open: Vec<u32> = (self.tracked.values())
+            .filter(|t| !t.finished)
+            .map(|t| t.slot)
+            .collect();
+        for slot in open {
+            let Some(entry) = self.tracked.get(&slot) else {
+                continue;
+            };
+            let gone = !entry.cgroup_exists();
+            if !entry.has_info() {
+                self.inspect(slot).await;
+            }
+            if gone {
+                self.finish(slot, false, cut_short)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// An outage still going on when CMD is done lasted until the end of the recording.
+    fn end_outage(&mut self) {
+        if let Some(index) = self.api_down.take() {
+            self.outcome.api_outages[index].to = SystemTime::now();
+        }
+    }
+
     /// Names the containers that were not recorded (by container name when the daemon still
     /// knows them, else by short id), sorted.
     async fn name_missed(&mut self) {
         let mut names = Vec::with_capacity(self.outcome.missed.len());
         for id in &self.outcome.missed {
-            let name = match self.engine.inspect(id).await {
-                Ok(info) => info.name,
-                Err(_) => id.chars().take(12).collect(),
+            let name = match inspect(&self.engine, id).await {
+                Some(info) => info.name,
+                None => id.chars().take(12).collect(),
             };
             names.push(name);
         }
@@ -324,12 +352,12 @@ impl Recorder<'_> {
             .map(|(slot, _)| *slot)
             .collect();
         for slot in open {
-            let Some(entry) = self.tracked.get_mut(&slot) else {
+            let Some(entry) = self.tracked.get(&slot) else {
                 continue;
             };
-            let running = entry.cgroup_dir().is_some_and(|dir| dir.is_dir());
-            if entry.info.is_none() {
-                entry.info = self.engine.inspect(&entry.id).await.ok();
+            let running = entry.cgroup_exists();
+            if !entry.has_info() {
+                self.inspect(slot).await;
             }
             self.finish(slot, running, cut_short)?;
         }
@@ -366,36 +394,48 @@ impl Recorder<'_> {
             return Ok(());
         }
         let stem = unique_stem(&entry.file_stem(), &mut self.stems);
-        let container = context::container(
-            &entry.id,
-            entry.display_name(),
-            entry.info.as_ref(),
-            false,
-            running_at_end,
-        );
         let cut_short = cut_short.filter(|_| self.running_at_stop.contains(&slot));
         let run = context::container_run(
             self.cmd.clone(),
             "containers",
             recording.flags,
-            container,
-            entry.started.elapsed(),
+            entry.context(running_at_end),
+            entry.duration(),
             cut_short,
         );
         let mut built = build(&recording, run, &self.sink.profile_ref(Some(&stem)))?;
         let warnings = context::mode_warnings(&built.report.run);
         built.report.warnings.extend(warnings);
-        let name = built.report.run.container.as_ref().map(|c| c.name.clone());
+        let outage = entry.outage_warning(&self.outcome.api_outages, running_at_end);
+        let name = entry.display_name();
+        if let Some(warning) = outage {
+            built.report.warnings.push(warning);
+            self.outcome.uncertain.push(name.clone());
+        }
         self.outcome.recorded += 1;
         if let Err(err) = self.sink.accept(Finished {
             stem: Some(stem.clone()),
             built,
         }) {
-            let name = name.unwrap_or(stem);
             summary::error(&format!("container {name}: {err:#}"));
             self.outcome.failed.push(name);
         }
         Ok(())
+    }
+}
+
+/// `docker inspect`, at most [`INSPECT_TIMEOUT`]; None when the daemon cannot say.
+async fn inspect(engine: &docker::Engine, id: &str) -> Option<docker::ContainerInfo> {
+    match tokio::time::timeout(INSPECT_TIMEOUT, engine.inspect(id)).await {
+        Ok(Ok(info)) => Some(info),
+        Ok(Err(err)) => {
+            log::debug!("inspect {id}: {err}");
+            None
+        }
+        Err(_) => {
+            log::debug!("inspect {id}: no answer within {INSPECT_TIMEOUT:?}");
+            None
+        }
     }
 }
 

@@ -18,6 +18,7 @@ mod command;
 mod containers;
 pub mod context;
 pub mod supervisor;
+mod tracked;
 
 use std::{ffi::OsString, time::Duration};
 
@@ -98,13 +99,19 @@ pub struct Outcome {
     pub failed: Vec<String>,
     /// Containers that started while every recording slot was taken, so were not recorded.
     pub missed: Vec<String>,
+    /// Times the Docker API could not be reached (`--containers`). Every container was still
+    /// recorded (arming happens in the kernel), but names, images and ends may be uncertain.
+    pub api_outages: Vec<crate::docker::Outage>,
+    /// Containers whose report warns that an outage left their name, image or end uncertain.
+    pub uncertain: Vec<String>,
 }
 
 impl Outcome {
-    /// The exit code of a `record`: 4 when a recording could not be written, 1 when a container
-    /// was not recorded, 5 when CMD failed, else 0 (a run cut short is not a failure).
+    /// The exit code of a `record`: 4 when a recording could not be written or the Docker API
+    /// was lost for a while, 1 when a container was not recorded, 5 when CMD failed, else 0 (a run
+    /// cut short is not a failure).
     pub fn exit_code(&self) -> i32 {
-        if !self.failed.is_empty() {
+        if !self.failed.is_empty() || !self.api_outages.is_empty() {
             exit::RUNTIME
         } else if !self.missed.is_empty() {
             exit::FINDING
