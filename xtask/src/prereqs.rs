@@ -38,6 +38,10 @@ const TEST_PACKAGES: &[(&str, &str)] = &[
         "strace",
         "an independent witness of what the ground-truth workload makes",
     ),
+    (
+        "socat",
+        "a proxy socket to dockerd that the fault tests kill and restart",
+    ),
     // Debian 12's compose is v1 (python, command `docker-compose`); it has no `docker compose`
     // plugin package. 1.29 talks to dockerd 20.10 fine.
     ("docker-compose", "runs the two-service compose test"),
