@@ -8,10 +8,16 @@
 //! outage means for a recording (which metadata is uncertain, the exit code) is the recorder's
 //! business.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::{
+    sync::Arc,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
 
 use futures_util::StreamExt as _;
-use tokio::{sync::mpsc, task::JoinHandle};
+use tokio::{
+    sync::{Notify, mpsc},
+    task::JoinHandle,
+};
 
 use super::{ContainerEvent, Engine, now_nanos};
 
@@ -107,6 +113,8 @@ fn time_of_day(time: SystemTime) -> String {
 /// ends when the source is dropped.
 pub struct EventSource {
     updates: mpsc::Receiver<Update>,
+    /// Cuts the current back-off short: see [`EventSource::retry_now`].
+    retry: Arc<Notify>,
     task: JoinHandle<()>,
 }
 
@@ -114,13 +122,24 @@ impl EventSource {
     /// Starts reading events emitted from now on. Must be called inside the tokio runtime.
     pub fn start(engine: &Engine) -> EventSource {
         let (sender, updates) = mpsc::channel(256);
-        let task = tokio::spawn(read(engine.clone(), now_nanos(), sender));
-        EventSource { updates, task }
+        let retry = Arc::new(Notify::new());
+        let task = tokio::spawn(read(engine.clone(), now_nanos(), sender, retry.clone()));
+        EventSource {
+            updates,
+            retry,
+            task,
+        }
     }
 
     /// The next update; None only once the reading task is gone (it never ends by itself).
     pub async fn next(&mut self) -> Option<Update> {
         self.updates.recv().await
+    }
+
+    /// While the API is lost, tries to reconnect at once instead of at the end of the back-off:
+    /// for a recording about to end, which still wants to learn what it missed.
+    pub fn retry_now(&self) {
+        self.retry.notify_one();
     }
 }
 
@@ -133,7 +152,7 @@ impl Drop for EventSource {
 /// The reading task: the live stream until it breaks, then [`reconnect`], for ever. `since` is the
 /// time of the newest event seen (or of the start), where a catch-up begins; it is inclusive, so
 /// that event may come twice, but none is skipped.
-async fn read(engine: Engine, mut since: i64, updates: mpsc::Sender<Update>) {
+async fn read(engine: Engine, mut since: i64, updates: mpsc::Sender<Update>, retry: Arc<Notify>) {
     loop {
         let mut stream = Box::pin(engine.events_between(since, None));
         let cause = loop {
@@ -157,7 +176,7 @@ async fn read(engine: Engine, mut since: i64, updates: mpsc::Sender<Update>) {
         if updates.send(lost).await.is_err() {
             return;
         }
-        let (until, missed) = reconnect(&engine, since).await;
+        let (until, missed) = reconnect(&engine, since, &retry).await;
         since = since.max(until);
         log::warn!(
             "the Docker API answers again; {} event(s) it sent meanwhile were replayed",
@@ -173,13 +192,16 @@ async fn read(engine: Engine, mut since: i64, updates: mpsc::Sender<Update>) {
     }
 }
 
-/// Retries with back-off until the daemon answers and its buffered events since `since` have been
-/// read; returns the time the catch-up read up to and the events it got. Live events are read
-/// from that time on, so none falls between the two reads.
-async fn reconnect(engine: &Engine, since: i64) -> (i64, Vec<ContainerEvent>) {
+/// Retries with back-off (or at once when `retry` is notified) until the daemon answers and its
+/// buffered events since `since` have been read; returns the time the catch-up read up to and the
+/// events it got. Live events are read from that time on, so none falls between the two reads.
+async fn reconnect(engine: &Engine, since: i64, retry: &Notify) -> (i64, Vec<ContainerEvent>) {
     let mut backoff = FIRST_BACKOFF;
     loop {
-        tokio::time::sleep(backoff).await;
+        tokio::select! {
+            () = tokio::time::sleep(backoff) => {}
+            () = retry.notified() => {}
+        }
         match tokio::time::timeout(ATTEMPT_TIMEOUT, catch_up(engine, since)).await {
             Ok(Ok(caught_up)) => return caught_up,
             Ok(Err(err)) => log::debug!("the Docker API is still unreachable: {err}"),

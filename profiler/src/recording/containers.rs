@@ -36,6 +36,9 @@ use crate::{
 /// way out are written as stopped, not as still running.
 const EVENT_DRAIN: Duration = Duration::from_millis(500);
 
+/// How long a recording whose Docker API is still lost when CMD is done waits for it to answer.
+const FINAL_RETRY: Duration = Duration::from_secs(2);
+
 /// How long one `docker inspect` may take: the recording's loop waits for it, and a daemon that
 /// accepts connections but does not answer must not hold up CMD's end or a signal.
 const INSPECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -145,6 +148,17 @@ pub(super) async fn record(
     let drain_until = tokio::time::Instant::now() + EVENT_DRAIN;
     while let Ok(Some(update)) = tokio::time::timeout_at(drain_until, events.next()).await {
         recorder.on_update(update, cut_short).await?;
+    }
+    if recorder.api_down.is_some() {
+        // The API may be back already, between two attempts of the back-off: one last try, so
+        // that containers which ended meanwhile are named from the events the daemon kept.
+        events.retry_now();
+        let retry_until = tokio::time::Instant::now() + FINAL_RETRY;
+        while recorder.api_down.is_some()
+            && let Ok(Some(update)) = tokio::time::timeout_at(retry_until, events.next()).await
+        {
+            recorder.on_update(update, cut_short).await?;
+        }
     }
     drop(events);
     recorder.discover()?;
