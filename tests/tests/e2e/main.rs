@@ -14,8 +14,8 @@
 //! - `outputs`: no output is written through a symlink, and outputs are checked before CMD runs;
 //! - `limits`: the fault matrix: many containers, a full disk, a FIFO, a closed stderr, edge
 //!   durations, oversized profiles, concurrent recordings;
-//! - `faults`: the Docker API lost and regained mid-recording (a proxy socket killed and
-//!   restarted): every container keeps its real name, the reports say what is uncertain, exit 4;
+//! - `faults`: the Docker API lost mid-recording (a proxy socket killed, then restarted or not):
+//!   containers keep their real names, the reports say what is uncertain, exit 4;
 //! - `support`: what they share (test containers and their `docker run`, sessions, checks).
 //!
 //! Run with `cargo xtask test`, as root: it builds the binaries and the test images, starts dockerd,
