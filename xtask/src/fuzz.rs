@@ -229,14 +229,32 @@ fn summary(log: &str) -> String {
     text
 }
 
-/// What a reader of a failure needs: from the panic (or libFuzzer's error) on, at most 40 lines.
+/// What a reader of a failure needs: from the panic (or libFuzzer's error) on, without the stack
+/// backtrace (the log keeps it), at most 40 lines.
 fn failure_lines(log: &str) -> Vec<&str> {
     let lines: Vec<&str> = log.lines().collect();
     let start = lines
         .iter()
         .position(|line| line.contains("panicked at") || line.contains("ERROR: libFuzzer"))
         .unwrap_or(lines.len().saturating_sub(20));
-    lines[start..].iter().take(40).copied().collect()
+    let mut in_backtrace = false;
+    let mut shown = Vec::new();
+    for line in &lines[start..] {
+        if line.starts_with("stack backtrace:") {
+            in_backtrace = true;
+            continue;
+        }
+        if in_backtrace {
+            // Frames are indented; the backtrace ends with std's `note: Some details …` line.
+            in_backtrace = line.starts_with(' ');
+            if in_backtrace || line.starts_with("note: ") {
+                continue;
+            }
+        }
+        shown.push(*line);
+    }
+    shown.truncate(40);
+    shown
 }
 
 #[cfg(test)]
@@ -263,11 +281,19 @@ Done 772268 runs in 21 second(s)
     }
 
     #[test]
-    fn failure_starts_at_the_panic() {
+    fn failure_starts_at_the_panic_without_the_backtrace() {
         let log = "#1 NEW\n#2 NEW\nthread '<unnamed>' panicked at x.rs:1:1:\nboom\n\
+                   stack backtrace:\n   0: main\n             at x.rs:1:1\n\
+                   note: Some details are omitted\n\
                    ==1== ERROR: libFuzzer: deadly signal\nTest unit written to a/crash-1\n";
-        let lines = failure_lines(log);
-        assert_eq!(lines[0], "thread '<unnamed>' panicked at x.rs:1:1:");
-        assert_eq!(lines.last(), Some(&"Test unit written to a/crash-1"));
+        assert_eq!(
+            failure_lines(log),
+            [
+                "thread '<unnamed>' panicked at x.rs:1:1:",
+                "boom",
+                "==1== ERROR: libFuzzer: deadly signal",
+                "Test unit written to a/crash-1",
+            ]
+        );
     }
 }
