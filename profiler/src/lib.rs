@@ -18,7 +18,13 @@ pub mod syscalls;
 pub mod tracer;
 
 /// The eBPF object built by `build.rs` (aya-build), embedded so the binary is self-contained.
+#[cfg(feature = "ebpf")]
 pub static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/profiler"));
+
+/// Built without the `ebpf` feature (only the fuzz targets are, which never load programs): no
+/// object, so loading fails with aya's parse error instead of the crate failing to build.
+#[cfg(not(feature = "ebpf"))]
+pub static EBPF_OBJECT: &[u8] = &[];
 
 /// Runs a parsed command line and returns the process exit code.
 pub fn run(cli: cli::Cli) -> anyhow::Result<i32> {

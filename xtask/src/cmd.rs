@@ -69,7 +69,8 @@ pub fn display(cmd: &Command) -> String {
     words.join(" ")
 }
 
-fn relative(word: &OsStr) -> String {
+/// `word` with the repository root's prefix removed, as [`display`] shows paths.
+pub fn relative(word: &OsStr) -> String {
     let word = word.to_string_lossy();
     let root = format!("{}/", workspace::root().display());
     match word.strip_prefix(&root) {

@@ -7,6 +7,7 @@ mod bench_storm;
 mod cmd;
 mod demo;
 mod dockerd;
+mod fuzz;
 mod images;
 mod prereqs;
 mod profiles;
@@ -35,7 +36,8 @@ enum Task {
     },
     /// Record demo-workload, replay it under its profile, and show a syscall outside it denied.
     Demo,
-    /// Everything CI runs: unit tests, release build, privileged end-to-end tests, the demo.
+    /// Everything CI runs: unit tests, fuzzing, release build, privileged end-to-end tests, the
+    /// demo.
     Test {
         /// Passed to the end-to-end test binaries (e.g. a test name filter).
         #[arg(last = true)]
@@ -50,6 +52,13 @@ enum Task {
         /// Syscalls per syscall-loop run.
         #[arg(long, default_value_t = 3_000_000)]
         iterations: u64,
+    },
+    /// Run every fuzz target of fuzz/ at once from a copy of its corpus; fail on any crash (the
+    /// `fuzz` stage of `test`; needs no root).
+    Fuzz {
+        /// How long each target runs.
+        #[arg(long, default_value_t = fuzz::TEST_SECONDS)]
+        seconds: u64,
     },
     /// Build the local container images the end-to-end tests use (skipped when already built).
     Images {
@@ -84,6 +93,7 @@ fn main() -> ExitCode {
         Task::Demo => demo::run(),
         Task::Test { args } => test::run(&args),
         Task::Bench { rounds, iterations } => bench::run(bench::Options { rounds, iterations }),
+        Task::Fuzz { seconds } => fuzz::task(seconds),
         Task::Images { rebuild } => images::run(rebuild),
         Task::StartDockerd => dockerd::ensure_running().map(|pid| match pid {
             Some(pid) => dockerd::left_running_note(pid),

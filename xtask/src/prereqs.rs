@@ -1,5 +1,6 @@
 //! Installs what building and testing need on a fresh Debian 12 with only rustup's toolchains:
-//! Debian packages, the nightly `rust-src` component and `bpf-linker`. Idempotent: every step
+//! Debian packages, the nightly `rust-src` component, `bpf-linker` and (for the tests)
+//! `cargo-fuzz`. Idempotent: every step
 //! checks first, prints one `xtask: installing …` line only when it really installs, and when
 //! nothing was missing the whole run prints `xtask: prerequisites ok`. It never upgrades or
 //! removes anything, and it does not start services (see `dockerd`).
@@ -42,6 +43,7 @@ const TEST_PACKAGES: &[(&str, &str)] = &[
         "socat",
         "a proxy socket to dockerd that the fault tests kill and restart",
     ),
+    ("g++", "builds libFuzzer for the fuzz targets"),
     // Debian 12's compose is v1 (python, command `docker-compose`); it has no `docker compose`
     // plugin package. 1.29 talks to dockerd 20.10 fine.
     ("docker-compose", "runs the two-service compose test"),
@@ -51,12 +53,18 @@ const TEST_PACKAGES: &[(&str, &str)] = &[
 const BPF_LINKER_VERSION: &str = "0.13.0";
 const LLVM_PREFIX: &str = "/usr/lib/llvm-22";
 
+/// The pinned cargo-fuzz, which builds and runs the fuzz targets of `fuzz/` (on nightly).
+const CARGO_FUZZ_VERSION: &str = "0.13.2";
+
 /// Install whatever of `set` is missing.
 pub fn ensure(set: Set) -> Result<()> {
     let mut installed = false;
     installed |= apt_packages(set).context("install the Debian packages")?;
     installed |= nightly_rust_src().context("install the nightly toolchain's rust-src")?;
     installed |= bpf_linker().context("install bpf-linker")?;
+    if set == Set::Test {
+        installed |= cargo_fuzz().context("install cargo-fuzz")?;
+    }
     if !installed {
         println!("xtask: prerequisites ok");
     }
@@ -204,6 +212,35 @@ fn bpf_linker() -> Result<bool> {
     if !cmd::succeeds(cmd::new("bpf-linker").arg("--version")) {
         bail!(
             "bpf-linker was installed but `bpf-linker --version` still fails; is $CARGO_HOME/bin on PATH?"
+        );
+    }
+    Ok(true)
+}
+
+/// What `cargo xtask fuzz` alone needs: the nightly toolchain and cargo-fuzz (no root).
+pub fn ensure_fuzzing() -> Result<()> {
+    nightly_rust_src().context("install the nightly toolchain's rust-src")?;
+    cargo_fuzz().context("install cargo-fuzz")?;
+    Ok(())
+}
+
+fn cargo_fuzz() -> Result<bool> {
+    if cmd::succeeds(cmd::new("cargo-fuzz").arg("--version")) {
+        return Ok(false);
+    }
+    println!(
+        "xtask: installing cargo-fuzz {CARGO_FUZZ_VERSION} (builds and runs the fuzz targets; takes about 2 minutes)"
+    );
+    cmd::run(cmd::cargo().args([
+        "install",
+        "cargo-fuzz",
+        "--version",
+        CARGO_FUZZ_VERSION,
+        "--locked",
+    ]))?;
+    if !cmd::succeeds(cmd::new("cargo-fuzz").arg("--version")) {
+        bail!(
+            "cargo-fuzz was installed but `cargo-fuzz --version` still fails; is $CARGO_HOME/bin on PATH?"
         );
     }
     Ok(true)

@@ -1,7 +1,8 @@
 //! `cargo xtask test`: everything CI runs, in order, stopping at the first failure — unit tests,
-//! the release build, the local test images (`images`), the privileged end-to-end tests
-//! (`tests/`, one thread, against dockerd, told `SECCOMP_PROFILER_IMAGES=1`), the demo, and last
-//! `profiles --check` (the checked-in profiles still match what their workloads do). It
+//! the fuzz targets for 30 s (`fuzz`), the release build, the local test images (`images`), the
+//! privileged end-to-end tests (`tests/`, one thread, against dockerd, told
+//! `SECCOMP_PROFILER_IMAGES=1`), the demo, and last `profiles --check` (the checked-in profiles
+//! still match what their workloads do). It
 //! reports no counts of its own: cargo's `test result:` lines are the record. What the end-to-end
 //! tests check is theirs; this module only prepares the machine and runs them.
 
@@ -9,7 +10,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
-use crate::{cmd, demo, dockerd, images, prereqs, profiles, workspace};
+use crate::{cmd, demo, dockerd, fuzz, images, prereqs, profiles, workspace};
 
 pub fn run(test_args: &[String]) -> Result<()> {
     if !workspace::is_root() {
@@ -53,6 +54,7 @@ fn stages(test_args: &[String]) -> Result<()> {
                 ]),
         )
     })?;
+    stage("fuzz", || fuzz::run(fuzz::TEST_SECONDS))?;
     stage("release build", demo::build_release)?;
     stage("test images", || images::build_all(false))?;
     stage("end-to-end tests", || {

@@ -175,7 +175,14 @@ fn merge_architectures(
         for (_, profile) in inputs {
             match profile.arch_map.as_deref() {
                 Some(entries) if !entries.is_empty() => {
+                    // Docker reads an architecture's first entry only (moby's setupSeccomp breaks
+                    // there, and `check` validates no other): a later one means nothing, and
+                    // merging it would apply it.
+                    let mut seen = BTreeSet::new();
                     for entry in entries {
+                        if !seen.insert(&entry.architecture) {
+                            continue;
+                        }
                         map.entry(entry.architecture.clone())
                             .or_default()
                             .extend(entry.sub_architectures.iter().cloned());
@@ -412,6 +419,29 @@ mod tests {
             "{:?}",
             merged.warnings
         );
+    }
+
+    #[test]
+    fn fuzz_crash_919cd0b4_later_arch_map_entry_for_an_architecture() {
+        // Found by the profile_merge fuzz target: a second archMap entry for the native
+        // architecture, which Docker ignores and `check` does not validate, was merged into the
+        // first; its unknown name then failed the merged profile's check (MergedInvalid), and a
+        // known one would have widened the profile.
+        let native = Arch::native().scmp_name();
+        let profile = parse(&format!(
+            r#"{{"defaultAction":"SCMP_ACT_ERRNO","archMap":[
+                {{"architecture":"{native}","subArchitectures":["SCMP_ARCH_X86"]}},
+                {{"architecture":"{native}","subArchitectures":["SCMP_ARCH_X32","CAP_SYS_BOOT"]}}]}}"#
+        ));
+        let merged = merge(&named(&[("a", &profile)])).unwrap().profile;
+        assert_eq!(
+            merged.effective_architectures().unwrap(),
+            profile.effective_architectures().unwrap()
+        );
+        let map = merged.arch_map.unwrap();
+        assert_eq!(map.len(), 1);
+        assert_eq!(map[0].architecture, native);
+        assert_eq!(map[0].sub_architectures, ["SCMP_ARCH_X86"]);
     }
 
     #[test]

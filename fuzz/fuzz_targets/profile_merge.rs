@@ -1,0 +1,47 @@
+//! Two checked profiles (split at the first NUL byte) → `merge::merge` both ways.
+//!
+//! Asserts: merge never panics; it succeeds or fails the same whichever input comes first, and
+//! when it succeeds the two orders give the same bytes, the merged profile allows every name that
+//! either input allows unconditionally, and it is never refused by the checks its inputs passed.
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use seccomp_profiler::profile::{ProfileError, merge};
+use seccomp_profiler_fuzz::checked_pair;
+
+fuzz_target!(|data: &[u8]| {
+    let Some((a, b)) = checked_pair(data) else {
+        return;
+    };
+    let ab = merge::merge(&[
+        ("a.json".to_owned(), a.clone()),
+        ("b.json".to_owned(), b.clone()),
+    ]);
+    let ba = merge::merge(&[
+        ("b.json".to_owned(), b.clone()),
+        ("a.json".to_owned(), a.clone()),
+    ]);
+    let (ab, ba) = match (ab, ba) {
+        (Ok(ab), Ok(ba)) => (ab.profile, ba.profile),
+        (Err(ab), Err(ba)) => {
+            for err in [ab, ba] {
+                assert!(
+                    !matches!(err, ProfileError::MergedInvalid { .. }),
+                    "the merge of two checked profiles fails the checks: {:?}",
+                    std::error::Error::source(&err).map(ToString::to_string)
+                );
+            }
+            return;
+        }
+        (ab, ba) => panic!("merge depends on the order: a+b {ab:?}, b+a {ba:?}"),
+    };
+    assert_eq!(ab.to_json(), ba.to_json(), "merge(a, b) != merge(b, a)");
+    let allowed = ab.allowed_names();
+    for name in a.allowed_names().iter().chain(&b.allowed_names()) {
+        assert!(
+            allowed.contains(name),
+            "{name} is allowed by an input but not by the merge"
+        );
+    }
+});
