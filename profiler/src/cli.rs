@@ -9,7 +9,8 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  success
   1  a finding: `check` saw syscalls outside the profile (with --containers also: a container with
-     no profile, or no container at all), `diff` saw NEW allow more than OLD
+     no profile, or no container at all), `diff` saw NEW allow more than OLD, `record --containers`
+     could not record a container (more than 64 ran at once; the summary names each)
   2  invalid input: bad arguments, an unreadable or invalid profile, CMD not found, an output path
      that cannot be written (a missing directory, a symlink, two outputs naming one file)
   3  this machine cannot trace: not root (no CAP_BPF/CAP_SYS_ADMIN), no BTF, no cgroup v2 mount,
