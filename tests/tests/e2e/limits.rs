@@ -191,7 +191,17 @@ fn a_closed_stderr_does_not_crash_the_recorder() {
         .expect("spawn record");
     // The reader goes away before the recorder writes its summary.
     drop(child.stderr.take());
-    let status = child.wait().expect("wait");
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if started.elapsed() > TIMEOUT {
+            let _ = child.kill();
+            panic!("record with a closed stderr did not end within {TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
     assert_eq!(status.code(), Some(0), "not a panic's 101");
     assert!(paths.profile().allowed().contains("execve"));
 }
