@@ -16,7 +16,7 @@ use std::{
 
 use seccomp_profiler_tests::{Output, Report, Running, profiler_command, spawn};
 
-use crate::support::{BUSYBOX, DockerRun, LOAD_TIMEOUT, Session, TIMEOUT};
+use crate::support::{BUSYBOX, DockerRun, LOAD_TIMEOUT, Session, TIMEOUT, wait_for};
 
 /// The real daemon socket the proxy forwards to.
 const DOCKER_SOCKET: &str = "/var/run/docker.sock";
@@ -91,18 +91,6 @@ impl Proxy {
 impl Drop for Proxy {
     fn drop(&mut self) {
         self.stop();
-    }
-}
-
-/// Polls `ready` every 50 ms for up to `timeout`.
-fn wait_for(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !ready() {
-        assert!(
-            started.elapsed() < timeout,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

@@ -11,7 +11,7 @@ use std::{
 
 use seccomp_profiler_tests::{Output, Profile, RecordPaths, Report, profiler_command, run, spawn};
 
-use crate::support::{BUSYBOX, QUICK_TIMEOUT, Session, TIMEOUT, docker, tempdir};
+use crate::support::{BUSYBOX, QUICK_TIMEOUT, Session, TIMEOUT, docker, tempdir, wait_for};
 
 /// The grace period `record` gives a workload between SIGTERM and SIGKILL.
 const GRACE: Duration = Duration::from_secs(5);
@@ -35,18 +35,6 @@ fn recorder_cgroups(pid: u32) -> Vec<String> {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|name| name.starts_with(&prefix))
         .collect()
-}
-
-/// Polls `ready` every 50 ms for up to `timeout`.
-fn wait_for(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !ready() {
-        assert!(
-            started.elapsed() < timeout,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn send(pid: u32, signal: libc::c_int) {

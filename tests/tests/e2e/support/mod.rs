@@ -12,7 +12,10 @@
 //! Without `SECCOMP_PROFILER_IMAGES` every container test panics and says to run `cargo xtask test`:
 //! a container test must never pass by testing nothing.
 
-use std::{path::PathBuf, time::Duration};
+use std::{
+    path::PathBuf,
+    time::{Duration, Instant},
+};
 
 use seccomp_profiler_tests::workload;
 
@@ -42,4 +45,16 @@ pub fn tempdir() -> tempfile::TempDir {
 /// The workload whose syscalls are known by construction (`src/bin/ground-truth.rs`).
 pub fn ground_truth() -> PathBuf {
     workload("ground-truth")
+}
+
+/// Polls `ready` every 50 ms for up to `timeout`.
+pub fn wait_for(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !ready() {
+        assert!(
+            started.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
