@@ -43,12 +43,23 @@ pub fn cgroup2_mount() -> Result<PathBuf, CgroupError> {
 }
 
 fn parse_cgroup2_mount(mountinfo: &str) -> Option<PathBuf> {
-    mountinfo.lines().find_map(|line| {
+    mount_points(mountinfo, "cgroup2").next()
+}
+
+/// Where filesystems of type `fstype` (`tracefs`, `bpf`, `cgroup`, …) are mounted, from
+/// `/proc/self/mountinfo`.
+pub fn mounts_of(fstype: &str) -> io::Result<Vec<PathBuf>> {
+    let text = fs::read_to_string("/proc/self/mountinfo")?;
+    Ok(mount_points(&text, fstype).collect())
+}
+
+fn mount_points<'a>(mountinfo: &'a str, fstype: &'a str) -> impl Iterator<Item = PathBuf> + 'a {
+    mountinfo.lines().filter_map(move |line| {
         // "36 25 0:30 / /sys/fs/cgroup/unified rw,... - cgroup2 cgroup2 rw"
         let (left, right) = line.split_once(" - ")?;
-        let fstype = right.split_whitespace().next()?;
+        let kind = right.split_whitespace().next()?;
         let mount_point = left.split_whitespace().nth(4)?;
-        (fstype == "cgroup2").then(|| PathBuf::from(unescape_octal(mount_point)))
+        (kind == fstype).then(|| PathBuf::from(unescape_octal(mount_point)))
     })
 }
 

@@ -1,30 +1,53 @@
 //! Every clap type of the command line. The doc comments are the `--help` text; the command names
 //! and flags follow the CLI contract (README, docs/design.md), which tests and docs rely on.
 
-use std::{ffi::OsString, path::PathBuf, time::Duration};
+use std::{ffi::OsString, path::PathBuf, sync::OnceLock, time::Duration};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-const EXIT_CODES: &str = "\
-Exit codes:
-  0  success
-  1  a finding: `check` saw syscalls outside the profile (with --containers also: a container with
-     no profile, or no container at all), `diff` saw NEW allow more than OLD, `record --containers`
-     could not record a container (more than 64 ran at once; the summary names each)
-  2  invalid input: bad arguments, an unreadable or invalid profile, CMD not found, an output path
-     that cannot be written (a missing directory, a symlink, two outputs naming one file)
-  3  this machine cannot trace: not root (no CAP_BPF/CAP_SYS_ADMIN), no BTF, no cgroup v2 mount,
-     the eBPF programs failed to load or attach, dockerd unreachable
-  4  recording failed while running (an I/O or kernel error after tracing started; with
-     --containers: a container's profile could not be written, the others were; or the Docker API
-     was lost for a while: every container was still recorded, its report says what is uncertain)
-  5  `record`: CMD itself exited non-zero; the profile was still written (a run cut short by
-     --duration or a signal is not a failure)
-`exec` replaces itself with CMD, so after a successful start its exit code is CMD's.";
+/// `-V`: one line, the version and the commit it was built from.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("SP_BUILD_COMMIT"),
+    ")"
+);
+
+/// `--version`: also what went into the build, and the libseccomp this process runs with.
+fn long_version() -> &'static str {
+    static TEXT: OnceLock<String> = OnceLock::new();
+    TEXT.get_or_init(|| {
+        let runtime = crate::syscalls::library_version()
+            .map_or_else(|| "unknown".to_owned(), |(a, b, c)| format!("{a}.{b}.{c}"));
+        let programs = if cfg!(feature = "ebpf") {
+            "eBPF programs embedded"
+        } else {
+            "built without the eBPF programs"
+        };
+        format!(
+            "{VERSION}\n\
+             aya {}, aya-ebpf {} ({programs})\n\
+             libseccomp crate {}, library {runtime} (loaded now)\n\
+             {}\n\
+             target {}\n\
+             `seccomp-profiler doctor` says whether this machine can record.",
+            env!("SP_BUILD_AYA"),
+            env!("SP_BUILD_AYA_EBPF"),
+            env!("SP_BUILD_LIBSECCOMP"),
+            env!("SP_BUILD_RUSTC"),
+            env!("SP_BUILD_TARGET"),
+        )
+    })
+}
 
 /// Record a workload's syscalls with eBPF and write the smallest seccomp profile that lets it run.
 #[derive(Debug, Parser)]
-#[command(name = "seccomp-profiler", version, after_help = EXIT_CODES)]
+#[command(
+    name = "seccomp-profiler",
+    version = VERSION,
+    long_version = long_version(),
+    after_help = crate::exit::help_text()
+)]
 pub struct Cli {
     /// Show debug output, including the eBPF programs' own log (-vv for more).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -42,6 +65,7 @@ pub enum Command {
     Diff(DiffArgs),
     Merge(MergeArgs),
     Validate(ValidateArgs),
+    Doctor(DoctorArgs),
 }
 
 /// Record a workload's syscalls and write the smallest profile that lets it run.
@@ -65,7 +89,7 @@ pub enum Command {
 /// Outputs are checked before anything runs and written atomically; a symlink as an output is
 /// refused (exit 2), and so are two outputs naming the same file.
 #[derive(Debug, clap::Args)]
-#[command(after_help = EXIT_CODES, verbatim_doc_comment)]
+#[command(after_help = crate::exit::help_text(), verbatim_doc_comment)]
 pub struct RecordArgs {
     /// Write the profile here (atomically) instead of to stdout. With --containers: a directory,
     /// created if missing, that receives one `<service or name>.json` per container.
@@ -107,7 +131,7 @@ pub struct RecordArgs {
 
 /// Run CMD under a profile, applied through libseccomp the way runc applies it to a container.
 #[derive(Debug, clap::Args)]
-#[command(after_help = EXIT_CODES)]
+#[command(after_help = crate::exit::help_text())]
 pub struct ExecArgs {
     /// The seccomp profile (Docker/OCI JSON) to apply.
     #[arg(long, value_name = "FILE")]
@@ -129,7 +153,7 @@ pub struct ExecArgs {
 ///   check --profile FILE --container NAME|ID
 ///   check --containers --profile DIR -- CMD    each container CMD starts, against DIR/<service or name>.json
 #[derive(Debug, clap::Args)]
-#[command(after_help = EXIT_CODES, verbatim_doc_comment)]
+#[command(after_help = crate::exit::help_text(), verbatim_doc_comment)]
 pub struct CheckArgs {
     /// The checked-in profile the run must stay within. With --containers: the directory of
     /// checked-in profiles, one `<service or name>.json` per container (as `record --containers -o
@@ -173,7 +197,7 @@ pub struct CheckArgs {
 /// files) instead of profiles, capabilities are compared too. `--format markdown` fits a pull-request
 /// comment or a GitHub job summary.
 #[derive(Debug, clap::Args)]
-#[command(after_help = EXIT_CODES)]
+#[command(after_help = crate::exit::help_text())]
 pub struct DiffArgs {
     /// The baseline profile or report (e.g. the checked-in one).
     #[arg(value_name = "OLD")]
@@ -198,7 +222,7 @@ pub enum DiffFormat {
 ///
 /// Refuses profiles whose default actions differ. Output is deterministic (sorted, stable keys).
 #[derive(Debug, clap::Args)]
-#[command(after_help = EXIT_CODES)]
+#[command(after_help = crate::exit::help_text())]
 pub struct MergeArgs {
     /// The profiles to merge.
     #[arg(required = true, value_name = "FILE")]
@@ -211,11 +235,32 @@ pub struct MergeArgs {
 
 /// Check that a profile parses and compiles: names, architectures and actions as runc sees them.
 #[derive(Debug, clap::Args)]
-#[command(after_help = EXIT_CODES)]
+#[command(after_help = crate::exit::help_text())]
 pub struct ValidateArgs {
     /// The profile to check.
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
+}
+
+/// Say whether this machine can record: what it has, what it lacks, and how to fix it.
+///
+/// Checks privileges (root, or CAP_BPF + CAP_PERFMON and write access to the cgroup2 tree), the
+/// kernel, BTF, tracefs, cgroup v2, bpffs, libseccomp, the architecture and dockerd, then proves
+/// it: loads and attaches the eBPF programs and records `/bin/true`, timing the start-up. Exit 0
+/// when every required check passes, 3 when one is missing (dockerd, tracefs and bpffs are
+/// optional). The first thing to run on a new CI runner.
+#[derive(Debug, clap::Args)]
+#[command(after_help = crate::exit::help_text())]
+pub struct DoctorArgs {
+    /// `json` for CI: every check with its status, what it found and how to fix it.
+    #[arg(long, value_enum, default_value_t = DoctorFormat::Text)]
+    pub format: DoctorFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DoctorFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -109,6 +109,18 @@ const NATIVE: Arch = Arch::Arm;
 )))]
 compile_error!("seccomp-profiler supports x86_64, aarch64, x86 and arm hosts only");
 
+/// The oldest libseccomp this tool works with: profiles are compiled with raw kernel error codes
+/// (`SCMP_FLTATR_API_SYSRAWRC`) and the binary-tree optimizer (`SCMP_FLTATR_CTL_OPTIMIZE`), both
+/// new in 2.5.0; `SCMP_ACT_LOG` and `SCMP_ACT_KILL_PROCESS` need 2.4.0.
+pub const MIN_LIBSECCOMP: (u32, u32, u32) = (2, 5, 0);
+
+/// The version of the libseccomp library this process has loaded (not the one it was built
+/// against), from `seccomp_version()`.
+pub fn library_version() -> Option<(u32, u32, u32)> {
+    let version = libseccomp::ScmpVersion::current().ok()?;
+    Some((version.major, version.minor, version.micro))
+}
+
 /// libseccomp's name for `nr` on `arch`, or `None` if libseccomp does not know that number there.
 ///
 /// On x32 only numbers with bit 30 set are x32 syscalls: libseccomp would also name a plain number

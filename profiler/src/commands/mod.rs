@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod diff;
+pub mod doctor;
 pub mod exec;
 pub mod merge;
 pub mod record;

@@ -161,23 +161,47 @@ impl exit::Coded for RecordError {
     }
 }
 
+/// The capabilities recording needs, as this process has them in effect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Privileges {
+    pub sys_admin: bool,
+    pub bpf: bool,
+    pub perfmon: bool,
+}
+
+impl Privileges {
+    /// Read from `CapEff` in /proc/self/status (none, if it cannot be read).
+    pub fn current() -> Privileges {
+        const CAP_SYS_ADMIN: u32 = 21;
+        const CAP_PERFMON: u32 = 38;
+        const CAP_BPF: u32 = 39;
+        let effective = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|status| {
+                status
+                    .lines()
+                    .find_map(|line| line.strip_prefix("CapEff:"))
+                    .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+            })
+            .unwrap_or(0);
+        let has = |cap: u32| effective & (1 << cap) != 0;
+        Privileges {
+            sys_admin: has(CAP_SYS_ADMIN),
+            bpf: has(CAP_BPF),
+            perfmon: has(CAP_PERFMON),
+        }
+    }
+
+    /// Loading tracing programs needs CAP_BPF + CAP_PERFMON, or CAP_SYS_ADMIN.
+    pub fn can_load(self) -> bool {
+        self.sys_admin || (self.bpf && self.perfmon)
+    }
+}
+
 /// Loading tracing programs needs CAP_BPF + CAP_PERFMON (or CAP_SYS_ADMIN), and making a cgroup
 /// needs write access to the cgroup2 tree: in practice, root.
 pub fn check_privileges() -> Result<(), RecordError> {
-    const CAP_SYS_ADMIN: u32 = 21;
-    const CAP_PERFMON: u32 = 38;
-    const CAP_BPF: u32 = 39;
-    let effective = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|line| line.strip_prefix("CapEff:"))
-                .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
-        })
-        .unwrap_or(0);
-    let has = |cap: u32| effective & (1 << cap) != 0;
-    if has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON)) {
+    if Privileges::current().can_load() {
         Ok(())
     } else {
         Err(RecordError::Privileges)
