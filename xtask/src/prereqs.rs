@@ -24,6 +24,7 @@ const BUILD_PACKAGES: &[(&str, &str)] = &[
     ("libpolly-22-dev", "needed to build bpf-linker"),
     ("libseccomp-dev", "needed by the libseccomp crate"),
     ("pkg-config", "needed by the libseccomp crate"),
+    ("git", "build.rs reads the commit that `--version` names"),
 ];
 
 /// Debian packages the end-to-end tests use on top of `BUILD_PACKAGES`.
@@ -42,6 +43,10 @@ const TEST_PACKAGES: &[(&str, &str)] = &[
     (
         "socat",
         "a proxy socket to dockerd that the fault tests kill and restart",
+    ),
+    (
+        "util-linux",
+        "setpriv: the doctor test runs it as an unprivileged user",
     ),
     ("g++", "builds libFuzzer for the fuzz targets"),
     // Debian 12's compose is v1 (python, command `docker-compose`); it has no `docker compose`

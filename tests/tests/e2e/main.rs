@@ -8,6 +8,8 @@
 //! - `capabilities`: the capability recommendation, proven by running with exactly it;
 //! - `attach`: `record --container` on a container that is already running;
 //! - `ci_workflow`: `check`, `diff`, `merge` and malformed input, on real recordings;
+//! - `doctor`: `doctor` proves this machine can record as root and names what nobody lacks;
+//!   `--version` names a commit of this repository and the locked crate versions;
 //! - `kernel_arming`: the kernel side arms new cgroup2 children of a watched prefix;
 //! - `signals`: SIGTERM, SIGINT and SIGHUP stop every target the same way; a killed recorder's
 //!   cgroup is removed by the next one;
@@ -27,6 +29,7 @@ mod attach;
 mod capabilities;
 mod ci_workflow;
 mod containers;
+mod doctor;
 mod faults;
 mod kernel_arming;
 mod limits;
