@@ -218,7 +218,9 @@ mod tests {
         assert_eq!(code_of(&plain), RUNTIME);
         let input: anyhow::Error = InputError("bad".into()).into();
         assert_eq!(code_of(&input), INPUT);
-        let wrapped = Err::<(), _>(input).context("failed to do it").unwrap_err();
+        let Err(wrapped) = Err::<(), _>(input).context("failed to do it") else {
+            unreachable!("an Err stays an Err")
+        };
         assert_eq!(code_of(&wrapped), INPUT, "context keeps the code");
         assert_eq!(format!("{wrapped:#}"), "failed to do it: bad");
     }
