@@ -245,10 +245,11 @@ pub struct ValidateArgs {
 /// Say whether this machine can record: what it has, what it lacks, and how to fix it.
 ///
 /// Checks privileges (root, or CAP_BPF + CAP_PERFMON and write access to the cgroup2 tree), the
-/// kernel, BTF, tracefs, cgroup v2, bpffs, libseccomp, the architecture and dockerd, then proves
-/// it: loads and attaches the eBPF programs and records `/bin/true`, timing the start-up. Exit 0
-/// when every required check passes, 3 when one is missing (dockerd, tracefs and bpffs are
-/// optional). The first thing to run on a new CI runner.
+/// kernel, BTF, cgroup v2, libseccomp and the architecture, then proves it: loads and attaches the
+/// eBPF programs and records `true`, timing the start-up. tracefs, bpffs, dockerd (only needed for
+/// --container/--containers) and the capability tracepoint are optional. Exit 0 when every
+/// required check passes, 3 when one is missing. The first thing to run on a new CI runner; -v
+/// also shows the eBPF programs' log.
 #[derive(Debug, clap::Args)]
 #[command(after_help = crate::exit::help_text())]
 pub struct DoctorArgs {

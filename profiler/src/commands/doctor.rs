@@ -101,7 +101,7 @@ struct Diagnosis {
     checks: Vec<Check>,
 }
 
-pub fn run(args: DoctorArgs) -> anyhow::Result<i32> {
+pub fn run(args: DoctorArgs, verbose: u8) -> anyhow::Result<i32> {
     let mut checks = vec![
         privileges(),
         kernel(),
@@ -116,7 +116,7 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<i32> {
     let prerequisites_ok = checks
         .iter()
         .all(|check| !check.required || check.status == Status::Ok);
-    let (programs, proof) = programs(prerequisites_ok);
+    let (programs, proof) = programs(prerequisites_ok, verbose > 0);
     checks.push(programs);
     checks.push(capabilities(proof.as_ref()));
     let can_record = checks
@@ -492,14 +492,14 @@ struct Proof {
 
 /// Loads and attaches the real programs and records `true` behind the launcher's gate, as
 /// `record -- true` does.
-fn programs(prerequisites_ok: bool) -> (Check, Option<Proof>) {
+fn programs(prerequisites_ok: bool, verbose: bool) -> (Check, Option<Proof>) {
     let check = Check::new(
         "programs",
         true,
         "the proof: the real eBPF programs loaded and attached, and a command recorded in a \
          cgroup of its own, from its execve",
     );
-    match prove() {
+    match prove(verbose) {
         Ok((proof, seen)) if seen.execve && seen.calls > 0 => {
             let found = format!(
                 "loaded and attached in {:.0} ms; `{PROOF_CMD}` made {} calls of {} syscalls, \
@@ -524,10 +524,7 @@ fn programs(prerequisites_ok: bool) -> (Check, Option<Proof>) {
         }
         Err(err) => {
             let fix = if prerequisites_ok {
-                format!(
-                    "run `seccomp-profiler -vv record -- {PROOF_CMD}` to see the eBPF log, and \
-                     report it"
-                )
+                "run `seccomp-profiler -vv doctor` to see the eBPF log, and report it".to_owned()
             } else {
                 "fix the missing checks above first: this one needs them".to_owned()
             };
@@ -543,9 +540,9 @@ struct Seen {
     execve: bool,
 }
 
-fn prove() -> anyhow::Result<(Proof, Seen)> {
+fn prove(verbose: bool) -> anyhow::Result<(Proof, Seen)> {
     let started = Instant::now();
-    let mut tracer = Tracer::load(false)?;
+    let mut tracer = Tracer::load(verbose)?;
     let startup = started.elapsed();
     let capabilities = tracer.records_capabilities();
     let cgroup = OwnedCgroup::create("doctor")?;
@@ -557,6 +554,7 @@ fn prove() -> anyhow::Result<(Proof, Seen)> {
     let status = child.wait()?;
     anyhow::ensure!(status.success(), "`{PROOF_CMD}` failed: {status}");
     let recording = tracer.read(slot)?;
+    tracer.flush_logs();
     drop(tracer);
     drop(cgroup);
     let native = (recording.observed.iter())
