@@ -4,12 +4,12 @@
 //! with no capabilities) it must exit 3 and name the missing privilege — the same verdict `record`
 //! reaches there. `--version` must name a commit of this repository and the build's versions.
 
-use std::{path::Path, process::Command};
+use std::{os::unix::fs::PermissionsExt as _, path::Path, process::Command};
 
 use seccomp_profiler_tests::{Output, profiler, profiler_command, run};
 use serde_json::Value;
 
-use crate::support::TIMEOUT;
+use crate::support::{TIMEOUT, tempdir};
 
 /// The checks without which recording cannot work; each must be present and required.
 const REQUIRED: [&str; 7] = [
@@ -41,13 +41,22 @@ fn check<'a>(diagnosis: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {name} check in {diagnosis:#}"))
 }
 
+/// Runs the profiler as nobody. The binary is self-contained (its eBPF object is embedded), so it
+/// runs from a copy that nobody may execute: a checkout under a private home directory may not be.
 fn as_nobody(args: &[&str]) -> Output {
+    let dir = tempdir();
+    let copy = dir.path().join("seccomp-profiler");
+    std::fs::copy(profiler(), &copy).expect("copy the profiler binary");
+    for path in [dir.path(), copy.as_path()] {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+            .expect("make the copy executable by everyone");
+    }
     let mut command = Command::new("setpriv");
     command
         .args(UNPRIVILEGED)
-        .arg(profiler())
+        .arg(&copy)
         .args(args)
-        // nobody may not read the caller's working directory.
+        // nobody may not be allowed into the caller's working directory.
         .current_dir("/");
     run(&mut command, TIMEOUT)
 }
