@@ -897,7 +897,8 @@ impl Environment {
             "--format",
             r#"{{range .Server.Components}}{{if eq .Name "runc"}}{{.Version}}{{end}}{{end}}"#,
         ]))?;
-        let tool = stdout(cmd::new(workspace::release_bin("seccomp-profiler")).arg("--version"))?;
+        // `-V` is one line (`seccomp-profiler 0.1.0 (<commit> <date>)`); `--version` is several.
+        let tool = stdout(cmd::new(workspace::release_bin("seccomp-profiler")).arg("-V"))?;
         Ok(Self {
             kernel,
             docker,
