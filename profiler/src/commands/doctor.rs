@@ -186,7 +186,7 @@ fn privileges() -> Check {
         "privileges",
         true,
         "loading and attaching the eBPF programs needs CAP_BPF + CAP_PERFMON, or CAP_SYS_ADMIN; \
-         each recording also makes a cgroup (see cgroup2)",
+         a recording of a command also makes a cgroup (see cgroup2)",
     );
     let privileges = Privileges::current();
     // SAFETY: geteuid has no preconditions.
@@ -270,8 +270,8 @@ fn cgroup2() -> Check {
     let check = Check::new(
         "cgroup2",
         true,
-        "each recording makes a cgroup at the cgroup2 root and moves CMD into it (write access to \
-         the root and its cgroup.procs); containers are found by their cgroup2 path",
+        "`record -- CMD` and `--containers` make a cgroup at the cgroup2 root and move CMD into it \
+         (write access to the root and its cgroup.procs); every target is traced by its cgroup2 id",
     );
     let mount = match cgroup::cgroup2_mount() {
         Ok(mount) => mount,
