@@ -35,5 +35,6 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<i32> {
         cli::Command::Diff(args) => commands::diff::run(args),
         cli::Command::Merge(args) => commands::merge::run(args),
         cli::Command::Validate(args) => commands::validate::run(args),
+        cli::Command::Completions(args) => commands::completions::run(args),
     }
 }
