@@ -6,12 +6,14 @@ mod bench;
 mod bench_storm;
 mod cmd;
 mod demo;
+mod dist;
 mod dockerd;
 mod fuzz;
 mod images;
 mod prereqs;
 mod profiles;
 mod test;
+mod tool_image;
 mod workspace;
 
 use std::process::ExitCode;
@@ -66,6 +68,17 @@ enum Task {
         #[arg(long)]
         rebuild: bool,
     },
+    /// The release artefacts in target/dist/: a Debian package, a tarball and SHA256SUMS, the same
+    /// bytes from the same commit.
+    Dist {
+        /// Build a second time from a copy of the source at another path and fail unless every
+        /// artefact is byte-identical.
+        #[arg(long)]
+        check: bool,
+    },
+    /// The tool's own container image, `seccomp-profiler:<version>` and `:latest`, from the
+    /// package `dist` builds.
+    Image,
     /// Start dockerd (bridge, iptables and masquerading off) unless a daemon already answers.
     StartDockerd,
     /// Stop the dockerd that xtask started (by the PID in target/xtask/dockerd.pid).
@@ -95,6 +108,8 @@ fn main() -> ExitCode {
         Task::Bench { rounds, iterations } => bench::run(bench::Options { rounds, iterations }),
         Task::Fuzz { seconds } => fuzz::task(seconds),
         Task::Images { rebuild } => images::run(rebuild),
+        Task::Dist { check } => dist::run(check),
+        Task::Image => tool_image::run(),
         Task::StartDockerd => dockerd::ensure_running().map(|pid| match pid {
             Some(pid) => dockerd::left_running_note(pid),
             None => println!("xtask: a Docker daemon not started by xtask already answers"),

@@ -24,6 +24,10 @@ const BUILD_PACKAGES: &[(&str, &str)] = &[
     ("libpolly-22-dev", "needed to build bpf-linker"),
     ("libseccomp-dev", "needed by the libseccomp crate"),
     ("pkg-config", "needed by the libseccomp crate"),
+    (
+        "dpkg-dev",
+        "`dist` computes the package's dependencies with dpkg-shlibdeps",
+    ),
 ];
 
 /// Debian packages the end-to-end tests use on top of `BUILD_PACKAGES`.
