@@ -66,8 +66,12 @@ pub fn run(check: bool) -> Result<()> {
 pub fn build(check: bool) -> Result<Artifacts> {
     let dist = workspace::target_dir().join("dist");
     let cargo_target = dist.join("cargo");
-    let epoch = source_date_epoch()?;
-    let first = build_from(workspace::root(), &cargo_target, &dist, epoch)?;
+    // Read once: a commit made while this runs must not change the second build's stamp.
+    let stamp = Stamp {
+        epoch: source_date_epoch()?,
+        commit: commit(),
+    };
+    let first = build_from(workspace::root(), &cargo_target, &dist, &stamp)?;
     if check {
         let copy = dist.join("check/src");
         copy_source(&copy)?;
@@ -81,10 +85,16 @@ pub fn build(check: bool) -> Result<Artifacts> {
                 .args(["-p", "seccomp-profiler", "-p", "profiler-common"])
                 .args(["-p", "profiler-ebpf"]),
         )?;
-        let second = build_from(&copy, &cargo_target, &dist.join("check/out"), epoch)?;
+        let second = build_from(&copy, &cargo_target, &dist.join("check/out"), &stamp)?;
         compare(&first, &second)?;
     }
     Ok(first)
+}
+
+/// What the artefacts say about their source: every time stamp is `epoch`.
+struct Stamp {
+    epoch: u64,
+    commit: String,
 }
 
 /// `SOURCE_DATE_EPOCH` when set, else the committer time of `HEAD`.
@@ -141,7 +151,7 @@ fn copy_source(to: &Path) -> Result<()> {
 }
 
 /// Release-build the binary from the workspace at `src` and write the artefacts to `out`.
-fn build_from(src: &Path, cargo_target: &Path, out: &Path, epoch: u64) -> Result<Artifacts> {
+fn build_from(src: &Path, cargo_target: &Path, out: &Path, stamp: &Stamp) -> Result<Artifacts> {
     fs::create_dir_all(cargo_target)
         .with_context(|| format!("create {}", cargo_target.display()))?;
     let wrapper = cargo_target.join("remap-rustc");
@@ -155,11 +165,11 @@ fn build_from(src: &Path, cargo_target: &Path, out: &Path, epoch: u64) -> Result
             .current_dir(src)
             .env("CARGO_TARGET_DIR", cargo_target)
             .env("RUSTC_WRAPPER", &wrapper)
-            .env("SOURCE_DATE_EPOCH", epoch.to_string())
+            .env("SOURCE_DATE_EPOCH", stamp.epoch.to_string())
             .args(["build", "--release", "--locked", "-p", NAME, "--bin", NAME]),
     )?;
     let binary = cargo_target.join("release").join(NAME);
-    package(&binary, out, epoch)
+    package(&binary, out, stamp)
 }
 
 /// A `RUSTC_WRAPPER` that appends the remappings; the last matching `--remap-path-prefix` wins,
@@ -206,13 +216,13 @@ struct Payload {
     depends: String,
 }
 
-fn payload(binary: &Path, epoch: u64) -> Result<Payload> {
+fn payload(binary: &Path, stamp: &Stamp) -> Result<Payload> {
     let mut files = vec![(
         format!("usr/bin/{NAME}"),
         fs::read(binary).with_context(|| format!("read {}", binary.display()))?,
         0o755,
     )];
-    for (name, page) in man_pages(epoch)? {
+    for (name, page) in man_pages(stamp.epoch)? {
         files.push((format!("usr/share/man/man1/{name}.gz"), gzip(&page)?, 0o644));
     }
     for (shell, path) in [
@@ -236,7 +246,7 @@ fn payload(binary: &Path, epoch: u64) -> Result<Payload> {
     files.push((format!("{doc}/copyright"), copyright()?.into_bytes(), 0o644));
     files.push((
         format!("{doc}/changelog.gz"),
-        gzip(changelog(epoch)?.as_bytes())?,
+        gzip(changelog(stamp)?.as_bytes())?,
         0o644,
     ));
     let depends = shlib_depends(binary)?;
@@ -272,12 +282,13 @@ fn date(epoch: u64) -> String {
         .unwrap_or_default()
 }
 
-fn changelog(epoch: u64) -> Result<String> {
-    let out = cmd::output(cmd::new("date").args(["-u", "-R", "-d", &format!("@{epoch}")]))?;
+fn changelog(stamp: &Stamp) -> Result<String> {
+    let at = format!("@{}", stamp.epoch);
+    let out = cmd::output(cmd::new("date").args(["-u", "-R", "-d", &at]))?;
     Ok(format!(
         "{NAME} ({VERSION}) unstable; urgency=medium\n\n  * Built by `cargo xtask dist` from \
          commit {}.\n\n -- {MAINTAINER}  {}\n",
-        commit(),
+        stamp.commit,
         String::from_utf8_lossy(&out.stdout).trim()
     ))
 }
@@ -394,8 +405,9 @@ fn gzip(data: &[u8]) -> Result<Vec<u8>> {
     Ok(out.stdout)
 }
 
-fn package(binary: &Path, out: &Path, epoch: u64) -> Result<Artifacts> {
-    let payload = payload(binary, epoch)?;
+fn package(binary: &Path, out: &Path, stamp: &Stamp) -> Result<Artifacts> {
+    let payload = payload(binary, stamp)?;
+    let epoch = stamp.epoch;
     let work = out.join("work");
     if work.exists() {
         fs::remove_dir_all(&work).with_context(|| format!("remove {}", work.display()))?;
@@ -458,11 +470,7 @@ fn package(binary: &Path, out: &Path, epoch: u64) -> Result<Artifacts> {
     )?;
     fs::write(&sums, &listing.stdout).with_context(|| format!("write {}", sums.display()))?;
     fs::remove_dir_all(&work).ok();
-    Ok(Artifacts {
-        deb,
-        tarball,
-        sums,
-    })
+    Ok(Artifacts { deb, tarball, sums })
 }
 
 /// `usr/bin/x` → `bin/x`, `usr/share/…` → `share/…`, except the doc directory, which goes to

@@ -7,6 +7,7 @@ mod bench_storm;
 mod cmd;
 mod demo;
 mod dist;
+mod dist_test;
 mod dockerd;
 mod fuzz;
 mod images;
@@ -75,6 +76,11 @@ enum Task {
         /// artefact is byte-identical.
         #[arg(long)]
         check: bool,
+        /// `--check`, then `dpkg -i` the package, check `--version`, `man` and bash completion,
+        /// run action.yml's steps against a real recording, and `dpkg -r` (the `dist` stage of
+        /// `test`; needs root).
+        #[arg(long, conflicts_with = "check")]
+        test: bool,
     },
     /// The tool's own container image, `seccomp-profiler:<version>` and `:latest`, from the
     /// package `dist` builds.
@@ -108,7 +114,8 @@ fn main() -> ExitCode {
         Task::Bench { rounds, iterations } => bench::run(bench::Options { rounds, iterations }),
         Task::Fuzz { seconds } => fuzz::task(seconds),
         Task::Images { rebuild } => images::run(rebuild),
-        Task::Dist { check } => dist::run(check),
+        Task::Dist { test: true, .. } => dist_test::task(),
+        Task::Dist { check, .. } => dist::run(check),
         Task::Image => tool_image::run(),
         Task::StartDockerd => dockerd::ensure_running().map(|pid| match pid {
             Some(pid) => dockerd::left_running_note(pid),
