@@ -109,7 +109,8 @@ fn installed(deb: &Path) -> Result<()> {
         }
         println!("xtask: dist: bash completes `{line}` to `{got}`");
     }
-    Ok(())
+    // Removed again, so that the Action's own install step installs it.
+    remove()
 }
 
 /// What bash-completion offers for `line` with the cursor at its end: the installed script, loaded

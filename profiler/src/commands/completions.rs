@@ -10,6 +10,7 @@ use std::io::Write as _;
 
 use anyhow::Context as _;
 use clap::CommandFactory as _;
+use clap_complete::Shell;
 
 use crate::{
     cli::{Cli, CompletionsArgs},
@@ -17,13 +18,7 @@ use crate::{
 };
 
 pub fn run(args: CompletionsArgs) -> anyhow::Result<i32> {
-    let mut script = Vec::new();
-    clap_complete::generate(
-        args.shell,
-        &mut Cli::command(),
-        "seccomp-profiler",
-        &mut script,
-    );
+    let script = script(args.shell);
     let mut stdout = std::io::stdout().lock();
     stdout
         .write_all(&script)
@@ -32,22 +27,38 @@ pub fn run(args: CompletionsArgs) -> anyhow::Result<i32> {
     Ok(exit::OK)
 }
 
+const BIN: &str = "seccomp-profiler";
+
+/// The script for `shell`. clap_complete 4.6's bash script completes nothing after a subcommand
+/// when the binary's name has a hyphen (its dispatch loop and its case labels escape the name
+/// differently: https://github.com/clap-rs/clap/issues/6421). So bash's is generated for
+/// `seccomp_profiler` and registered for the real name, as the generator would have done.
+fn script(shell: Shell) -> Vec<u8> {
+    let mut script = Vec::new();
+    if shell != Shell::Bash {
+        clap_complete::generate(shell, &mut Cli::command(), BIN, &mut script);
+        return script;
+    }
+    let stand_in = BIN.replace('-', "_");
+    clap_complete::generate(shell, &mut Cli::command(), &stand_in, &mut script);
+    // Only the `complete -F … NAME` lines end with the name; everything else is identifiers.
+    String::from_utf8_lossy(&script)
+        .replace(&format!(" {stand_in}\n"), &format!(" {BIN}\n"))
+        .into_bytes()
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use clap_complete::Shell;
-
     use super::*;
 
-    fn script(shell: Shell) -> String {
-        let mut out = Vec::new();
-        clap_complete::generate(shell, &mut Cli::command(), "seccomp-profiler", &mut out);
-        String::from_utf8(out).unwrap()
+    fn text(shell: Shell) -> String {
+        String::from_utf8(script(shell)).unwrap()
     }
 
     #[test]
-    fn bash_script_knows_every_subcommand_and_registers_itself() {
-        let bash = script(Shell::Bash);
+    fn bash_script_knows_every_subcommand_and_registers_the_real_name() {
+        let bash = text(Shell::Bash);
         for name in [
             "record",
             "check",
@@ -63,10 +74,33 @@ mod tests {
             bash.contains("--containers"),
             "record's flags are completed"
         );
-        assert!(
-            bash.contains("complete -F _seccomp__profiler") && bash.contains(" seccomp-profiler\n"),
-            "the script registers its function for the binary's name"
-        );
+        let registered: Vec<&str> = bash
+            .lines()
+            .filter(|l| l.trim_start().starts_with("complete -F"))
+            .collect();
+        assert!(!registered.is_empty());
+        for line in registered {
+            assert!(line.ends_with(" seccomp-profiler"), "{line}");
+        }
+    }
+
+    /// Every state the dispatch loop can reach has a case label (clap#6421 broke exactly this).
+    #[test]
+    fn bash_dispatch_states_have_case_labels() {
+        let bash = text(Shell::Bash);
+        let states: Vec<&str> = bash
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("cmd=\""))
+            .map(|s| s.trim_end_matches('"'))
+            .filter(|s| !s.is_empty())
+            .collect();
+        assert!(states.len() > 7, "{states:?}");
+        for state in states {
+            assert!(
+                bash.lines().any(|l| l.trim() == format!("{state})")),
+                "no case for {state}"
+            );
+        }
     }
 
     #[test]
@@ -78,7 +112,7 @@ mod tests {
             Shell::Elvish,
             Shell::PowerShell,
         ] {
-            assert!(script(shell).contains("seccomp-profiler"), "{shell}");
+            assert!(text(shell).contains("seccomp"), "{shell}");
         }
     }
 }
