@@ -259,11 +259,29 @@ fn man_pages(epoch: u64) -> Result<Vec<(String, Vec<u8>)>> {
         for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
             render(sub.clone(), date, pages)?;
         }
+        let after_help = cmd.get_after_help().map(ToString::to_string);
+        let has_subcommands = cmd.has_subcommands();
+        let has_version = cmd.get_version().is_some();
         let man = clap_mangen::Man::new(cmd)
             .date(date)
             .manual("seccomp-profiler manual");
         let mut page = Vec::new();
-        man.render(&mut page).context("render a man page")?;
+        // `Man::render`, except that the exit codes (the after-help text, a table laid out in
+        // columns) become an EXIT STATUS section kept as written instead of refilled as prose.
+        man.render_title(&mut page)?;
+        man.render_name_section(&mut page)?;
+        man.render_synopsis_section(&mut page)?;
+        man.render_description_section(&mut page)?;
+        man.render_options_section(&mut page)?;
+        if has_subcommands {
+            man.render_subcommands_section(&mut page)?;
+        }
+        if let Some(text) = after_help {
+            page.extend_from_slice(verbatim_section("EXIT STATUS", &text).as_bytes());
+        }
+        if has_version {
+            man.render_version_section(&mut page)?;
+        }
         pages.push((man.get_filename(), page));
         Ok(())
     }
@@ -273,6 +291,22 @@ fn man_pages(epoch: u64) -> Result<Vec<(String, Vec<u8>)>> {
     render(command, &date(epoch), &mut pages)?;
     pages.sort();
     Ok(pages)
+}
+
+/// A roff section holding `text` unfilled: backslashes escaped, and lines that would read as
+/// requests (a leading `.` or `'`) guarded with `\&`.
+fn verbatim_section(title: &str, text: &str) -> String {
+    let mut roff = format!(".SH \"{title}\"\n.nf\n");
+    for line in text.lines() {
+        let line = line.replace('\\', "\\e");
+        if line.starts_with('.') || line.starts_with('\'') {
+            roff.push_str("\\&");
+        }
+        roff.push_str(&line);
+        roff.push('\n');
+    }
+    roff.push_str(".fi\n");
+    roff
 }
 
 /// `YYYY-MM-DD` of a Unix time (UTC), from `date` so no calendar code lives here.
@@ -629,6 +663,18 @@ mod tests {
         let record = String::from_utf8_lossy(record);
         assert!(record.contains("1970-01-01"), "the date is the epoch's");
         assert!(record.contains("containers"), "the flags are documented");
+        assert!(
+            record.contains(".SH \"EXIT STATUS\"\n.nf\nExit codes:\n"),
+            "the exit codes are kept as a table"
+        );
+    }
+
+    #[test]
+    fn verbatim_sections_escape_roff() {
+        assert_eq!(
+            verbatim_section("EXIT STATUS", "Exit codes:\n  0  ok \\o/\n.not a request"),
+            ".SH \"EXIT STATUS\"\n.nf\nExit codes:\n  0  ok \\eo/\n\\&.not a request\n.fi\n"
+        );
     }
 
     #[test]
