@@ -264,6 +264,7 @@ fn man_pages(epoch: u64) -> Result<Vec<(String, Vec<u8>)>> {
         let has_version = cmd.get_version().is_some();
         let man = clap_mangen::Man::new(cmd)
             .date(date)
+            .source(format!("{NAME} {VERSION}"))
             .manual("seccomp-profiler manual");
         let mut page = Vec::new();
         // `Man::render`, except that the exit codes (the after-help text, a table laid out in
