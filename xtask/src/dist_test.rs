@@ -14,7 +14,8 @@
 //!    names `sched_get_priority_max`), and grown with `update: true` (exit 0, the profile now allows
 //!    it). The package is removed at the end, whatever happened, so the machine is left as it was.
 //!
-//! 4. The tool's image (`tool_image`) is built from the package and runs `--version`.
+//! 4. The tool's image (`tool_image`) is built from the package, runs `--version` and records
+//!    `--version` from inside itself.
 //!
 //! It refuses to run when seccomp-profiler is already installed as a package (removing it would
 //! not leave the machine as it was).

@@ -6,9 +6,10 @@
 //! else: no shell, no package manager. It is the image a DaemonSet or a CI job runs, so it holds
 //! what the tool needs at run time and no test fixtures.
 //!
-//! Running it needs what the tool needs on a host (README "Container image"): privileges for
-//! eBPF, the host's cgroup2 tree and PID namespace, and dockerd's socket for containers. This
-//! module only builds it and checks that `--version` runs in it.
+//! Running it needs what the tool needs on a host (README "Container image", [`RECORD_OPTIONS`]):
+//! privileges for eBPF, the host's cgroup2 tree and BTF, and for containers dockerd's socket and
+//! the host's PID namespace. After building, it checks that `--version` runs in it and that
+//! `record -- CMD` records inside it.
 
 use std::fs;
 use std::path::Path;
@@ -87,6 +88,7 @@ pub fn build(deb: &Path) -> Result<String> {
     let previous = images::image_id(&reference);
     images::import(&rootfs, CONFIG, &reference)?;
     smoke(&reference)?;
+    record_smoke(&reference)?;
     images::tag_latest(&reference, repository)?;
     if let Some(previous) = previous
         && images::image_id(&reference).as_ref() != Some(&previous)
@@ -117,5 +119,66 @@ pub fn smoke(reference: &str) -> Result<()> {
         );
     }
     println!("xtask: {reference}: {}", printed.trim());
+    Ok(())
+}
+
+/// What `docker run` needs for the tool to record from inside its image on this kind of host:
+/// eBPF and cgroup creation (CAP_SYS_ADMIN), no seccomp or AppArmor filter in the way of `bpf()`,
+/// and the host's cgroup2 tree and BTF. (`--privileged` would do too where dockerd may grant
+/// every capability; this machine's may not.) `--containers` also needs dockerd's socket and
+/// `--pid host`.
+pub const RECORD_OPTIONS: &[&str] = &[
+    "--cap-add",
+    "SYS_ADMIN",
+    "--security-opt",
+    "seccomp=unconfined",
+    "--security-opt",
+    "apparmor=unconfined",
+    "--cgroupns",
+    "host",
+    "-v",
+    "/sys/fs/cgroup:/sys/fs/cgroup",
+    "-v",
+    "/sys/kernel/btf:/sys/kernel/btf:ro",
+];
+
+/// The image records: `record -o /out/p.json -- seccomp-profiler --version` inside it gives a
+/// profile that allows `write` (the version line) and `execve`.
+pub fn record_smoke(reference: &str) -> Result<()> {
+    let out_dir = workspace::scratch_dir()?.join("images/tool/record");
+    if out_dir.exists() {
+        fs::remove_dir_all(&out_dir).with_context(|| format!("remove {}", out_dir.display()))?;
+    }
+    fs::create_dir_all(&out_dir).with_context(|| format!("create {}", out_dir.display()))?;
+    let volume = format!("{}:/out", out_dir.display());
+    cmd::output(
+        cmd::new("docker")
+            .args(["run", "--rm", "--network", "none"])
+            .args(RECORD_OPTIONS)
+            .args(["-v", &volume, reference])
+            .args(["record", "-o", "/out/p.json", "--"])
+            .args([&format!("/usr/bin/{}", dist::NAME), "--version"]),
+    )
+    .with_context(|| format!("record inside {reference}"))?;
+    let profile = out_dir.join("p.json");
+    let json: serde_json::Value = serde_json::from_slice(
+        &fs::read(&profile).with_context(|| format!("read {}", profile.display()))?,
+    )
+    .context("parse the profile recorded inside the image")?;
+    let allowed: Vec<&str> = json["syscalls"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|rule| rule["action"] == "SCMP_ACT_ALLOW")
+        .flat_map(|rule| rule["names"].as_array().into_iter().flatten())
+        .filter_map(serde_json::Value::as_str)
+        .collect();
+    if !(allowed.contains(&"write") && allowed.contains(&"execve")) {
+        bail!("the profile recorded inside {reference} lacks write or execve: {allowed:?}");
+    }
+    println!(
+        "xtask: {reference}: records from inside the image ({} syscalls allowed for `--version`)",
+        allowed.len()
+    );
     Ok(())
 }
