@@ -66,6 +66,7 @@ pub enum Command {
     Merge(MergeArgs),
     Validate(ValidateArgs),
     Doctor(DoctorArgs),
+    Completions(CompletionsArgs),
 }
 
 /// Record a workload's syscalls and write the smallest profile that lets it run.
@@ -262,6 +263,18 @@ pub struct DoctorArgs {
 pub enum DoctorFormat {
     Text,
     Json,
+/// Print the shell completion script for bash, zsh, fish, elvish or powershell on stdout.
+///
+/// The Debian package installs the bash one; by hand, e.g.:
+///   seccomp-profiler completions bash > ~/.local/share/bash-completion/completions/seccomp-profiler
+///   seccomp-profiler completions zsh > "${fpath[1]}/_seccomp-profiler"
+///   seccomp-profiler completions fish > ~/.config/fish/completions/seccomp-profiler.fish
+#[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
+pub struct CompletionsArgs {
+    /// The shell to print the script for.
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

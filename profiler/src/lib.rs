@@ -36,5 +36,6 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<i32> {
         cli::Command::Merge(args) => commands::merge::run(args),
         cli::Command::Validate(args) => commands::validate::run(args),
         cli::Command::Doctor(args) => commands::doctor::run(args, cli.verbose),
+        cli::Command::Completions(args) => commands::completions::run(args),
     }
 }

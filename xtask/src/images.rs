@@ -37,7 +37,8 @@ const ASSEMBLY_VERSION: u32 = 1;
 const BUSYBOX: &str = "/bin/busybox";
 
 /// Docker's default `PATH`, set explicitly so `docker exec` finds the same programs as `run`.
-const PATH_ENV: &str = "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub(crate) const PATH_ENV: &str =
+    "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// How one test image is made.
 struct Recipe {
@@ -259,7 +260,7 @@ fn build(recipe: &Recipe, dir: &Path, rebuild: bool) -> Result<()> {
         .with_context(|| format!("assemble {}", rootfs.display()))?;
     // With --rebuild the old image loses its tag to the new one: removed below, not left dangling.
     let previous = image_id(&reference);
-    import(&rootfs, recipe, &reference)?;
+    import(&rootfs, &image_config(recipe), &reference)?;
     if let Err(err) = smoke(recipe, &reference) {
         // Leave no tag behind that would make the next run take a broken image as cached.
         cmd::succeeds(cmd::new("docker").args(["rmi", &reference]));
@@ -279,7 +280,7 @@ fn build(recipe: &Recipe, dir: &Path, rebuild: bool) -> Result<()> {
 
 /// One thing to put into the rootfs. Paths are absolute inside the image.
 #[derive(Debug, PartialEq, Eq)]
-enum Entry {
+pub(crate) enum Entry {
     Dir(DirEntry),
     /// A host file copied to the same path (symlinks followed), with where its contents come
     /// from for the manifest.
@@ -303,15 +304,15 @@ enum Entry {
 }
 
 #[derive(Debug, PartialEq, Eq)]
-struct DirEntry {
-    path: String,
-    mode: u32,
-    uid: u32,
-    gid: u32,
+pub(crate) struct DirEntry {
+    pub(crate) path: String,
+    pub(crate) mode: u32,
+    pub(crate) uid: u32,
+    pub(crate) gid: u32,
 }
 
-struct Plan {
-    entries: Vec<Entry>,
+pub(crate) struct Plan {
+    pub(crate) entries: Vec<Entry>,
 }
 
 /// Everything that goes into the image, found on the host; nothing is written yet.
@@ -452,7 +453,7 @@ impl Plan {
 
     /// Write the rootfs. Directories the entries imply are created 0755 root:root whatever the
     /// umask, so that the non-root users of the images can reach their files.
-    fn materialize(&self, rootfs: &Path) -> Result<()> {
+    pub(crate) fn materialize(&self, rootfs: &Path) -> Result<()> {
         make_dirs(rootfs, "/")?;
         for entry in &self.entries {
             match entry {
@@ -537,7 +538,7 @@ fn generated_bytes(size: usize) -> Vec<u8> {
 }
 
 /// The libraries `ldd` lists for `binary`, the dynamic loader included; empty when static.
-fn libraries(binary: &str) -> Result<Vec<String>> {
+pub(crate) fn libraries(binary: &str) -> Result<Vec<String>> {
     let out = cmd::new("ldd")
         .arg(binary)
         .stdin(Stdio::null())
@@ -727,7 +728,7 @@ fn image_exists(reference: &str) -> bool {
 }
 
 /// The image ID `reference` names, `None` when there is no such image.
-fn image_id(reference: &str) -> Option<String> {
+pub(crate) fn image_id(reference: &str) -> Option<String> {
     let mut inspect = cmd::new("docker");
     inspect.args(["image", "inspect", "--format", "{{.Id}}", reference]);
     let out = inspect.stderr(Stdio::null()).output().ok()?;
@@ -736,7 +737,7 @@ fn image_id(reference: &str) -> Option<String> {
 }
 
 /// `tar -C rootfs -c . | docker import --change … - reference`.
-fn import(rootfs: &Path, recipe: &Recipe, reference: &str) -> Result<()> {
+pub(crate) fn import(rootfs: &Path, changes: &[&str], reference: &str) -> Result<()> {
     let mut tar = cmd::new("tar");
     tar.arg("-C")
         .arg(rootfs)
@@ -746,7 +747,7 @@ fn import(rootfs: &Path, recipe: &Recipe, reference: &str) -> Result<()> {
         .stderr(Stdio::piped());
     let mut import = cmd::new("docker");
     import.arg("import");
-    for change in image_config(recipe) {
+    for change in changes {
         import.arg("--change").arg(change);
     }
     import.args(["-", reference]);
@@ -810,7 +811,7 @@ fn split_run_args<'a>(args: &'a [&'a str]) -> (&'a [&'a str], &'a [&'a str]) {
     args.split_at(i)
 }
 
-fn tag_latest(reference: &str, repository: &str) -> Result<()> {
+pub(crate) fn tag_latest(reference: &str, repository: &str) -> Result<()> {
     cmd::output(cmd::new("docker").args(["tag", reference, &format!("{repository}:latest")]))
         .map(drop)
 }

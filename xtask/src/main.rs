@@ -6,12 +6,15 @@ mod bench;
 mod bench_storm;
 mod cmd;
 mod demo;
+mod dist;
+mod dist_test;
 mod dockerd;
 mod fuzz;
 mod images;
 mod prereqs;
 mod profiles;
 mod test;
+mod tool_image;
 mod workspace;
 
 use std::process::ExitCode;
@@ -66,6 +69,22 @@ enum Task {
         #[arg(long)]
         rebuild: bool,
     },
+    /// The release artefacts in target/dist/: a Debian package, a tarball and SHA256SUMS, the same
+    /// bytes from the same commit.
+    Dist {
+        /// Build a second time from a copy of the source at another path and fail unless every
+        /// artefact is byte-identical.
+        #[arg(long)]
+        check: bool,
+        /// `--check`, then `dpkg -i` the package, check `--version`, `man` and bash completion,
+        /// run action.yml's steps against a real recording, and `dpkg -r` (the `dist` stage of
+        /// `test`; needs root).
+        #[arg(long, conflicts_with = "check")]
+        test: bool,
+    },
+    /// The tool's own container image, `seccomp-profiler:<version>` and `:latest`, from the
+    /// package `dist` builds.
+    Image,
     /// Start dockerd (bridge, iptables and masquerading off) unless a daemon already answers.
     StartDockerd,
     /// Stop the dockerd that xtask started (by the PID in target/xtask/dockerd.pid).
@@ -95,6 +114,9 @@ fn main() -> ExitCode {
         Task::Bench { rounds, iterations } => bench::run(bench::Options { rounds, iterations }),
         Task::Fuzz { seconds } => fuzz::task(seconds),
         Task::Images { rebuild } => images::run(rebuild),
+        Task::Dist { test: true, .. } => dist_test::task(),
+        Task::Dist { check, .. } => dist::run(check),
+        Task::Image => tool_image::run(),
         Task::StartDockerd => dockerd::ensure_running().map(|pid| match pid {
             Some(pid) => dockerd::left_running_note(pid),
             None => println!("xtask: a Docker daemon not started by xtask already answers"),

@@ -25,6 +25,10 @@ const BUILD_PACKAGES: &[(&str, &str)] = &[
     ("libseccomp-dev", "needed by the libseccomp crate"),
     ("pkg-config", "needed by the libseccomp crate"),
     ("git", "build.rs reads the commit that `--version` names"),
+    (
+        "dpkg-dev",
+        "`dist` computes the package's dependencies with dpkg-shlibdeps",
+    ),
 ];
 
 /// Debian packages the end-to-end tests use on top of `BUILD_PACKAGES`.
@@ -52,11 +56,27 @@ const TEST_PACKAGES: &[(&str, &str)] = &[
     // Debian 12's compose is v1 (python, command `docker-compose`); it has no `docker compose`
     // plugin package. 1.29 talks to dockerd 20.10 fine.
     ("docker-compose", "runs the two-service compose test"),
+    (
+        "man-db",
+        "the `dist` stage reads the installed package's man page",
+    ),
+    (
+        "bash-completion",
+        "the `dist` stage completes a command line with the installed package's script",
+    ),
+    (
+        "python3-venv",
+        "holds check-jsonschema, which validates action.yml",
+    ),
 ];
 
 /// The pinned bpf-linker: this version builds with stable 1.95 against Debian's LLVM 22.
 const BPF_LINKER_VERSION: &str = "0.13.0";
 const LLVM_PREFIX: &str = "/usr/lib/llvm-22";
+
+/// The pinned check-jsonschema (PyPI), whose `--builtin-schema vendor.github-actions` is the
+/// published schema of action.yml files; installed into [`venv`].
+const CHECK_JSONSCHEMA_VERSION: &str = "0.39.0";
 
 /// The pinned cargo-fuzz, which builds and runs the fuzz targets of `fuzz/` (on nightly).
 const CARGO_FUZZ_VERSION: &str = "0.13.2";
@@ -69,6 +89,7 @@ pub fn ensure(set: Set) -> Result<()> {
     installed |= bpf_linker().context("install bpf-linker")?;
     if set == Set::Test {
         installed |= cargo_fuzz().context("install cargo-fuzz")?;
+        installed |= check_jsonschema().context("install check-jsonschema")?;
     }
     if !installed {
         println!("xtask: prerequisites ok");
@@ -219,6 +240,36 @@ fn bpf_linker() -> Result<bool> {
             "bpf-linker was installed but `bpf-linker --version` still fails; is $CARGO_HOME/bin on PATH?"
         );
     }
+    Ok(true)
+}
+
+/// The Python virtual environment under `target/xtask/venv` that holds check-jsonschema (kept
+/// out of the system's Python).
+pub fn venv() -> std::path::PathBuf {
+    workspace::target_dir().join("xtask/venv")
+}
+
+fn check_jsonschema() -> Result<bool> {
+    let venv = venv();
+    let bin = venv.join("bin/check-jsonschema");
+    let version = cmd::new(&bin).arg("--version").output();
+    if version.is_ok_and(|out| {
+        out.status.success()
+            && String::from_utf8_lossy(&out.stdout).contains(CHECK_JSONSCHEMA_VERSION)
+    }) {
+        return Ok(false);
+    }
+    println!(
+        "xtask: installing check-jsonschema {CHECK_JSONSCHEMA_VERSION} from PyPI into {} \
+         (validates action.yml)",
+        cmd::relative(venv.as_os_str())
+    );
+    cmd::run(cmd::new("python3").args(["-m", "venv"]).arg(&venv))?;
+    cmd::run(cmd::new(venv.join("bin/pip")).args([
+        "install",
+        "-q",
+        &format!("check-jsonschema=={CHECK_JSONSCHEMA_VERSION}"),
+    ]))?;
     Ok(true)
 }
 

@@ -1,5 +1,6 @@
 //! `cargo xtask test`: everything CI runs, in order, stopping at the first failure — unit tests,
-//! the fuzz targets for 30 s (`fuzz`), the release build, the local test images (`images`), the
+//! the fuzz targets for 30 s (`fuzz`), the release build, the release artefacts (`dist`: built
+//! twice and compared, installed, the GitHub Action run), the local test images (`images`), the
 //! privileged end-to-end tests (`tests/`, one thread, against dockerd, told
 //! `SECCOMP_PROFILER_IMAGES=1`), the demo, and last `profiles --check` (the checked-in profiles
 //! still match what their workloads do). It
@@ -10,7 +11,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
-use crate::{cmd, demo, dockerd, fuzz, images, prereqs, profiles, workspace};
+use crate::{cmd, demo, dist_test, dockerd, fuzz, images, prereqs, profiles, workspace};
 
 pub fn run(test_args: &[String]) -> Result<()> {
     if !workspace::is_root() {
@@ -56,6 +57,7 @@ fn stages(test_args: &[String]) -> Result<()> {
     })?;
     stage("fuzz", || fuzz::run(fuzz::TEST_SECONDS))?;
     stage("release build", demo::build_release)?;
+    stage("dist", dist_test::run)?;
     stage("test images", || images::build_all(false))?;
     stage("end-to-end tests", || {
         let workloads = workspace::target_dir().join("release");

@@ -1,6 +1,7 @@
 //! One module per subcommand. Each exposes `run(args) -> anyhow::Result<i32>` returning the exit code.
 
 pub mod check;
+pub mod completions;
 pub mod diff;
 pub mod doctor;
 pub mod exec;
