@@ -263,6 +263,8 @@ pub struct DoctorArgs {
 pub enum DoctorFormat {
     Text,
     Json,
+}
+
 /// Print the shell completion script for bash, zsh, fish, elvish or powershell on stdout.
 ///
 /// The Debian package installs the bash one; by hand, e.g.:
