@@ -272,7 +272,7 @@ pub enum DoctorFormat {
 ///   seccomp-profiler completions zsh > "${fpath[1]}/_seccomp-profiler"
 ///   seccomp-profiler completions fish > ~/.config/fish/completions/seccomp-profiler.fish
 #[derive(Debug, clap::Args)]
-#[command(verbatim_doc_comment)]
+#[command(verbatim_doc_comment, after_help = crate::exit::help_text())]
 pub struct CompletionsArgs {
     /// The shell to print the script for.
     #[arg(value_name = "SHELL")]
