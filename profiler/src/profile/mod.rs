@@ -18,6 +18,7 @@
 pub mod compare;
 mod compile;
 mod host;
+mod input;
 pub mod merge;
 mod minimal;
 mod parse;
@@ -27,6 +28,7 @@ use std::{collections::BTreeSet, fmt};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub use input::SPO_GROUP;
 pub use merge::merge_profiles;
 pub use minimal::PROBE_SYSCALLS;
 pub use parse::{ProfileError, load_checked, parse_checked, read_text};
