@@ -187,6 +187,14 @@ impl Profile {
     }
 }
 
+/// Whether `text` is a profile in Docker/OCI JSON itself (not a manifest, a config.json or YAML):
+/// the one form that `check --update` can rewrite without changing what the file is.
+pub fn is_profile_json(text: &str) -> bool {
+    matches!(Syntax::of(text), Syntax::Json)
+        && serde_json::from_str::<Peek>(text)
+            .is_ok_and(|peek| peek.kind.is_none() && peek.oci_version.is_none())
+}
+
 /// Which form `peek` is; a `SeccompProfile` of an API version this tool does not read is an error.
 fn form(peek: &Peek, origin: &Path) -> Result<Form, ProfileError> {
     if peek.kind.as_deref() == Some("SeccompProfile") {

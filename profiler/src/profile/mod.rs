@@ -28,7 +28,7 @@ use std::{collections::BTreeSet, fmt};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-pub use input::SPO_GROUP;
+pub use input::{SPO_GROUP, is_profile_json};
 pub use merge::merge_profiles;
 pub use minimal::PROBE_SYSCALLS;
 pub use parse::{ProfileError, load_checked, parse_checked, read_text};
