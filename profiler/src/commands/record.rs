@@ -89,6 +89,10 @@ fn check_extension(format: Format, path: &Path) -> anyhow::Result<()> {
     }
 }
 
+/// What a profile written to stdout is called: its Kubernetes object's name, and the file the
+/// hints refer to (`seccomp-profile.json`, or `.yaml` for k8s), so that both agree.
+const STDOUT_NAME: &str = "seccomp-profile";
+
 /// Writes each finished recording as it arrives.
 enum Writer {
     /// `-o FILE` (or stdout) and `--report FILE`: one recording.
@@ -125,7 +129,7 @@ impl Sink for Writer {
                 },
                 _,
             ) => profile.as_ref().map_or_else(
-                || Writer::profile_file(*format, "PROFILE"),
+                || Writer::profile_file(*format, STDOUT_NAME),
                 |d| d.path().display().to_string(),
             ),
             (Writer::Directory { format, dir, .. }, stem) => dir
@@ -149,7 +153,7 @@ impl Sink for Writer {
                 let name = (profile.as_ref())
                     .and_then(|d| d.path().file_stem())
                     .map_or_else(
-                        || "seccomp-profile".to_owned(),
+                        || STDOUT_NAME.to_owned(),
                         |stem| stem.to_string_lossy().into_owned(),
                     );
                 output::write_recording(
