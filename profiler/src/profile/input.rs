@@ -206,11 +206,11 @@ fn form(peek: &Peek, origin: &Path) -> Result<Form, ProfileError> {
             _ => Err(ProfileError::Form {
                 path: origin.to_owned(),
                 message: format!(
-                    "a SeccompProfile of apiVersion {:?}: read are {}",
+                    "a SeccompProfile of apiVersion {:?}, which this tool does not read; write {}",
                     peek.api_version.as_deref().unwrap_or(""),
                     SPO_VERSIONS
                         .map(|v| format!("{SPO_GROUP}/{v}"))
-                        .join(" and ")
+                        .join(" or ")
                 ),
             }),
         };
@@ -219,8 +219,8 @@ fn form(peek: &Peek, origin: &Path) -> Result<Form, ProfileError> {
         return Err(ProfileError::Form {
             path: origin.to_owned(),
             message: format!(
-                "a Kubernetes object of kind {kind:?}: read are seccomp profiles (Docker/OCI \
-                 JSON), an OCI config.json and SeccompProfile manifests"
+                "a Kubernetes object of kind {kind:?}, not a seccomp profile; pass Docker/OCI \
+                 profile JSON, an OCI config.json or a SeccompProfile manifest"
             ),
         });
     }
@@ -368,6 +368,17 @@ mod tests {
             config.to_string().contains("without linux.seccomp"),
             "{config}"
         );
+    }
+
+    #[test]
+    fn only_profile_json_is_profile_json() {
+        assert!(is_profile_json(r#" {"defaultAction":"SCMP_ACT_ERRNO"}"#));
+        assert!(!is_profile_json(&manifest("v1", "")));
+        assert!(!is_profile_json(SPEC.replace("\n  ", "\n").trim_start()));
+        assert!(!is_profile_json(r#"{"kind":"SeccompProfile","spec":{}}"#));
+        assert!(!is_profile_json(
+            r#"{"ociVersion":"1.0.2","linux":{"seccomp":{}}}"#
+        ));
     }
 
     #[test]

@@ -1,7 +1,8 @@
-//! Reading a profile: the file ([`read_text`]), the JSON ([`Profile::from_json`]), both with the
-//! checks ([`load_checked`], what every command that reads a profile calls), and
+//! Reading a profile: the file ([`read_text`]), the text in any form the tool reads
+//! ([`Profile::from_text`], in `input.rs`; [`Profile::from_json`] for profile JSON alone), both
+//! with the checks ([`load_checked`], what every command that reads a profile calls), and
 //! [`ProfileError`], the one error type of the model. Every message names where the problem is —
-//! `FILE:LINE:COLUMN` for JSON, `syscalls[3] (mount)` for a rule — and what to do next.
+//! `FILE:LINE:COLUMN` for JSON and YAML, `syscalls[3] (mount)` for a rule — and what to do next.
 //!
 //! It does not judge what a profile means (validate.rs does); it only turns text into the types.
 
