@@ -1,6 +1,7 @@
 //! What `record` writes is usable as written. `--format k8s` passes the security-profiles-operator's
 //! v1 CRD schema with unknown fields as errors (`tests/schemas/`, checked by Python's jsonschema,
-//! not by this tool), for file names with dots, capitals and underscores; the tool's own YAML and
+//! not by this tool), for file and container names with dots, capitals and underscores (and the
+//! JSON that `merge` makes of a container's manifest runs that container); the tool's own YAML and
 //! an OCI `config.json` are read back by `validate`, `exec`, `merge` and `diff`, and the YAML's
 //! rules are what `exec` enforces. With the profile on stdout, CMD's own stdout goes to stderr, so
 //! stdout is the profile alone. `--containers` without `-o DIR`, and an `-o` name that does not fit
@@ -14,7 +15,7 @@ use std::{
 
 use seccomp_profiler_tests::{Output, Profile, profiler_command, run};
 
-use crate::support::{TIMEOUT, tempdir};
+use crate::support::{BUSYBOX, DockerRun, Session, TIMEOUT, tempdir};
 
 /// The workload: small, and its syscalls include getdents64, which `ls` cannot do without.
 const LS: [&str; 2] = ["/bin/ls", "/"];
@@ -192,4 +193,56 @@ fn outputs_that_cannot_work_are_refused_before_cmd_runs() {
         .map(|entry| entry.file_name())
         .collect();
     assert!(left.is_empty(), "nothing is written: {left:?}");
+}
+
+#[test]
+fn containers_k8s_output_passes_the_crd_and_converts_for_docker() {
+    let mut session = Session::begin("k8s");
+    // Docker allows capitals, underscores and dots in container names; Kubernetes does not.
+    let container = session.container("My_Web.v2");
+    let expected = container.to_ascii_lowercase().replace('_', "-");
+    let dir = session.path().join("profiles");
+    let mut command = profiler_command(["record", "--containers", "--format", "k8s", "-o"]);
+    command
+        .arg(&dir)
+        .arg("--")
+        .args(DockerRun::named(&container).argv(BUSYBOX, &["ls", "/"]));
+    let output = run(&mut command, TIMEOUT);
+    output.assert_code(0);
+    let manifest = dir.join(format!("{container}.yaml"));
+
+    let mut check = Command::new("/usr/bin/python3");
+    check
+        .arg(repo_file("scripts/check-k8s-manifest.py"))
+        .arg(repo_file("schemas/spo-seccompprofile-v1.json"))
+        .arg(&manifest);
+    run(&mut check, TIMEOUT).assert_code(0);
+    let yaml = std::fs::read_to_string(&manifest).expect("read the manifest");
+    assert!(
+        yaml.contains(&format!("\nmetadata:\n  name: {expected}\n")),
+        "{yaml}"
+    );
+    assert!(
+        output
+            .stderr
+            .contains(&format!("localhostProfile: operator/{expected}.json")),
+        "{output}"
+    );
+
+    // The hint for Docker works: merge makes the JSON, and the container runs under it.
+    let json = session.path().join("web.json");
+    profiler(&[
+        OsStr::new("merge"),
+        manifest.as_os_str(),
+        OsStr::new("-o"),
+        json.as_os_str(),
+    ])
+    .assert_code(0);
+    let replay = run(
+        &mut DockerRun::new()
+            .seccomp(&json)
+            .command(BUSYBOX, &["ls", "/"]),
+        TIMEOUT,
+    );
+    replay.assert_code(0);
 }
