@@ -66,10 +66,14 @@ pub fn run(args: RecordArgs, verbose: u8) -> anyhow::Result<i32> {
     Ok(outcome.exit_code())
 }
 
-/// `-o FILE`'s extension must agree with `--format`: the hints printed after recording (and the
-/// `--containers` file names) tell a Kubernetes manifest from a profile by `.yaml`/`.yml`, and a
-/// YAML manifest passed to `docker run --security-opt seccomp=` would fail there.
+/// `-o FILE`'s extension must agree with `--format` when FILE is a file: the hints printed after
+/// recording (and the `--containers` file names) tell a Kubernetes manifest from a profile by
+/// `.yaml`/`.yml`, and a YAML manifest passed to `docker run --security-opt seccomp=` would fail.
 fn check_extension(format: Format, path: &Path) -> anyhow::Result<()> {
+    // A device or FIFO (`-o /dev/null`, `-o /dev/stdout`) has no name to go by.
+    if std::fs::metadata(path).is_ok_and(|meta| !meta.is_file()) {
+        return Ok(());
+    }
     match (format, formats::is_manifest_path(path)) {
         (Format::K8s, false) => exit::input(format!(
             "{}: --format k8s writes a YAML SeccompProfile manifest; name the file *.yaml or *.yml",
