@@ -1,4 +1,4 @@
-//! Bytes → `Profile::from_json` → `to_json` round trip → `check` → `compile`.
+//! Bytes → `Profile::from_text` (JSON, YAML, manifests) → `to_json` round trip → `check` → `compile`.
 //!
 //! Asserts: every parsed profile (checked or not) serializes and re-parses to an equal value, and
 //! its JSON is a fixed point; `check` and `compile` never panic.
@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let Ok(profile) = Profile::from_json(text, Path::new("fuzz.json")) else {
+    let Ok(profile) = Profile::from_text(text, Path::new("fuzz.json")) else {
         return;
     };
     let json = profile.to_json();

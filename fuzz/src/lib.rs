@@ -1,5 +1,5 @@
 //! What the fuzz targets share: turning libFuzzer's bytes into profiles the way the commands
-//! read them (UTF-8 text, [`Profile::from_json`], then [`Profile::check`]).
+//! read them (UTF-8 text, [`Profile::from_text`], then [`Profile::check`]).
 //!
 //! The two-profile targets (`profile_merge`, `profile_diff`) read one input as two profiles
 //! separated by the first NUL byte, which valid JSON text never contains; an input without one is
@@ -12,7 +12,7 @@ use seccomp_profiler::profile::Profile;
 /// The profile in `bytes` if it parses and passes the checks every command applies.
 pub fn checked(bytes: &[u8], origin: &str) -> Option<Profile> {
     let text = std::str::from_utf8(bytes).ok()?;
-    let profile = Profile::from_json(text, Path::new(origin)).ok()?;
+    let profile = Profile::from_text(text, Path::new(origin)).ok()?;
     profile.check().ok()?;
     Some(profile)
 }

@@ -7,7 +7,9 @@
 
 use serde::Serialize;
 
-use crate::tracer::CapCheck;
+use std::path::Path;
+
+use crate::{output::formats, tracer::CapCheck};
 
 /// Capability names by bit number (include/uapi/linux/capability.h; Linux 6.18: 0 ..= 40). Also
 /// what `profile` checks Docker's `includes.caps` against.
@@ -179,6 +181,32 @@ pub fn short(cap: &str) -> &str {
     cap.strip_prefix("CAP_").unwrap_or(cap)
 }
 
+/// `seccompProfile.localhostProfile` for the profile at `profile_path`, with where the file must
+/// be: relative to the kubelet's seccomp directory, `/var/lib/kubelet/seccomp`. A manifest
+/// (`.yaml`) is installed there by the security-profiles-operator as `operator/<name>.json`; a
+/// JSON profile is copied there by hand.
+fn localhost_profile(profile_path: &str) -> String {
+    let path = Path::new(profile_path);
+    if formats::is_manifest_path(path) {
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy())
+            .unwrap_or_default();
+        format!(
+            "{}  # installed by the security-profiles-operator after kubectl apply -f {profile_path}",
+            formats::operator_localhost_profile(&formats::k8s_name(&stem))
+        )
+    } else {
+        let file_name = path.file_name().map_or_else(
+            || profile_path.to_owned(),
+            |name| name.to_string_lossy().into_owned(),
+        );
+        format!(
+            "profiles/{file_name}  # copy it to /var/lib/kubelet/seccomp/profiles/ on every node"
+        )
+    }
+}
+
 /// Builds the recommendation. `profile_path` is how the profile will be referred to; `syscalls` is
 /// the set of syscall names recorded (to tell which blind spots apply).
 pub fn recommend(
@@ -195,6 +223,16 @@ pub fn recommend(
         .map(|cap| short(cap).to_owned())
         .collect();
     let no_new_privileges_safe = !secure_exec_seen;
+    // Docker reads JSON only: a manifest's hints name the JSON `merge FILE.yaml -o FILE.json` makes.
+    let written = profile_path;
+    let manifest = Path::new(profile_path);
+    let json;
+    let profile_path = if formats::is_manifest_path(manifest) {
+        json = manifest.with_extension("json").display().to_string();
+        json.as_str()
+    } else {
+        profile_path
+    };
     let mut docker_run = String::from("docker run --cap-drop=ALL");
     for cap in &cap_add {
         docker_run.push_str(&format!(" --cap-add={cap}"));
@@ -226,12 +264,9 @@ pub fn recommend(
     if !ran_as_root {
         kubernetes.push_str("  runAsNonRoot: true\n");
     }
-    let file_name = std::path::Path::new(profile_path).file_name().map_or_else(
-        || profile_path.to_owned(),
-        |name| name.to_string_lossy().into_owned(),
-    );
     kubernetes.push_str(&format!(
-        "  seccompProfile:\n    type: Localhost\n    localhostProfile: profiles/{file_name}  # relative to the kubelet's seccomp dir\n"
+        "  seccompProfile:\n    type: Localhost\n    localhostProfile: {}\n",
+        localhost_profile(written)
     ));
 
     let mut blind_spots = Vec::new();
@@ -354,6 +389,31 @@ mod tests {
             1,
             "DAC applies (root, files touched, no DAC check); bind was checked"
         );
+    }
+
+    #[test]
+    fn a_manifest_is_named_where_the_operator_installs_it() {
+        let caps = Capabilities::from_checks(&[], |_| None);
+        let rec = recommend(
+            &caps,
+            "out/My_App.v2.yaml",
+            false,
+            false,
+            &Default::default(),
+        );
+        assert!(
+            rec.kubernetes
+                .contains("localhostProfile: operator/my-app.v2.json  # installed by the"),
+            "{}",
+            rec.kubernetes
+        );
+        // Docker cannot read the manifest: its hints name the JSON `merge` makes of it.
+        assert!(
+            rec.docker_run.contains("seccomp=out/My_App.v2.json "),
+            "{}",
+            rec.docker_run
+        );
+        assert!(!rec.compose.contains(".yaml"), "{}", rec.compose);
     }
 
     #[test]

@@ -76,7 +76,7 @@ pub enum Command {
 ///                                      allow-all seccomp filter right before it, the same gate a
 ///                                      container runtime passes, so nothing the launcher does is recorded.
 ///   record --container NAME|ID         a running Docker container, from now on (its start-up is not seen).
-///   record --containers [-o DIR] -- CMD
+///   record --containers -o DIR -- CMD
 ///                                      every container started while CMD runs (docker run, docker-compose
 ///                                      up, a test script), each from its first syscall after the runtime
 ///                                      installs its seccomp filter; one profile per container, named after
@@ -92,8 +92,10 @@ pub enum Command {
 #[derive(Debug, clap::Args)]
 #[command(after_help = crate::exit::help_text(), verbatim_doc_comment)]
 pub struct RecordArgs {
-    /// Write the profile here (atomically) instead of to stdout. With --containers: a directory,
-    /// created if missing, that receives one `<service or name>.json` per container.
+    /// Write the profile here (atomically) instead of to stdout; `*.yaml`/`*.yml` with --format k8s
+    /// only. Without -o the profile is the only thing on stdout: CMD's own stdout goes to stderr.
+    /// With --containers (required there): a directory, created if missing, that receives one
+    /// `<service or name>.json` (`.yaml` for k8s) per container.
     #[arg(short, long, value_name = "FILE|DIR")]
     pub output: Option<PathBuf>,
 
@@ -134,7 +136,8 @@ pub struct RecordArgs {
 #[derive(Debug, clap::Args)]
 #[command(after_help = crate::exit::help_text())]
 pub struct ExecArgs {
-    /// The seccomp profile (Docker/OCI JSON) to apply.
+    /// The seccomp profile to apply: Docker/OCI JSON, an OCI config.json, or a SeccompProfile
+    /// manifest (as `record --format k8s` writes it).
     #[arg(long, value_name = "FILE")]
     pub profile: PathBuf,
 
@@ -282,11 +285,13 @@ pub struct CompletionsArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     /// Docker's profile JSON (`docker run --security-opt seccomp=FILE`), also read by Podman and by
-    /// the kubelet (`seccompProfile: Localhost`); what `exec`, `validate`, `diff` and `merge` read.
+    /// the kubelet (`seccompProfile: Localhost`).
     Docker,
     /// The bare OCI runtime-spec `LinuxSeccomp` object, for `config.json`'s `linux.seccomp`.
     Oci,
-    /// A security-profiles-operator `SeccompProfile` manifest (YAML), for `kubectl apply`.
+    /// A security-profiles-operator `SeccompProfile` v1 manifest (YAML), for `kubectl apply`; the
+    /// operator installs it as `operator/<name>.json` in the kubelet's seccomp directory. Also
+    /// read by `exec`, `validate`, `diff` and `merge`.
     K8s,
 }
 

@@ -14,7 +14,7 @@ use std::{
         ffi::OsStrExt as _, fs::PermissionsExt as _, io::AsRawFd as _, process::CommandExt as _,
     },
     path::{Path, PathBuf},
-    process::{Child, Command},
+    process::{Child, Command, Stdio},
 };
 
 use thiserror::Error;
@@ -172,16 +172,31 @@ pub enum Gate {
 }
 
 /// Spawns CMD in the cgroup whose `cgroup.procs` is `procs`, as `user`, behind the gate filter
-/// when `gate` says so.
+/// when `gate` says so; CMD inherits stdin, stdout and stderr.
 pub fn spawn(
     cmd: &[OsString],
     procs: &File,
     user: Option<&RunAs>,
     gate: Gate,
 ) -> Result<Child, LaunchError> {
+    spawn_with_stdout(cmd, procs, user, gate, None)
+}
+
+/// [`spawn`], with CMD's stdout going to `stdout` when given (`record` without `-o` gives it the
+/// recorder's stderr, so that its stdout carries only the profile).
+pub fn spawn_with_stdout(
+    cmd: &[OsString],
+    procs: &File,
+    user: Option<&RunAs>,
+    gate: Gate,
+    stdout: Option<Stdio>,
+) -> Result<Child, LaunchError> {
     let program = resolve_program(&cmd[0])?;
     let mut command = Command::new(&program);
     command.arg0(&cmd[0]).args(&cmd[1..]);
+    if let Some(stdout) = stdout {
+        command.stdout(stdout);
+    }
     if let Some(user) = user {
         command
             .env("HOME", &user.home)

@@ -53,6 +53,14 @@ const TEST_PACKAGES: &[(&str, &str)] = &[
         "setpriv: the doctor test runs it as an unprivileged user",
     ),
     ("g++", "builds libFuzzer for the fuzz targets"),
+    (
+        "python3-jsonschema",
+        "validates record --format k8s against the operator's CRD schema",
+    ),
+    (
+        "python3-yaml",
+        "reads the k8s manifests for that validation",
+    ),
     // Debian 12's compose is v1 (python, command `docker-compose`); it has no `docker compose`
     // plugin package. 1.29 talks to dockerd 20.10 fine.
     ("docker-compose", "runs the two-service compose test"),

@@ -38,6 +38,14 @@ pub fn run(args: CheckArgs, verbose: u8) -> anyhow::Result<i32> {
         return check_containers(&args.profile, args.update, cmd, &target, &options);
     }
     let profile = super::load_profile(&args.profile)?;
+    if args.update && !crate::profile::is_profile_json(&crate::profile::read_text(&args.profile)?) {
+        return exit::input(format!(
+            "{}: --update rewrites the profile as Docker/OCI JSON, and this file is another form \
+             (a SeccompProfile manifest, an OCI config.json, or YAML); check --update a JSON \
+             profile instead (`seccomp-profiler merge FILE -o PROFILE.json` makes one)",
+            args.profile.display()
+        ));
+    }
     let update = args
         .update
         .then(|| Destination::check("profile", &args.profile))

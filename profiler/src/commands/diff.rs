@@ -185,7 +185,11 @@ mod tests {
         assert_eq!(diff(&big, &big).unwrap(), exit::OK);
 
         let bad = [
-            (write("text.json", "not json"), "malformed JSON"),
+            (write("text.json", "{not json"), "malformed JSON"),
+            (
+                write("words.json", "not json"),
+                "the top level must be a mapping",
+            ),
             (write("array.json", "[]"), "not a seccomp profile"),
             (
                 write("type.json", r#"{"defaultAction": 5}"#),

@@ -94,7 +94,11 @@ mod tests {
             ..Profile::default()
         };
         let bad = [
-            (write("text.json", "not json"), "malformed JSON"),
+            (write("text.json", "{not json"), "malformed JSON"),
+            (
+                write("words.json", "not json"),
+                "the top level must be a mapping",
+            ),
             (write("array.json", "[]"), "not a seccomp profile"),
             (
                 write("type.json", r#"{"defaultAction": 5}"#),

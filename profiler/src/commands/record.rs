@@ -1,12 +1,17 @@
 //! `seccomp-profiler record`: checks where the outputs go, before anything runs, then hands the
 //! target to the recording pipeline with a sink that writes each finished recording (profile in
-//! the chosen format, report) and prints its summary.
+//! the chosen format, report) and prints its summary. With the profile on stdout, CMD's own stdout
+//! goes to stderr; `--containers` needs `-o DIR`.
 
-use std::{ffi::OsStr, path::PathBuf};
+use std::{
+    ffi::OsStr,
+    path::{Path, PathBuf},
+};
 
 use crate::{
     cli::{Format, RecordArgs},
-    output::{self, Destination, summary, writer},
+    exit,
+    output::{self, Destination, formats, summary, writer},
     recording::{self, Finished, Options, Sink, Target},
 };
 
@@ -18,7 +23,12 @@ pub fn run(args: RecordArgs, verbose: u8) -> anyhow::Result<i32> {
     };
     let mut sink = match &target {
         Target::Containers { .. } => {
-            let dir = args.output.unwrap_or_else(|| PathBuf::from("."));
+            let Some(dir) = args.output else {
+                return exit::input(
+                    "record --containers writes one profile per container into a directory: \
+                     give it with -o DIR (created if missing)",
+                );
+            };
             writer::ensure_dir("output", &dir)?;
             if let Some(reports) = &args.report_dir {
                 writer::ensure_dir("report", reports)?;
@@ -30,6 +40,9 @@ pub fn run(args: RecordArgs, verbose: u8) -> anyhow::Result<i32> {
             }
         }
         _ => {
+            if let Some(path) = &args.output {
+                check_extension(args.format, path)?;
+            }
             let profile = (args.output.as_deref())
                 .map(|path| Destination::check("profile", path))
                 .transpose()?;
@@ -52,6 +65,37 @@ pub fn run(args: RecordArgs, verbose: u8) -> anyhow::Result<i32> {
     let outcome = recording::run(&target, &options, &mut sink)?;
     Ok(outcome.exit_code())
 }
+
+/// `-o FILE`'s extension must agree with `--format` when FILE is a file: the hints printed after
+/// recording (and the `--containers` file names) tell a Kubernetes manifest from a profile by
+/// `.yaml`/`.yml`, and a YAML manifest passed to `docker run --security-opt seccomp=` would fail.
+fn check_extension(format: Format, path: &Path) -> anyhow::Result<()> {
+    // A device or FIFO (`-o /dev/null`, `-o /dev/stdout`) has no name to go by.
+    if std::fs::metadata(path).is_ok_and(|meta| !meta.is_file()) {
+        return Ok(());
+    }
+    match (format, formats::is_manifest_path(path)) {
+        (Format::K8s, false) => exit::input(format!(
+            "{}: --format k8s writes a YAML SeccompProfile manifest; name the file *.yaml or *.yml",
+            path.display()
+        )),
+        (Format::Docker | Format::Oci, true) => exit::input(format!(
+            "{}: --format {} writes JSON, but a .yaml/.yml file is taken for a Kubernetes \
+             manifest; name it *.json, or use --format k8s",
+            path.display(),
+            if format == Format::Docker {
+                "docker"
+            } else {
+                "oci"
+            }
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// What a profile written to stdout is called: its Kubernetes object's name, and the file the
+/// hints refer to (`seccomp-profile.json`, or `.yaml` for k8s), so that both agree.
+const STDOUT_NAME: &str = "seccomp-profile";
 
 /// Writes each finished recording as it arrives.
 enum Writer {
@@ -83,8 +127,13 @@ impl Writer {
 impl Sink for Writer {
     fn profile_ref(&self, stem: Option<&str>) -> String {
         match (self, stem) {
-            (Writer::Files { profile, .. }, _) => profile.as_ref().map_or_else(
-                || "PROFILE.json".to_owned(),
+            (
+                Writer::Files {
+                    format, profile, ..
+                },
+                _,
+            ) => profile.as_ref().map_or_else(
+                || Writer::profile_file(*format, STDOUT_NAME),
                 |d| d.path().display().to_string(),
             ),
             (Writer::Directory { format, dir, .. }, stem) => dir
@@ -92,6 +141,10 @@ impl Sink for Writer {
                 .display()
                 .to_string(),
         }
+    }
+
+    fn takes_stdout(&self) -> bool {
+        matches!(self, Writer::Files { profile: None, .. })
     }
 
     fn accept(&mut self, finished: Finished) -> anyhow::Result<()> {
@@ -104,7 +157,7 @@ impl Sink for Writer {
                 let name = (profile.as_ref())
                     .and_then(|d| d.path().file_stem())
                     .map_or_else(
-                        || "seccomp-profile".to_owned(),
+                        || STDOUT_NAME.to_owned(),
                         |stem| stem.to_string_lossy().into_owned(),
                     );
                 output::write_recording(

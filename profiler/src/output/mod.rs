@@ -25,7 +25,8 @@ pub fn write_recording(
     profile: Option<&Destination>,
     report: Option<&Destination>,
 ) -> anyhow::Result<()> {
-    let text = formats::render(&built.profile, format, name);
+    let text = formats::render(&built.profile, format, name)
+        .map_err(|err| crate::exit::InputError(format!("cannot write the profile: {err}")))?;
     match profile {
         Some(destination) => destination.write(text.as_bytes())?,
         None => to_stdout("profile", &text)?,

@@ -5,7 +5,11 @@
 
 use std::{io::Write as _, path::Path, time::Duration};
 
-use crate::{capabilities, output::report::Report, recording::Built};
+use crate::{
+    capabilities,
+    output::{formats, report::Report},
+    recording::Built,
+};
 
 /// Allowed names in Docker 20.10.24's default profile (unconditional SCMP_ACT_ALLOW rules), the
 /// engine Debian ships: what a container gets when it is given no profile.
@@ -38,9 +42,36 @@ pub fn progress(line: &str) {
     };
 }
 
-/// How a recorded profile is used, for the summary.
+/// How a recorded profile is used, for the summary. A Kubernetes manifest (`.yaml`) is applied
+/// with kubectl and read by `exec`; Docker needs the JSON that `merge` turns it into.
 pub fn uses(built: &Built, profile: &str) -> Vec<String> {
     let run = &built.report.run;
+    let path = Path::new(profile);
+    if formats::is_manifest_path(path) {
+        let json = path.with_extension("json").display().to_string();
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy())
+            .unwrap_or_default();
+        let mut uses = vec![
+            format!("kubectl apply -f {profile}   (needs the security-profiles-operator)"),
+            format!(
+                "pod: securityContext.seccompProfile: {{type: Localhost, localhostProfile: {}}}",
+                formats::operator_localhost_profile(&formats::k8s_name(&stem))
+            ),
+        ];
+        if run.container.is_none() {
+            uses.push(format!(
+                "seccomp-profiler exec --profile {profile} -- {}",
+                run.command.join(" ")
+            ));
+        }
+        uses.push(format!(
+            "Docker reads JSON: seccomp-profiler merge {profile} -o {json}, then \
+             docker run --security-opt seccomp={json} …"
+        ));
+        return uses;
+    }
     match &run.container {
         None => vec![
             format!(

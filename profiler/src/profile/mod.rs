@@ -5,6 +5,8 @@
 //!
 //! - `parse.rs`: reading a file ([`load_checked`], [`Profile::load`], [`Profile::from_json`]) and
 //!   [`ProfileError`], which names `FILE:LINE:COLUMN` (or the rule) and what to do next;
+//! - `input.rs`: the forms a profile is read in ([`Profile::from_text`]): profile JSON or YAML, a
+//!   SeccompProfile manifest, an OCI `config.json`;
 //! - `validate.rs`: the checks runc and Docker apply ([`Profile::check`]);
 //! - `compile.rs` and `host.rs`: a libseccomp filter with runc's semantics ([`Profile::compile`]);
 //! - `minimal.rs`: the product's output ([`Profile::minimal`]) and its probe rule;
@@ -18,6 +20,7 @@
 pub mod compare;
 mod compile;
 mod host;
+mod input;
 pub mod merge;
 mod minimal;
 mod parse;
@@ -27,6 +30,7 @@ use std::{collections::BTreeSet, fmt};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub use input::{SPO_GROUP, is_profile_json};
 pub use merge::merge_profiles;
 pub use minimal::PROBE_SYSCALLS;
 pub use parse::{ProfileError, load_checked, parse_checked, read_text};

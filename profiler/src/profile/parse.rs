@@ -1,7 +1,8 @@
-//! Reading a profile: the file ([`read_text`]), the JSON ([`Profile::from_json`]), both with the
-//! checks ([`load_checked`], what every command that reads a profile calls), and
+//! Reading a profile: the file ([`read_text`]), the text in any form the tool reads
+//! ([`Profile::from_text`], in `input.rs`; [`Profile::from_json`] for profile JSON alone), both
+//! with the checks ([`load_checked`], what every command that reads a profile calls), and
 //! [`ProfileError`], the one error type of the model. Every message names where the problem is —
-//! `FILE:LINE:COLUMN` for JSON, `syscalls[3] (mount)` for a rule — and what to do next.
+//! `FILE:LINE:COLUMN` for JSON and YAML, `syscalls[3] (mount)` for a rule — and what to do next.
 //!
 //! It does not judge what a profile means (validate.rs does); it only turns text into the types.
 
@@ -26,7 +27,8 @@ pub const MAX_INPUT_BYTES: u64 = 16 << 20;
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
     #[error(
-        "{}: no such file; pass the path of a seccomp profile (Docker/OCI JSON)",
+        "{}: no such file; pass the path of a seccomp profile (Docker/OCI JSON, an OCI \
+         config.json or a SeccompProfile manifest)",
         .path.display()
     )]
     NotFound { path: PathBuf },
@@ -34,7 +36,10 @@ pub enum ProfileError {
     IsDirectory { path: PathBuf },
     #[error("{}: cannot read: {err}; check the path and its permissions", .path.display())]
     Read { path: PathBuf, err: io::Error },
-    #[error("{}: is not UTF-8 text; a profile is JSON, pass the right file", .path.display())]
+    #[error(
+        "{}: is not UTF-8 text; a profile is JSON or YAML, pass the right file",
+        .path.display()
+    )]
     NotUtf8 { path: PathBuf },
     #[error(
         "{}: is larger than {} MiB, far more than any seccomp profile; pass the profile file itself",
@@ -47,18 +52,21 @@ pub enum ProfileError {
     )]
     Empty { path: PathBuf },
     #[error(
-        "{}:{line}:{column}: malformed JSON: {message}; fix the JSON at that position",
+        "{}:{line}:{column}: malformed {syntax}: {message}; fix the {syntax} at that position",
         .path.display()
     )]
     Syntax {
         path: PathBuf,
+        /// "JSON" or "YAML".
+        syntax: &'static str,
         line: usize,
         column: usize,
         message: String,
     },
     #[error(
         "{}:{line}:{column}: not a seccomp profile: {message}; follow Docker's profile format \
-         (defaultAction, architectures, syscalls: [{{names, action, args}}])", .path.display()
+         (defaultAction, architectures, syscalls: [{{names, action, args}}]), in JSON or as the \
+         spec of a SeccompProfile manifest", .path.display()
     )]
     Schema {
         path: PathBuf,
@@ -66,6 +74,10 @@ pub enum ProfileError {
         column: usize,
         message: String,
     },
+    /// A document of a form that holds no profile this tool can use as written (a manifest with
+    /// `baseProfileName`, a `config.json` without `linux.seccomp`, another `kind`).
+    #[error("{}: {message}", .path.display())]
+    Form { path: PathBuf, message: String },
     /// A profile that parsed but fails [`Profile::check`]; the cause says why.
     #[error("{} is not a profile runc would apply as written", .path.display())]
     NotApplicable {
@@ -281,7 +293,7 @@ pub fn load_checked(path: &Path) -> Result<Profile, ProfileError> {
 /// [`load_checked`] for text already read from `path` (`diff` reads a file before it knows
 /// whether it is a profile or a report).
 pub fn parse_checked(text: &str, path: &Path) -> Result<Profile, ProfileError> {
-    let profile = Profile::from_json(text, path)?;
+    let profile = Profile::from_text(text, path)?;
     profile
         .check()
         .map_err(|source| ProfileError::NotApplicable {
@@ -292,44 +304,21 @@ pub fn parse_checked(text: &str, path: &Path) -> Result<Profile, ProfileError> {
 }
 
 impl Profile {
-    /// Parses a profile; `origin` names it in errors (`FILE:LINE:COLUMN: …`).
+    /// Parses Docker/OCI profile JSON only; `origin` names it in errors (`FILE:LINE:COLUMN: …`).
+    /// Commands read through [`Profile::from_text`], which also takes manifests and YAML.
     pub fn from_json(text: &str, origin: &Path) -> Result<Profile, ProfileError> {
         if text.trim().is_empty() {
             return Err(ProfileError::Empty {
                 path: origin.to_owned(),
             });
         }
-        serde_json::from_str(text).map_err(|err| {
-            let (line, column) = (err.line(), err.column());
-            let full = err.to_string();
-            // serde_json appends the position, which the message already leads with.
-            let suffix = format!(" at line {line} column {column}");
-            let mut message = full.strip_suffix(&suffix).unwrap_or(&full).to_owned();
-            if !text.trim_start().starts_with('{') {
-                // serde's "expected struct Profile with 8 elements" for `[]` helps nobody.
-                message = "the top level must be a JSON object".to_owned();
-            }
-            let path = origin.to_owned();
-            match err.classify() {
-                serde_json::error::Category::Data => ProfileError::Schema {
-                    path,
-                    line,
-                    column,
-                    message,
-                },
-                _ => ProfileError::Syntax {
-                    path,
-                    line,
-                    column,
-                    message,
-                },
-            }
-        })
+        serde_json::from_str(text).map_err(|err| super::input::json_error(&err, text, origin))
     }
 
-    /// Reads and parses a profile file (without [`Profile::check`]; see [`load_checked`]).
+    /// Reads and parses a profile file in any form [`Profile::from_text`] reads (without
+    /// [`Profile::check`]; see [`load_checked`]).
     pub fn load(path: &Path) -> Result<Profile, ProfileError> {
-        Profile::from_json(&read_text(path)?, path)
+        Profile::from_text(&read_text(path)?, path)
     }
 }
 

@@ -1,9 +1,15 @@
 //! The command target, `record -- CMD`: CMD runs in a fresh cgroup behind the launcher's gate
 //! filter, so it is counted from its own execve, with every thread, fork and exec'd descendant.
 //! When it is stopped (`--duration`, a signal), CMD gets SIGTERM and, after the grace period,
-//! everything left in its cgroup SIGKILL; the cgroup is removed at the end either way.
+//! everything left in its cgroup SIGKILL; the cgroup is removed at the end either way. When the
+//! profile goes to stdout, CMD's stdout goes to stderr ([`Sink::takes_stdout`]).
 
-use std::{ffi::OsString, os::unix::process::ExitStatusExt as _, time::Instant};
+use std::{
+    ffi::OsString,
+    os::{fd::AsFd as _, unix::process::ExitStatusExt as _},
+    process::Stdio,
+    time::Instant,
+};
 
 use super::{
     Finished, Options, Outcome, RecordError, Sink, build, check_privileges, context,
@@ -42,7 +48,21 @@ pub(super) async fn record(
     );
 
     let procs = cgroup.open_procs()?;
-    let mut child = launcher::spawn(cmd, &procs, user.as_ref(), launcher::Gate::Filter)?;
+    // With the profile on stdout, CMD's stdout joins the summary on stderr: `record -- CMD >
+    // p.json` must leave valid JSON whatever CMD prints.
+    let stdout = if sink.takes_stdout() {
+        let stderr = std::io::stderr()
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|err| {
+                RecordError::Runtime(format!("cannot pass stderr to the recorded command: {err}"))
+            })?;
+        Some(Stdio::from(stderr))
+    } else {
+        None
+    };
+    let mut child =
+        launcher::spawn_with_stdout(cmd, &procs, user.as_ref(), launcher::Gate::Filter, stdout)?;
     drop(procs);
     let pid = child.id();
     let run_started = Instant::now();

@@ -79,6 +79,12 @@ pub trait Sink {
     /// How the summary and recommendation of a recording named `stem` refer to its profile file.
     fn profile_ref(&self, stem: Option<&str>) -> String;
 
+    /// Whether the sink writes the profile to stdout (`record` without `-o`): then CMD's own
+    /// stdout goes to the recorder's stderr, so that stdout carries nothing but the profile.
+    fn takes_stdout(&self) -> bool {
+        false
+    }
+
     /// Takes one finished recording. An error here is reported for that recording and the
     /// recording of the others goes on; it is remembered in [`Outcome::failed`].
     fn accept(&mut self, finished: Finished) -> anyhow::Result<()>;

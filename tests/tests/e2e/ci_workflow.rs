@@ -457,7 +457,7 @@ fn oci_and_k8s_formats_carry_the_same_profile() {
     assert_eq!(code(&replay), Some(0), "{}", replay.stderr);
 
     let yaml = std::fs::read_to_string(&k8s).expect("k8s");
-    assert!(yaml.starts_with("apiVersion: security-profiles-operator.x-k8s.io/v1beta1\nkind: SeccompProfile\nmetadata:\n  name: web-ls\n"), "{yaml}");
+    assert!(yaml.starts_with("apiVersion: security-profiles-operator.x-k8s.io/v1\nkind: SeccompProfile\nmetadata:\n  name: web-ls\n"), "{yaml}");
     let listed: BTreeSet<String> = yaml
         .split("  - action: SCMP_ACT_ALLOW\n")
         .nth(1)

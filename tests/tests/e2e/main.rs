@@ -13,6 +13,8 @@
 //! - `kernel_arming`: the kernel side arms new cgroup2 children of a watched prefix;
 //! - `signals`: SIGTERM, SIGINT and SIGHUP stop every target the same way; a killed recorder's
 //!   cgroup is removed by the next one;
+//! - `formats`: `--format k8s` passes the operator's CRD strictly, the tool reads its own YAML and
+//!   an OCI config.json back, and stdout carries only the profile;
 //! - `outputs`: no output is written through a symlink, and outputs are checked before CMD runs;
 //! - `limits`: the fault matrix: many containers, a full disk, a FIFO, a closed stderr, edge
 //!   durations, oversized profiles, concurrent recordings;
@@ -31,6 +33,7 @@ mod ci_workflow;
 mod containers;
 mod doctor;
 mod faults;
+mod formats;
 mod kernel_arming;
 mod limits;
 mod outputs;
