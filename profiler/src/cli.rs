@@ -10,7 +10,8 @@ Exit codes:
   0  success
   1  a finding: `check` saw syscalls outside the profile (with --containers also: a container with
      no profile, or no container at all), `diff` saw NEW allow more than OLD, `record --containers`
-     could not record a container (more than 64 ran at once; the summary names each)
+     could not record a container (more than 64 ran at once; the summary names each), or
+     `record --containers --verify`: a container did not run with its whole recommendation
   2  invalid input: bad arguments, an unreadable or invalid profile, CMD not found, an output path
      that cannot be written (a missing directory, a symlink, two outputs naming one file)
   3  this machine cannot trace: not root (no CAP_BPF/CAP_SYS_ADMIN), no BTF, no cgroup v2 mount,
@@ -99,6 +100,12 @@ pub struct RecordArgs {
     /// Record every Docker container that starts while CMD runs (CMD itself is not recorded).
     #[arg(long)]
     pub containers: bool,
+
+    /// With --containers: afterwards, replay each recorded container with its whole
+    /// recommendation applied (profile, capabilities, no-new-privileges, user, read-only root with
+    /// its tmpfs mounts and volumes) for as long as it ran; exit 1 if one did not run.
+    #[arg(long, requires = "containers")]
+    pub verify: bool,
 
     /// The command to run, after `--`.
     #[arg(last = true, value_name = "CMD", required_unless_present = "container")]
