@@ -49,8 +49,8 @@ pub struct Facts<'a> {
     pub lower_dirs: &'a [PathBuf],
     /// Paths that are mounts in the recorded container (volumes, binds, tmpfs).
     pub mount_points: &'a [String],
-    /// Directories the runtime makes in the root filesystem besides mount points: the working
-    /// directory when the image lacks it.
+    /// Paths the runtime makes in the root filesystem besides mount points: the working
+    /// directory when the image lacks it, `/sbin/docker-init` for `--init`.
     pub runtime_dirs: &'a [String],
     /// The capability checks, when the kernel could trace them.
     pub capabilities: Option<&'a Capabilities>,
@@ -170,7 +170,8 @@ pub fn advise(facts: &Facts<'_>) -> Hardening {
         .filter(|(path, written)| {
             let dir = written.kind == Kind::Dir;
             let copied_up = dir && image.is_dir(path);
-            let made_by_runtime = dir && runtime_dirs.iter().any(|m| within(m, path));
+            let made_by_runtime =
+                (runtime_dirs.iter()).any(|m| m == path || (dir && within(m, path)));
             let under_mount = mounts.iter().any(|m| !m.is_empty() && within(path, m));
             !copied_up && !made_by_runtime && !under_mount
         })

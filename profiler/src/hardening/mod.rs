@@ -272,9 +272,15 @@ pub fn for_container(
         Ok(writes) => writes,
         Err(why) => return Hardening::unobserved(why),
     };
+    // Docker bind-mounts its init at /sbin/docker-init for `--init` (daemon/oci_linux.go), which
+    // inspect does not list among the mounts.
+    let init = (info.created_with.host_config.as_ref())
+        .and_then(|host| host.init)
+        .unwrap_or(false);
     let runtime_dirs: Vec<String> = (info.created_with.working_dir.iter())
         .filter(|dir| !dir.is_empty())
         .cloned()
+        .chain(init.then(|| "/sbin/docker-init".to_owned()))
         .collect();
     advise(&Facts {
         writes: &writes,

@@ -6,6 +6,7 @@
 //! - `record_command`: `record -- CMD` on workloads whose syscalls are known (`src/bin/`);
 //! - `containers`: `record --containers` and `check --containers` on real containers;
 //! - `capabilities`: the capability recommendation, proven by running with exactly it;
+//! - `hardening`: read-only root filesystem, tmpfs/volumes and non-root advice, proven by replay;
 //! - `attach`: `record --container` on a container that is already running;
 //! - `ci_workflow`: `check`, `diff`, `merge` and malformed input, on real recordings;
 //! - `kernel_arming`: the kernel side arms new cgroup2 children of a watched prefix;
@@ -28,6 +29,7 @@ mod capabilities;
 mod ci_workflow;
 mod containers;
 mod faults;
+mod hardening;
 mod kernel_arming;
 mod limits;
 mod outputs;
