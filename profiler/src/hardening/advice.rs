@@ -597,4 +597,35 @@ mod tests {
             advice.user.reason
         );
     }
+
+    #[test]
+    fn a_lost_queue_without_a_final_scan_is_uncertain() {
+        let layer = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(layer.path().join("run")).unwrap();
+        let mut writes = Writes::default();
+        writes
+            .entries
+            .insert("run/a".into(), written(Kind::File, 1));
+        writes.overflowed = true;
+        let lower = vec![layer.path().to_owned()];
+        let advice = advise(&Facts {
+            writes: &writes,
+            lower_dirs: &lower,
+            mount_points: &[],
+            runtime_dirs: &[],
+            capabilities: None,
+            ran_as_root: false,
+            user: "1000",
+            stem: "x",
+        });
+        assert!(!advice.certain);
+        assert!(
+            advice
+                .notes
+                .iter()
+                .any(|note| note.contains("overflowed") && note.contains("writes may be missing")),
+            "{:?}",
+            advice.notes
+        );
+    }
 }

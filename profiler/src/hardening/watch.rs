@@ -287,4 +287,26 @@ mod tests {
         assert_eq!(get("run/b.rdb").map(|w| w.max_size), Some(10));
         assert!(writes.final_scan && !writes.overflowed);
     }
+
+    /// More events than the kernel queues (fs.inotify.max_queued_events, 16384 by default): the
+    /// watch says so, and the final scan still finds every file left.
+    #[test]
+    fn an_overflow_is_remembered_and_the_final_scan_makes_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let limit: usize = std::fs::read_to_string("/proc/sys/fs/inotify/max_queued_events")
+            .ok()
+            .and_then(|text| text.trim().parse().ok())
+            .unwrap_or(16384);
+        let mut watch = UpperWatch::start(dir.path()).unwrap();
+        // Two events per file (create, close after writing).
+        let files = limit / 2 + 100;
+        for i in 0..files {
+            std::fs::write(dir.path().join(format!("f{i}")), "x").unwrap();
+        }
+        watch.poll();
+        let writes = watch.finish();
+        assert!(writes.overflowed, "{files} files made no overflow");
+        assert!(writes.final_scan);
+        assert_eq!(writes.entries.len(), files);
+    }
 }

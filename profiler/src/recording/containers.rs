@@ -332,10 +332,9 @@ impl Recorder<'_> {
         };
         if let Some(info) = inspect(&self.engine, &entry.id).await {
             // Watch its writable layer from the first time it is known (then scan what is there).
-            if !self.observations.contains_key(&slot) {
-                self.observations
-                    .insert(slot, hardening::Observation::start(&info));
-            }
+            self.observations
+                .entry(slot)
+                .or_insert_with(|| hardening::Observation::start(&info));
             entry.learn(info);
         }
     }
