@@ -256,7 +256,7 @@ pub fn advise(facts: &Facts<'_>) -> Hardening {
             (tmpfs, volumes) = cover(&places, &writes, &image, own_user, facts.stem);
         }
     }
-    let certain = facts.writes.final_scan || !facts.writes.overflowed;
+    let certain = !facts.writes.overflowed;
     if facts.writes.overflowed {
         notes.push(format!(
             "the inotify queue overflowed while watching its writes{}",

@@ -20,7 +20,8 @@ pub use advice::{Facts, advise};
 pub struct Hardening {
     /// Whether its writes to the root filesystem were observed (overlay2 only).
     pub observed: bool,
-    /// False when events were lost (inotify queue overflow) and no final scan made up for it.
+    /// False when events were lost (inotify queue overflow): a final scan finds what was left,
+    /// not what was written and removed meanwhile.
     pub certain: bool,
     /// `--read-only` / `read_only: true` / `readOnlyRootFilesystem: true` is advised.
     pub read_only: bool,
