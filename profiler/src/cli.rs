@@ -351,6 +351,11 @@ mod tests {
             parse(&["sp", "record", "--report-dir", "d", "--", "true"]).is_err(),
             "--report-dir needs --containers"
         );
+        assert!(
+            parse(&["sp", "record", "--verify", "--", "true"]).is_err(),
+            "--verify needs --containers"
+        );
+        assert!(parse(&["sp", "record", "--containers", "--verify", "--", "true"]).is_ok());
     }
 
     #[test]
