@@ -3,7 +3,8 @@
 //! no-new-privileges settings it was created with; and the daemon's container event stream
 //! (create, start, `docker exec`, die, destroy, …). It deliberately records nothing and never
 //! touches eBPF: callers turn what it returns into cgroup ids for the tracer. It also never
-//! creates, starts or stops containers — the user's workload does that.
+//! creates, starts or stops containers — the user's workload does that; the one exception,
+//! `record --verify`'s replay (`hardening::replay`), goes through [`Engine::client`].
 //!
 //! The client negotiates the API version with the daemon (dockerd 20.10 speaks 1.41, bollard 0.21
 //! defaults to 1.53), so no field newer than the daemon is ever relied on. A recording that must

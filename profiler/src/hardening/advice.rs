@@ -241,7 +241,8 @@ pub fn advise(facts: &Facts<'_>) -> Hardening {
             user.ownership = (blocked.iter())
                 .map(|dir| {
                     format!(
-                        "{dir} is not owned by {uid} in the image: `RUN chown {uid}:{gid} {dir}`                          (a new named volume copies the directory's owner)"
+                        "{dir} is not owned by {uid} in the image: `RUN chown {uid}:{gid} {dir}` \
+                         (a new named volume copies the directory's owner)"
                     )
                 })
                 .collect();
