@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use std::path::Path;
 
-use crate::{output::formats, tracer::CapCheck};
+use crate::{hardening::Hardening, output::formats, tracer::CapCheck};
 
 /// Capability names by bit number (include/uapi/linux/capability.h; Linux 6.18: 0 ..= 40). Also
 /// what `profile` checks Docker's `includes.caps` against.
@@ -163,6 +163,10 @@ pub struct Recommendation {
     pub cap_add: Vec<String>,
     /// Docker's default capabilities the workload did not use.
     pub docker_defaults_not_needed: Vec<String>,
+    /// The `docker run` options of the whole recommendation, one argument each (what a script
+    /// passes on): capabilities, seccomp, no-new-privileges, and for a recorded container the
+    /// read-only root filesystem, its tmpfs mounts and volumes, and the user.
+    pub docker_args: Vec<String>,
     pub docker_run: String,
     /// A compose service fragment (YAML).
     pub compose: String,
@@ -223,52 +227,6 @@ pub fn recommend(
         .map(|cap| short(cap).to_owned())
         .collect();
     let no_new_privileges_safe = !secure_exec_seen;
-    // Docker reads JSON only: a manifest's hints name the JSON `merge FILE.yaml -o FILE.json` makes.
-    let written = profile_path;
-    let manifest = Path::new(profile_path);
-    let json;
-    let profile_path = if formats::is_manifest_path(manifest) {
-        json = manifest.with_extension("json").display().to_string();
-        json.as_str()
-    } else {
-        profile_path
-    };
-    let mut docker_run = String::from("docker run --cap-drop=ALL");
-    for cap in &cap_add {
-        docker_run.push_str(&format!(" --cap-add={cap}"));
-    }
-    docker_run.push_str(&format!(" --security-opt seccomp={profile_path}"));
-    if no_new_privileges_safe {
-        docker_run.push_str(" --security-opt no-new-privileges");
-    }
-    docker_run.push_str(" IMAGE");
-
-    let list = |items: &[String]| format!("[{}]", items.join(", "));
-    let mut security_opt = vec![format!("\"seccomp={profile_path}\"")];
-    if no_new_privileges_safe {
-        security_opt.push("\"no-new-privileges:true\"".to_owned());
-    }
-    let mut compose = String::from("cap_drop: [ALL]\n");
-    if !cap_add.is_empty() {
-        compose.push_str(&format!("cap_add: {}\n", list(&cap_add)));
-    }
-    compose.push_str(&format!("security_opt: {}\n", list(&security_opt)));
-
-    let mut kubernetes = String::from("securityContext:\n  capabilities:\n    drop: [ALL]\n");
-    if !cap_add.is_empty() {
-        kubernetes.push_str(&format!("    add: {}\n", list(&cap_add)));
-    }
-    if no_new_privileges_safe {
-        kubernetes.push_str("  allowPrivilegeEscalation: false\n");
-    }
-    if !ran_as_root {
-        kubernetes.push_str("  runAsNonRoot: true\n");
-    }
-    kubernetes.push_str(&format!(
-        "  seccompProfile:\n    type: Localhost\n    localhostProfile: {}\n",
-        localhost_profile(written)
-    ));
-
     let mut blind_spots = Vec::new();
     let touched_files = [
         "openat",
@@ -299,15 +257,89 @@ pub fn recommend(
                 .to_owned(),
         );
     }
-    Recommendation {
+    let mut recommendation = Recommendation {
         cap_add,
         docker_defaults_not_needed,
-        docker_run,
-        compose,
-        kubernetes,
+        docker_args: Vec::new(),
+        docker_run: String::new(),
+        compose: String::new(),
+        kubernetes: String::new(),
         ran_as_root,
         no_new_privileges_safe,
         blind_spots,
+    };
+    recommendation.render(profile_path, None);
+    recommendation
+}
+
+impl Recommendation {
+    /// Writes the three forms (`docker run`, compose, Kubernetes) of the capability advice, with
+    /// the read-only root filesystem, its mounts and the user of `hardening` when there is one:
+    /// one recommendation, whole.
+    pub fn render(&mut self, profile_path: &str, hardening: Option<&Hardening>) {
+        // Docker reads JSON only: a manifest's hints name the JSON `merge FILE.yaml -o FILE.json`
+        // makes.
+        let written = profile_path;
+        let manifest = Path::new(profile_path);
+        let json;
+        let profile_path = if formats::is_manifest_path(manifest) {
+            json = manifest.with_extension("json").display().to_string();
+            json.as_str()
+        } else {
+            profile_path
+        };
+        let nnp = self.no_new_privileges_safe;
+        let mut args = vec!["--cap-drop=ALL".to_owned()];
+        args.extend(self.cap_add.iter().map(|cap| format!("--cap-add={cap}")));
+        args.push("--security-opt".to_owned());
+        args.push(format!("seccomp={profile_path}"));
+        if nnp {
+            args.push("--security-opt".to_owned());
+            args.push("no-new-privileges".to_owned());
+        }
+        args.extend(hardening.map(Hardening::docker_args).unwrap_or_default());
+        let docker_run = format!("docker run {} IMAGE", args.join(" "));
+
+        let list = |items: &[String]| format!("[{}]", items.join(", "));
+        let mut security_opt = vec![format!("\"seccomp={profile_path}\"")];
+        if nnp {
+            security_opt.push("\"no-new-privileges:true\"".to_owned());
+        }
+        let mut compose = String::from("cap_drop: [ALL]\n");
+        if !self.cap_add.is_empty() {
+            compose.push_str(&format!("cap_add: {}\n", list(&self.cap_add)));
+        }
+        compose.push_str(&format!("security_opt: {}\n", list(&security_opt)));
+        compose.push_str(&hardening.map(Hardening::compose).unwrap_or_default());
+
+        let mut kubernetes = String::from("securityContext:\n  capabilities:\n    drop: [ALL]\n");
+        if !self.cap_add.is_empty() {
+            kubernetes.push_str(&format!("    add: {}\n", list(&self.cap_add)));
+        }
+        if nnp {
+            kubernetes.push_str("  allowPrivilegeEscalation: false\n");
+        }
+        if !self.ran_as_root {
+            kubernetes.push_str("  runAsNonRoot: true\n");
+        }
+        kubernetes.push_str(
+            &hardening
+                .map(Hardening::kubernetes_security_context)
+                .unwrap_or_default(),
+        );
+        kubernetes.push_str(&format!(
+            "  seccompProfile:\n    type: Localhost\n    localhostProfile: {}\n",
+            localhost_profile(written)
+        ));
+        kubernetes.push_str(
+            &hardening
+                .map(Hardening::kubernetes_volumes)
+                .unwrap_or_default(),
+        );
+        self.docker_args = args;
+        self.docker_run = docker_run;
+        self.compose = compose;
+        self.kubernetes = kubernetes;
     }
 }
 
@@ -392,6 +424,20 @@ mod tests {
     }
 
     #[test]
+    fn setuid_exec_means_no_nnp() {
+        let caps = Capabilities::from_checks(&[], |_| None);
+        let rec = recommend(&caps, "p.json", false, true, &Default::default());
+        assert!(!rec.no_new_privileges_safe);
+        assert!(!rec.docker_run.contains("no-new-privileges"));
+        assert!(!rec.kubernetes.contains("allowPrivilegeEscalation"));
+        assert!(rec.kubernetes.contains("runAsNonRoot: true"));
+        assert_eq!(
+            rec.docker_run,
+            "docker run --cap-drop=ALL --security-opt seccomp=p.json IMAGE"
+        );
+    }
+
+    #[test]
     fn a_manifest_is_named_where_the_operator_installs_it() {
         let caps = Capabilities::from_checks(&[], |_| None);
         let rec = recommend(
@@ -414,19 +460,5 @@ mod tests {
             rec.docker_run
         );
         assert!(!rec.compose.contains(".yaml"), "{}", rec.compose);
-    }
-
-    #[test]
-    fn setuid_exec_means_no_nnp() {
-        let caps = Capabilities::from_checks(&[], |_| None);
-        let rec = recommend(&caps, "p.json", false, true, &Default::default());
-        assert!(!rec.no_new_privileges_safe);
-        assert!(!rec.docker_run.contains("no-new-privileges"));
-        assert!(!rec.kubernetes.contains("allowPrivilegeEscalation"));
-        assert!(rec.kubernetes.contains("runAsNonRoot: true"));
-        assert_eq!(
-            rec.docker_run,
-            "docker run --cap-drop=ALL --security-opt seccomp=p.json IMAGE"
-        );
     }
 }

@@ -127,6 +127,12 @@ pub struct RecordArgs {
     #[arg(long)]
     pub containers: bool,
 
+    /// With --containers: afterwards, replay each recorded container with its whole
+    /// recommendation applied (profile, capabilities, no-new-privileges, user, read-only root with
+    /// its tmpfs mounts and volumes) for as long as it ran; exit 1 if one did not run.
+    #[arg(long, requires = "containers")]
+    pub verify: bool,
+
     /// The command to run, after `--`.
     #[arg(last = true, value_name = "CMD", required_unless_present = "container")]
     pub cmd: Vec<OsString>,
@@ -410,6 +416,11 @@ mod tests {
             parse(&["sp", "record", "--report-dir", "d", "--", "true"]).is_err(),
             "--report-dir needs --containers"
         );
+        assert!(
+            parse(&["sp", "record", "--verify", "--", "true"]).is_err(),
+            "--verify needs --containers"
+        );
+        assert!(parse(&["sp", "record", "--containers", "--verify", "--", "true"]).is_ok());
     }
 
     #[test]

@@ -55,9 +55,12 @@ pub const TABLE: [ExitCode; 6] = [
                   `--containers` also a container with no profile in DIR, or no container at \
                   all), `diff` saw NEW allow a syscall or capability OLD does not, `record \
                   --containers` or `check --containers` could not record a container (more than \
-                  64 ran at once; the summary names each)",
+                  64 ran at once; the summary names each), `record --containers --verify`: a \
+                  container did not run with its whole recommendation applied (the summary shows \
+                  its `docker run` line and last log lines)",
         action: "fix the code, or accept the growth: `check --update`, then review the profile's \
-                 diff",
+                 diff; for `--verify`, adjust the advice the summary names (README, read-only \
+                 root)",
     },
     ExitCode {
         code: INPUT,

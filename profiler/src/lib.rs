@@ -9,6 +9,7 @@ pub mod cli;
 pub mod commands;
 pub mod docker;
 pub mod exit;
+pub mod hardening;
 pub mod launcher;
 pub mod output;
 pub mod profile;

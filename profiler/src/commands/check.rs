@@ -33,6 +33,7 @@ pub fn run(args: CheckArgs, verbose: u8) -> anyhow::Result<i32> {
     let options = Options {
         duration: args.duration,
         verbose: verbose > 0,
+        verify: false,
     };
     if let Target::Containers { cmd } = &target {
         return check_containers(&args.profile, args.update, cmd, &target, &options);

@@ -20,6 +20,7 @@ pub fn run(args: RecordArgs, verbose: u8) -> anyhow::Result<i32> {
     let options = Options {
         duration: args.duration,
         verbose: verbose > 0,
+        verify: args.verify,
     };
     let mut sink = match &target {
         Target::Containers { .. } => {

@@ -3,7 +3,8 @@
 //! no-new-privileges settings it was created with; and the daemon's container event stream
 //! (create, start, `docker exec`, die, destroy, …). It deliberately records nothing and never
 //! touches eBPF: callers turn what it returns into cgroup ids for the tracer. It also never
-//! creates, starts or stops containers — the user's workload does that.
+//! creates, starts or stops containers — the user's workload does that; the one exception,
+//! `record --verify`'s replay (`hardening::replay`), goes through [`Engine::client`].
 //!
 //! The client negotiates the API version with the daemon (dockerd 20.10 speaks 1.41, bollard 0.21
 //! defaults to 1.53), so no field newer than the daemon is ever relied on. A recording that must
@@ -18,7 +19,7 @@ use std::{
 use bollard::{
     Docker,
     errors::Error as BollardError,
-    models::{ContainerInspectResponse, EventMessage, EventMessageTypeEnum},
+    models::{ContainerCreateBody, ContainerInspectResponse, EventMessage, EventMessageTypeEnum},
     query_parameters::EventsOptions,
 };
 use futures_util::{Stream, StreamExt as _};
@@ -82,7 +83,7 @@ pub struct Engine {
 }
 
 /// What `docker inspect` says about one container, reduced to what recording needs.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ContainerInfo {
     /// The full 64-hex id.
     pub id: String,
@@ -105,6 +106,27 @@ pub struct ContainerInfo {
     pub no_new_privileges: bool,
     /// The image as the user named it (`Config.Image`, e.g. `nginx:1.22`), else its id.
     pub image: String,
+    /// Where its root filesystem lives on the host (`GraphDriver`), for the hardening advice.
+    pub rootfs: Rootfs,
+    /// Every path inside the container that is a mount (volumes, bind mounts, tmpfs): writes there
+    /// never reach the root filesystem, and the runtime may create these paths in it.
+    pub mount_points: Vec<String>,
+    /// `Config.User` (empty: the image's default, root unless the image says otherwise).
+    pub user: String,
+    /// How it was created (`Config`, `HostConfig`), to replay it with the recommendation applied.
+    pub created_with: Box<ContainerCreateBody>,
+}
+
+/// A container's root filesystem as its storage driver keeps it (`GraphDriver` of inspect).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Rootfs {
+    /// The storage driver, e.g. `overlay2`.
+    pub driver: String,
+    /// overlay2's `UpperDir`: the container's writable layer, where every write to its root
+    /// filesystem lands. None for other drivers.
+    pub upper_dir: Option<std::path::PathBuf>,
+    /// overlay2's `LowerDir`, topmost first: the container's init layer, then the image's layers.
+    pub lower_dirs: Vec<std::path::PathBuf>,
 }
 
 /// Which seccomp filter the runtime installs in a container.
@@ -143,6 +165,8 @@ pub struct ContainerEvent {
     pub compose_service: Option<String>,
     /// When the daemon emitted the event, in nanoseconds since the Unix epoch (`timeNano`).
     pub time_nanos: i64,
+    /// The exit code a `die` event carries (attribute `exitCode`).
+    pub exit_code: Option<i64>,
 }
 
 impl ContainerEvent {
@@ -176,6 +200,9 @@ impl ContainerEvent {
             image: attributes.remove("image").filter(|image| !image.is_empty()),
             compose_project: attributes.remove(COMPOSE_PROJECT_LABEL),
             compose_service: attributes.remove(COMPOSE_SERVICE_LABEL),
+            exit_code: attributes
+                .get("exitCode")
+                .and_then(|code| code.parse().ok()),
             time_nanos,
         })
     }
@@ -276,6 +303,12 @@ impl Engine {
             .map_err(|err| self.classify("ping", err))
     }
 
+    /// The client, for the few callers that act on containers themselves (the replay of
+    /// `record --verify`).
+    pub fn client(&self) -> &Docker {
+        &self.docker
+    }
+
     /// `DOCKER_HOST`, or the default socket: where this engine connects.
     pub fn host(&self) -> &str {
         &self.host
@@ -314,6 +347,30 @@ fn container_info(response: ContainerInspectResponse) -> ContainerInfo {
     let state = response.state.unwrap_or_default();
     let config = response.config.unwrap_or_default();
     let host_config = response.host_config.unwrap_or_default();
+    let rootfs = rootfs(response.graph_driver.as_ref());
+    let mut mount_points: Vec<String> = (response.mounts.iter().flatten())
+        .filter_map(|mount| mount.destination.clone())
+        .chain(
+            host_config
+                .tmpfs
+                .iter()
+                .flatten()
+                .map(|(dst, _)| dst.clone()),
+        )
+        .collect();
+    mount_points.sort();
+    mount_points.dedup();
+    let created_with = Box::new(ContainerCreateBody {
+        user: config.user.clone(),
+        env: config.env.clone(),
+        cmd: config.cmd.clone(),
+        image: config.image.clone(),
+        working_dir: config.working_dir.clone(),
+        entrypoint: config.entrypoint.clone(),
+        stop_signal: config.stop_signal.clone(),
+        host_config: Some(host_config.clone()),
+        ..ContainerCreateBody::default()
+    });
     let running = state.running.unwrap_or(false);
     // State.Pid is 0 when the container is not running.
     let pid = state
@@ -344,6 +401,29 @@ fn container_info(response: ContainerInspectResponse) -> ContainerInfo {
             .filter(|image| !image.is_empty())
             .or(response.image)
             .unwrap_or_default(),
+        rootfs,
+        mount_points,
+        user: config.user.unwrap_or_default(),
+        created_with,
+    }
+}
+
+/// overlay2 keeps `UpperDir` and `LowerDir` (colon-separated, topmost first) in `GraphDriver.Data`;
+/// other drivers keep other keys, and then only the driver's name is known.
+fn rootfs(driver: Option<&bollard::models::DriverData>) -> Rootfs {
+    let Some(driver) = driver else {
+        return Rootfs::default();
+    };
+    let overlay = driver.name == "overlay2";
+    let data = |key: &str| driver.data.get(key).filter(|_| overlay);
+    Rootfs {
+        driver: driver.name.clone(),
+        upper_dir: data("UpperDir").map(std::path::PathBuf::from),
+        lower_dirs: (data("LowerDir").into_iter())
+            .flat_map(|dirs| dirs.split(':'))
+            .filter(|dir| !dir.is_empty())
+            .map(std::path::PathBuf::from)
+            .collect(),
     }
 }
 
@@ -474,6 +554,10 @@ mod tests {
             seccomp: SeccompMode::Default,
             no_new_privileges: false,
             image: "busybox".to_owned(),
+            rootfs: Default::default(),
+            mount_points: Vec::new(),
+            user: String::new(),
+            created_with: Box::default(),
         }
     }
 

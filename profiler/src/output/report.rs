@@ -19,6 +19,9 @@ pub struct Report {
     /// Capability checks (None when the kernel cannot trace them: `cap_capable` needs Linux ≥ 6.14).
     pub capabilities: Option<crate::capabilities::Capabilities>,
     pub recommendation: Option<crate::capabilities::Recommendation>,
+    /// Read-only root filesystem, its mounts, and the user (recorded containers only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hardening: Option<crate::hardening::Hardening>,
     /// Anything that makes this recording less than complete; empty when it is complete.
     pub warnings: Vec<String>,
 }

@@ -144,8 +144,80 @@ pub fn containers_run(
             when.join(", and ")
         );
     }
+    if !outcome.verify_failed.is_empty() {
+        say!(
+            "  FAILED: {} container(s) did not run with their whole recommendation applied: {}",
+            outcome.verify_failed.len(),
+            outcome.verify_failed.join(", ")
+        );
+    }
     if outcome.recorded == 0 {
         say!("  no container started while CMD ran; nothing was recorded");
+    }
+}
+
+/// One `--verify` replay: whether the container still ran with its whole recommendation.
+pub fn verified(replayed: &crate::hardening::replay::Replayed, docker_run: &str) {
+    let verdict = if replayed.ok { "ok" } else { "FAILED" };
+    say!(
+        "seccomp-profiler verify: container {} with the whole recommendation: {verdict} ({})",
+        replayed.name,
+        replayed.how
+    );
+    if !replayed.ok {
+        say!("  replayed as: {docker_run}");
+        for line in &replayed.log_tail {
+            say!("  log: {line}");
+        }
+    }
+}
+
+/// The read-only root filesystem and user advice of a recorded container.
+fn print_hardening(hardening: &crate::hardening::Hardening) {
+    if !hardening.observed {
+        for note in &hardening.notes {
+            say!("  read-only root: {note}");
+        }
+        return;
+    }
+    if hardening.read_only {
+        let mounts = hardening.tmpfs.len() + hardening.volumes.len();
+        if mounts == 0 {
+            say!(
+                "  read-only root: it wrote nothing on its root filesystem: --read-only, no mounts"
+            );
+        } else {
+            say!(
+                "  read-only root: it wrote {} path(s); --read-only with {} tmpfs mount(s) and {} volume(s):",
+                hardening.written.len(),
+                hardening.tmpfs.len(),
+                hardening.volumes.len()
+            );
+        }
+        for mount in &hardening.tmpfs {
+            say!("    tmpfs {}: {}", mount.tmpfs_spec(), mount.reason);
+        }
+        for mount in &hardening.volumes {
+            say!(
+                "    volume {}:{}: {}",
+                mount.volume.as_deref().unwrap_or_default(),
+                mount.path,
+                mount.reason
+            );
+        }
+    } else {
+        say!("  read-only root: not advised");
+    }
+    for note in &hardening.notes {
+        say!("    note: {note}");
+    }
+    let user = &hardening.user;
+    match &user.recommended {
+        Some(ids) => say!("  user: --user {ids}: {}", user.reason),
+        None => say!("  user: {}", user.reason),
+    }
+    for change in &user.ownership {
+        say!("    ownership: {change}");
     }
 }
 
@@ -186,8 +258,12 @@ fn print_capabilities(report: &Report) {
     for line in rec.kubernetes.lines() {
         say!("      {line}");
     }
-    if rec.ran_as_root {
-        say!("  note: it ran as root (uid 0): a non-root USER would need fewer capabilities");
+    match &report.hardening {
+        Some(hardening) => print_hardening(hardening),
+        None if rec.ran_as_root => {
+            say!("  note: it ran as root (uid 0): a non-root USER would need fewer capabilities");
+        }
+        None => {}
     }
     if !rec.no_new_privileges_safe {
         say!(

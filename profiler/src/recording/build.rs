@@ -170,6 +170,7 @@ pub fn build(
         run,
         capabilities,
         recommendation,
+        hardening: None,
         total_syscalls: named.syscalls.iter().map(|s| s.count).sum::<u64>()
             + named.unnamed.iter().map(|s| s.count).sum::<u64>(),
         syscalls: named.syscalls,

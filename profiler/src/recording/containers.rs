@@ -27,7 +27,7 @@ use super::{
 };
 use crate::{
     cgroup::{self, OwnedCgroup},
-    docker, launcher,
+    docker, hardening, launcher,
     output::summary,
     tracer::{self, Tracer},
 };
@@ -58,6 +58,22 @@ struct Recorder<'a> {
     outcome: Outcome,
     /// The outage in progress (its index in `outcome.api_outages`) while the API is unreachable.
     api_down: Option<usize>,
+    /// How each tracked container's writes to its root filesystem are observed, by slot.
+    observations: BTreeMap<u32, hardening::Observation>,
+    /// `--verify`: what each finished container's replay needs.
+    replays: Vec<Pending>,
+    verify: bool,
+}
+
+/// A finished container waiting for its `--verify` replay.
+struct Pending {
+    info: docker::ContainerInfo,
+    profile_json: String,
+    recommendation: crate::capabilities::Recommendation,
+    hardening: hardening::Hardening,
+    ran_for: Duration,
+    exit_code: Option<i64>,
+    running_at_end: bool,
 }
 
 pub(super) async fn record(
@@ -109,6 +125,9 @@ pub(super) async fn record(
         sink,
         outcome: Outcome::default(),
         api_down: None,
+        observations: BTreeMap::new(),
+        replays: Vec::new(),
+        verify: options.verify,
     };
 
     let status = loop {
@@ -124,6 +143,7 @@ pub(super) async fn record(
             event = supervisor.next() => match event {
                 Event::Tick => {
                     recorder.discover()?;
+                    recorder.observations.values_mut().for_each(hardening::Observation::poll);
                     recorder.tracer.flush_logs();
                     supervisor.progress(&recorder.progress());
                 }
@@ -168,6 +188,7 @@ pub(super) async fn record(
     recorder.name_missed().await;
     recorder.tracer.flush_logs();
     drop(driver);
+    recorder.verify().await;
 
     let mut outcome = recorder.outcome;
     outcome.exit_code = status.code();
@@ -310,6 +331,10 @@ impl Recorder<'_> {
             return;
         };
         if let Some(info) = inspect(&self.engine, &entry.id).await {
+            // Watch its writable layer from the first time it is known (then scan what is there).
+            self.observations
+                .entry(slot)
+                .or_insert_with(|| hardening::Observation::start(&info));
             entry.learn(info);
         }
     }
@@ -417,9 +442,11 @@ impl Recorder<'_> {
             entry.duration(),
             cut_short,
         );
-        let mut built = build(&recording, run, &self.sink.profile_ref(Some(&stem)))?;
+        let profile_ref = self.sink.profile_ref(Some(&stem));
+        let mut built = build(&recording, run, &profile_ref)?;
         let warnings = context::mode_warnings(&built.report.run);
         built.report.warnings.extend(warnings);
+        self.harden(&entry, &stem, &profile_ref, &mut built, running_at_end);
         let outage = entry.outage_warning(&self.outcome.api_outages, running_at_end);
         let name = entry.display_name();
         if let Some(warning) = outage {
@@ -435,6 +462,84 @@ impl Recorder<'_> {
             self.outcome.failed.push(name);
         }
         Ok(())
+    }
+}
+
+impl Recorder<'_> {
+    /// Adds the read-only root filesystem and user advice to a finished container's report, folds
+    /// it into the recommendation's three forms, and keeps what a `--verify` replay needs.
+    fn harden(
+        &mut self,
+        entry: &Tracked,
+        stem: &str,
+        profile_ref: &str,
+        built: &mut crate::recording::Built,
+        running_at_end: bool,
+    ) {
+        let observed = match self.observations.remove(&entry.slot) {
+            Some(observation) => observation.finish(),
+            None => Err("`docker inspect` never answered for it".to_owned()),
+        };
+        let report = &mut built.report;
+        let ran_as_root = report
+            .recommendation
+            .as_ref()
+            .is_some_and(|r| r.ran_as_root);
+        let advice = hardening::for_container(
+            entry.info(),
+            observed,
+            report.capabilities.as_ref(),
+            ran_as_root,
+            stem,
+        );
+        if let Some(rec) = report.recommendation.as_mut() {
+            rec.render(profile_ref, Some(&advice));
+            if self.verify
+                && let Some(info) = entry.info()
+            {
+                self.replays.push(Pending {
+                    info: info.clone(),
+                    profile_json: built.profile.to_json(),
+                    recommendation: rec.clone(),
+                    hardening: advice.clone(),
+                    ran_for: entry.duration(),
+                    exit_code: entry.exit_code,
+                    running_at_end,
+                });
+            }
+        }
+        report.hardening = Some(advice);
+    }
+
+    /// `--verify`: replays every finished container with its whole recommendation, one after the
+    /// other (they may share ports on the host network), and says how each went.
+    async fn verify(&mut self) {
+        if !self.verify {
+            return;
+        }
+        for pending in std::mem::take(&mut self.replays) {
+            let name = pending.info.name.clone();
+            if pending.running_at_end {
+                summary::note(&format!(
+                    "seccomp-profiler verify: container {name} was still running when the recording \
+                     ended: not replayed (its name and ports would clash)"
+                ));
+                continue;
+            }
+            let spec = hardening::replay::Spec {
+                info: &pending.info,
+                profile_json: pending.profile_json,
+                recommendation: &pending.recommendation,
+                hardening: &pending.hardening,
+                ran_for: pending.ran_for,
+                exit_code: pending.exit_code,
+            };
+            let replayed = hardening::replay::replay(&self.engine, &spec).await;
+            summary::verified(&replayed, &pending.recommendation.docker_run);
+            if !replayed.ok {
+                self.outcome.verify_failed.push(name);
+            }
+        }
     }
 }
 

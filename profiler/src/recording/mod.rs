@@ -64,6 +64,9 @@ pub struct Options {
     pub duration: Option<Duration>,
     /// Load the eBPF programs with their log on (`-v`).
     pub verbose: bool,
+    /// `record --containers --verify`: replay each recorded container with its whole
+    /// recommendation applied (`hardening::replay`).
+    pub verify: bool,
 }
 
 /// One finished recording, handed to the [`Sink`].
@@ -110,16 +113,18 @@ pub struct Outcome {
     pub api_outages: Vec<crate::docker::Outage>,
     /// Containers whose report warns that an outage left their name, image or end uncertain.
     pub uncertain: Vec<String>,
+    /// `--verify`: containers that did not run with their whole recommendation applied.
+    pub verify_failed: Vec<String>,
 }
 
 impl Outcome {
     /// The exit code of a `record`: 4 when a recording could not be written or the Docker API
-    /// was lost for a while, 1 when a container was not recorded, 5 when CMD failed, else 0 (a run
-    /// cut short is not a failure).
+    /// was lost for a while, 1 when a container was not recorded or did not run in its `--verify`
+    /// replay, 5 when CMD failed, else 0 (a run cut short is not a failure).
     pub fn exit_code(&self) -> i32 {
         if !self.failed.is_empty() || !self.api_outages.is_empty() {
             exit::RUNTIME
-        } else if !self.missed.is_empty() {
+        } else if !self.missed.is_empty() || !self.verify_failed.is_empty() {
             exit::FINDING
         } else if self.cmd_failed {
             exit::CMD_FAILED

@@ -30,6 +30,8 @@ pub(super) struct Tracked {
     started: Instant,
     /// When it died, from its `die` event's time; None when no `die` event was seen.
     died: Option<Instant>,
+    /// The exit code its `die` event carried.
+    pub exit_code: Option<i64>,
     /// The API outages (indexes into `Outcome::api_outages`) it lived through.
     pub outages: Vec<usize>,
     /// Its recording has been read (at `die`, when its cgroup was found gone, or at the end).
@@ -54,6 +56,7 @@ impl Tracked {
             named_by: None,
             started: Instant::now(),
             died: None,
+            exit_code: None,
             outages,
             finished: false,
         }
@@ -61,6 +64,11 @@ impl Tracked {
 
     pub fn has_info(&self) -> bool {
         self.info.is_some()
+    }
+
+    /// What `docker inspect` said, once it answered.
+    pub fn info(&self) -> Option<&docker::ContainerInfo> {
+        self.info.as_ref()
     }
 
     /// Keeps what `docker inspect` said.
@@ -72,7 +80,10 @@ impl Tracked {
     pub fn saw(&mut self, event: &docker::ContainerEvent) {
         match event.verb() {
             "start" => self.started = instant_of(event.time_nanos),
-            "die" => self.died = Some(instant_of(event.time_nanos)),
+            "die" => {
+                self.died = Some(instant_of(event.time_nanos));
+                self.exit_code = event.exit_code;
+            }
             _ => {}
         }
         if event.name.is_some() {
@@ -218,6 +229,7 @@ mod tests {
             compose_project: service.map(|_| "demo".to_owned()),
             compose_service: service.map(str::to_owned),
             time_nanos: docker::now_nanos(),
+            exit_code: None,
         }
     }
 
@@ -233,6 +245,10 @@ mod tests {
             seccomp: docker::SeccompMode::Default,
             no_new_privileges: false,
             image: "busybox".to_owned(),
+            rootfs: Default::default(),
+            mount_points: Vec::new(),
+            user: String::new(),
+            created_with: Box::default(),
         }
     }
 

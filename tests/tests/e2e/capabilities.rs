@@ -76,7 +76,7 @@ fn least_privilege(
 }
 
 /// The nginx load script, on port 80 with the port-80 config mounted, plus extra `docker run` options.
-fn nginx80_argv(session: &Session, name: &str, extra: &[OsString]) -> Vec<OsString> {
+pub(crate) fn nginx80_argv(session: &Session, name: &str, extra: &[OsString]) -> Vec<OsString> {
     let conf = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/nginx-port80.conf");
     let mut args: Vec<OsString> = vec![
         name.into(),

@@ -6,6 +6,7 @@
 //! - `record_command`: `record -- CMD` on workloads whose syscalls are known (`src/bin/`);
 //! - `containers`: `record --containers` and `check --containers` on real containers;
 //! - `capabilities`: the capability recommendation, proven by running with exactly it;
+//! - `hardening`: read-only root filesystem, tmpfs/volumes and non-root advice, proven by replay;
 //! - `attach`: `record --container` on a container that is already running;
 //! - `ci_workflow`: `check`, `diff`, `merge` and malformed input, on real recordings;
 //! - `doctor`: `doctor` proves this machine can record as root and names what nobody lacks;
@@ -34,6 +35,7 @@ mod containers;
 mod doctor;
 mod faults;
 mod formats;
+mod hardening;
 mod kernel_arming;
 mod limits;
 mod outputs;

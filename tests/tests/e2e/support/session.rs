@@ -127,11 +127,24 @@ impl Session {
     /// `seccomp-profiler record --containers -o DIR/profiles --report-dir DIR/reports -- CMD…`
     /// into a fresh subdirectory `label` of the session's dir; checks that `record` exited 0.
     pub fn record<S: AsRef<OsStr>>(&self, label: &str, cmd: &[S], timeout: Duration) -> Recording {
+        self.record_with(label, &[], cmd, timeout, 0)
+    }
+
+    /// [`Session::record`] with more options to `record` (e.g. `--verify`), expecting exit `code`.
+    pub fn record_with<S: AsRef<OsStr>>(
+        &self,
+        label: &str,
+        options: &[&str],
+        cmd: &[S],
+        timeout: Duration,
+        code: i32,
+    ) -> Recording {
         let root = self.path().join(label);
         let profiles = root.join("profiles");
         let reports = root.join("reports");
         let mut command = profiler_command(["record", "--containers"]);
         command
+            .args(options)
             .arg("-o")
             .arg(&profiles)
             .arg("--report-dir")
@@ -147,8 +160,8 @@ impl Session {
         };
         let foreign = recording.foreign(&format!("sp-{}-", self.test));
         if foreign.is_empty() {
-            recording.output.assert_code(0);
-        } else if recording.output.status.code() == Some(0) {
+            recording.output.assert_code(code);
+        } else if recording.output.status.code() == Some(code) {
             eprintln!("warning: containers of someone else were recorded too: {foreign:?}");
         } else {
             panic!(
