@@ -133,19 +133,19 @@ mod tests {
              3:cpuset:/docker/{id}\n2:cpu,cpuacct:/docker/{id}\n1:net_cls,net_prio:/\n\
              0::/docker/{id}\n"
         );
-        assert_eq!(parse_cgroup2_path(&text).unwrap(), format!("/docker/{id}"));
+        assert_eq!(parse_cgroup2_path(&text).expect("a cgroup2 line"), format!("/docker/{id}"));
         assert_eq!(
-            parse_cgroup2_path(&text).unwrap(),
+            parse_cgroup2_path(&text).expect("a cgroup2 line"),
             expected_cgroup2_paths(id)[0]
         );
-        assert_eq!(parse_cgroup2_path("0::/docker/abc").unwrap(), "/docker/abc");
+        assert_eq!(parse_cgroup2_path("0::/docker/abc").expect("a cgroup2 line"), "/docker/abc");
         // Unified hierarchy, systemd driver.
         let systemd = format!("0::/system.slice/docker-{id}.scope\n");
         assert_eq!(
-            parse_cgroup2_path(&systemd).unwrap(),
+            parse_cgroup2_path(&systemd).expect("a cgroup2 line"),
             expected_cgroup2_paths(id)[1]
         );
-        assert_eq!(parse_cgroup2_path("0::/\n").unwrap(), "/");
+        assert_eq!(parse_cgroup2_path("0::/\n").expect("a cgroup2 line"), "/");
         // v1 only, and a removed cgroup.
         assert!(parse_cgroup2_path("1:name=systemd:/docker/abc\n").is_err());
         assert!(parse_cgroup2_path("0::/docker/abc (deleted)\n").is_err());
@@ -154,7 +154,7 @@ mod tests {
     #[test]
     fn cgroup2_path_of_this_process() {
         // Every process has a "0::" line when a cgroup2 hierarchy exists (this project's machines).
-        let path = cgroup2_path_of_pid(std::process::id()).unwrap();
+        let path = cgroup2_path_of_pid(std::process::id()).expect("this process has a cgroup2 path");
         assert!(path.starts_with('/'), "{path}");
     }
 }
