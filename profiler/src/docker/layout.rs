@@ -133,12 +133,18 @@ mod tests {
              3:cpuset:/docker/{id}\n2:cpu,cpuacct:/docker/{id}\n1:net_cls,net_prio:/\n\
              0::/docker/{id}\n"
         );
-        assert_eq!(parse_cgroup2_path(&text).expect("a cgroup2 line"), format!("/docker/{id}"));
+        assert_eq!(
+            parse_cgroup2_path(&text).expect("a cgroup2 line"),
+            format!("/docker/{id}")
+        );
         assert_eq!(
             parse_cgroup2_path(&text).expect("a cgroup2 line"),
             expected_cgroup2_paths(id)[0]
         );
-        assert_eq!(parse_cgroup2_path("0::/docker/abc").expect("a cgroup2 line"), "/docker/abc");
+        assert_eq!(
+            parse_cgroup2_path("0::/docker/abc").expect("a cgroup2 line"),
+            "/docker/abc"
+        );
         // Unified hierarchy, systemd driver.
         let systemd = format!("0::/system.slice/docker-{id}.scope\n");
         assert_eq!(
@@ -154,7 +160,8 @@ mod tests {
     #[test]
     fn cgroup2_path_of_this_process() {
         // Every process has a "0::" line when a cgroup2 hierarchy exists (this project's machines).
-        let path = cgroup2_path_of_pid(std::process::id()).expect("this process has a cgroup2 path");
+        let path =
+            cgroup2_path_of_pid(std::process::id()).expect("this process has a cgroup2 path");
         assert!(path.starts_with('/'), "{path}");
     }
 }
