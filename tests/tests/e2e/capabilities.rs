@@ -8,24 +8,14 @@
 use std::{collections::BTreeSet, ffi::OsString, path::Path};
 
 use seccomp_profiler_tests::{Report, names};
-use serde_json::Value;
 
 use crate::support::{
-    BUSYBOX, DockerRun, LOAD_TIMEOUT, QUICK_TIMEOUT, Session, docker, security_opts,
+    BUSYBOX, DockerRun, LOAD_TIMEOUT, QUICK_TIMEOUT, Session, docker, security_opts, strings,
 };
 
 /// Port 80 on the host network: binding it checks CAP_NET_BIND_SERVICE (the host keeps
 /// net.ipv4.ip_unprivileged_port_start at 1024; Docker lowers it only in a container's own netns).
 const NGINX_80: &str = "http://127.0.0.1:80";
-
-fn strings(value: &Value) -> BTreeSet<String> {
-    value
-        .as_array()
-        .unwrap_or_else(|| panic!("expected an array, got {value}"))
-        .iter()
-        .map(|v| v.as_str().expect("a string").to_owned())
-        .collect()
-}
 
 /// `capabilities.used` and the docker flags of the recommendation, with the invariant of the
 /// acceptance list checked on the way: every recommended capability was used with a grant.
@@ -36,7 +26,7 @@ fn recommended(report: &Report) -> BTreeSet<String> {
         "no capabilities in the report (cap_capable needs Linux ≥ 6.14): {}",
         report.json
     );
-    let used = strings(&caps["used"]);
+    let used = strings::<BTreeSet<String>>(&caps["used"]);
     let granted: BTreeSet<String> = caps["checks"]
         .as_array()
         .expect("checks")
@@ -48,7 +38,7 @@ fn recommended(report: &Report) -> BTreeSet<String> {
         used, granted,
         "`used` must be exactly the capabilities checked with a grant"
     );
-    let add = strings(&report.json["recommendation"]["cap_add"]);
+    let add = strings::<BTreeSet<String>>(&report.json["recommendation"]["cap_add"]);
     let used_short: BTreeSet<String> = used
         .iter()
         .map(|cap| cap.trim_start_matches("CAP_").to_owned())

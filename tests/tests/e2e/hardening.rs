@@ -14,18 +14,9 @@ use crate::{
     capabilities::nginx80_argv,
     support::{
         BUSYBOX, DockerRun, LOAD_TIMEOUT, QUICK_TIMEOUT, Session, check_nginx, check_redis, docker,
-        value,
+        strings, value,
     },
 };
-
-fn strings(value: &Value) -> Vec<String> {
-    value
-        .as_array()
-        .unwrap_or_else(|| panic!("expected an array, got {value}"))
-        .iter()
-        .map(|v| v.as_str().expect("a string").to_owned())
-        .collect()
-}
 
 /// The report's `hardening`, with the invariant every advice must keep: when read-only is
 /// advised, every written path lies under one of its tmpfs mounts or volumes.
@@ -38,7 +29,7 @@ fn hardening(report: &Report) -> &Value {
             .chain(hardening["volumes"].as_array().into_iter().flatten())
             .map(|m| m["path"].as_str().expect("path").to_owned())
             .collect();
-        for written in strings(&hardening["written"]) {
+        for written in strings::<Vec<String>>(&hardening["written"]) {
             assert!(
                 mounts.iter().any(|m| written.starts_with(&format!("{m}/"))),
                 "{written} is covered by none of {mounts:?}"
@@ -50,7 +41,7 @@ fn hardening(report: &Report) -> &Value {
 
 /// `recommendation.docker_args`: the whole recommendation as `docker run` options.
 fn docker_args(report: &Report) -> Vec<OsString> {
-    strings(&report.json["recommendation"]["docker_args"])
+    strings::<Vec<String>>(&report.json["recommendation"]["docker_args"])
         .into_iter()
         .map(OsString::from)
         .collect()
@@ -102,7 +93,7 @@ fn nginx_on_port_80_runs_read_only_with_the_recommended_tmpfs_and_keeps_root() {
     assert_eq!(advice["read_only"], true, "{advice}");
     // nginx.conf: `pid /run/nginx.pid`; /run is empty in the image, owned by root, 0755.
     assert!(
-        strings(&advice["written"]).contains(&"/run/nginx.pid".to_owned()),
+        strings::<Vec<String>>(&advice["written"]).contains(&"/run/nginx.pid".to_owned()),
         "{advice}"
     );
     let run = (advice["tmpfs"].as_array().expect("tmpfs").iter())
@@ -178,7 +169,7 @@ fn redis_keeps_its_dump_in_a_volume_and_replays_with_bgsave() {
     let advice = hardening(&report);
     assert_eq!(advice["read_only"], true, "{advice}");
     assert!(
-        strings(&advice["written"]).contains(&"/data/dump.rdb".to_owned()),
+        strings::<Vec<String>>(&advice["written"]).contains(&"/data/dump.rdb".to_owned()),
         "BGSAVE writes /data/dump.rdb: {advice}"
     );
     let data = (advice["volumes"].as_array().expect("volumes").iter())

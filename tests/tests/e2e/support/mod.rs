@@ -58,3 +58,13 @@ pub fn wait_for(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) 
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// The strings of a JSON array from a report, in any collection; a test fails on anything else.
+pub fn strings<C: FromIterator<String>>(value: &serde_json::Value) -> C {
+    value
+        .as_array()
+        .unwrap_or_else(|| panic!("expected an array, got {value}"))
+        .iter()
+        .map(|v| v.as_str().expect("a string").to_owned())
+        .collect()
+}
