@@ -44,6 +44,22 @@ const SIGNAL_RETURN: [(&str, &str); 2] = [
     ),
 ];
 
+/// Ending one's own thread or process grants nothing, and refusing it cannot stop anything: glibc
+/// retries a refused `exit` forever, so a thread whose exit the recording never saw spins at 100 %
+/// CPU under the profile (seen: `git gc`'s threads, recorded under a load where they were still
+/// alive when the process ended). A thread that ends through `exit` or a process killed by a
+/// signal makes none of these; whether a run ends that way is timing, so both are always allowed.
+const EXITS: [(&str, &str); 2] = [
+    (
+        "exit",
+        "a thread ends through it; refused, glibc retries it forever (the thread spins at 100 % CPU)",
+    ),
+    (
+        "exit_group",
+        "a process ends through it; refused, glibc falls back to exit and spins or crashes",
+    ),
+];
+
 /// The compat (ia32/arm) counterpart, needed only when 32-bit code ran.
 const COMPAT_SIGNAL_RETURN: (&str, &str) = (
     "sigreturn",
@@ -100,6 +116,7 @@ fn implied(named: &Named, flags: u32) -> Vec<ImpliedEntry> {
     let concurrent = SPAWNS_TASKS.iter().any(|name| seen.contains(name));
     let mut implied: Vec<ImpliedEntry> = SIGNAL_RETURN
         .iter()
+        .chain(&EXITS)
         .chain(compat_ran.then_some(&COMPAT_SIGNAL_RETURN))
         .chain(concurrent.then_some(&CONCURRENCY))
         .filter(|(name, _)| !seen.contains(name) && syscalls::is_known_name(name))
@@ -329,7 +346,13 @@ mod tests {
             .collect();
         assert_eq!(
             implied,
-            ["restart_syscall", "rt_sigreturn", "sigreturn"],
+            [
+                "exit",
+                "exit_group",
+                "restart_syscall",
+                "rt_sigreturn",
+                "sigreturn"
+            ],
             "32-bit code ran, so sigreturn too"
         );
         assert_eq!(
@@ -340,6 +363,8 @@ mod tests {
                 .collect::<Vec<_>>(),
             [
                 "execve",
+                "exit",
+                "exit_group",
                 "read",
                 "restart_syscall",
                 "rt_sigreturn",
@@ -365,7 +390,16 @@ mod tests {
             .iter()
             .map(|i| i.name.as_str())
             .collect();
-        assert_eq!(implied, ["futex", "restart_syscall", "rt_sigreturn"]);
+        assert_eq!(
+            implied,
+            [
+                "exit",
+                "exit_group",
+                "futex",
+                "restart_syscall",
+                "rt_sigreturn"
+            ]
+        );
         let single = Recording {
             observed: vec![observed(TABLE_NATIVE, 0)],
             ..Recording::default()

@@ -170,6 +170,73 @@ fn replay_allows_the_recording_and_denies_anything_else() {
     assert!(denied.stderr.contains("ioprio_get failed"), "{denied}");
 }
 
+/// A thread ending is a code path a recording may not take (here its threads are still alive when
+/// the process ends), and glibc retries a refused `exit` forever. So `exit` is always implied: the
+/// run whose threads end finishes under the profile of the run whose threads did not. The same
+/// profile without `exit` is the control: it hangs, with the threads spinning.
+#[test]
+fn threads_ending_under_a_profile_recorded_without_it_do_not_hang() {
+    let dir = tempdir();
+    let paths = RecordPaths::new(dir.path(), "thread-exit");
+    let recorded = record(&paths, &[workload("thread-exit")], TIMEOUT);
+    assert!(
+        recorded.stdout.contains("thread-exit: 4 threads done"),
+        "{recorded}"
+    );
+    let report = paths.report();
+    assert!(
+        !report.seen().contains("exit"),
+        "the recorded run ends no thread: {:#}",
+        report.json
+    );
+    assert!(report.implied().contains("exit"), "{:#}", report.json);
+    assert!(paths.profile().allowed().contains("exit"));
+
+    let join = [workload("thread-exit"), "--join".into()];
+    let joined = run(&mut exec_command(&paths.profile, &join), TIMEOUT);
+    joined.assert_code(0);
+    assert!(
+        joined.stdout.contains("thread-exit: 4 threads done"),
+        "{joined}"
+    );
+
+    let trimmed = dir.path().join("without-exit.json");
+    paths.profile().write_without("exit", &trimmed);
+    let hung = spawn(&mut exec_command(&trimmed, &join));
+    let cpu_before = cpu_ticks(hung.pid());
+    std::thread::sleep(Duration::from_secs(3));
+    let cpu_after = cpu_ticks(hung.pid());
+    // SAFETY: kill() on the pid of a child this test started and has not reaped.
+    unsafe { libc::kill(libc::pid_t::try_from(hung.pid()).expect("a pid"), libc::SIGKILL) };
+    let killed = hung.wait(TIMEOUT);
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&killed.status),
+        Some(libc::SIGKILL),
+        "without exit the run must still be running (spinning) after 3 s: {killed}"
+    );
+    let ticks_per_second = u64::try_from(
+        // SAFETY: sysconf reads a configuration value and touches no memory.
+        unsafe { libc::sysconf(libc::_SC_CLK_TCK) },
+    )
+    .expect("clock ticks per second");
+    assert!(
+        cpu_after - cpu_before >= ticks_per_second,
+        "the threads whose exit is refused spin: {} ticks of CPU in 3 s",
+        cpu_after - cpu_before
+    );
+}
+
+/// User + system CPU time of a process, in clock ticks (`/proc/PID/stat` fields 14 and 15).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .unwrap_or_else(|err| panic!("cannot read /proc/{pid}/stat: {err}"));
+    // The command name (field 2) may hold spaces; the fields after its closing parenthesis don't.
+    let after_name = &stat[stat.rfind(')').expect("a command name in /proc/PID/stat") + 2..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // after_name starts at field 3 (state): utime is field 14, stime field 15.
+    fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime")
+}
+
 #[test]
 fn probe_syscalls_not_seen_get_enosys() {
     let dir = tempdir();
