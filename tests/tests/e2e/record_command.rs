@@ -207,7 +207,12 @@ fn threads_ending_under_a_profile_recorded_without_it_do_not_hang() {
     std::thread::sleep(Duration::from_secs(3));
     let cpu_after = cpu_ticks(hung.pid());
     // SAFETY: kill() on the pid of a child this test started and has not reaped.
-    unsafe { libc::kill(libc::pid_t::try_from(hung.pid()).expect("a pid"), libc::SIGKILL) };
+    unsafe {
+        libc::kill(
+            libc::pid_t::try_from(hung.pid()).expect("a pid"),
+            libc::SIGKILL,
+        )
+    };
     let killed = hung.wait(TIMEOUT);
     assert_eq!(
         std::os::unix::process::ExitStatusExt::signal(&killed.status),
