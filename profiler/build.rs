@@ -28,14 +28,23 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// When set, `SP_BUILD_COMMIT` verbatim instead of asking git (`<hash> <date>`).
+const COMMIT_OVERRIDE: &str = "SECCOMP_PROFILER_BUILD_COMMIT";
+
 /// Sets the `SP_BUILD_*` variables `cli.rs` reads with `env!`. `SP_BUILD_COMMIT` is `<hash> <date>`
 /// or `commit unknown`.
 fn build_info() {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let commit = commit(&workspace).map_or_else(
-        || "commit unknown".to_owned(),
-        |(hash, date)| format!("{hash} {date}"),
-    );
+    // `cargo xtask dist` builds a second time from a copy of the source without `.git` and
+    // must get the same bytes, so it names the commit itself.
+    println!("cargo:rerun-if-env-changed={COMMIT_OVERRIDE}");
+    let commit = match std::env::var(COMMIT_OVERRIDE) {
+        Ok(given) if !given.trim().is_empty() => given.trim().to_owned(),
+        _ => commit(&workspace).map_or_else(
+            || "commit unknown".to_owned(),
+            |(hash, date)| format!("{hash} {date}"),
+        ),
+    };
     println!("cargo:rustc-env=SP_BUILD_COMMIT={commit}");
 
     let lock = workspace.join("Cargo.lock");

@@ -70,6 +70,7 @@ pub fn build(check: bool) -> Result<Artifacts> {
     let stamp = Stamp {
         epoch: source_date_epoch()?,
         commit: commit(),
+        version_commit: version_commit(),
     };
     let first = build_from(workspace::root(), &cargo_target, &dist, &stamp)?;
     if check {
@@ -95,6 +96,8 @@ pub fn build(check: bool) -> Result<Artifacts> {
 struct Stamp {
     epoch: u64,
     commit: String,
+    /// What `--version` names (`<12-digit hash> <commit date>`), handed to both builds.
+    version_commit: String,
 }
 
 /// `SOURCE_DATE_EPOCH` when set, else the committer time of `HEAD`.
@@ -112,6 +115,15 @@ fn source_date_epoch() -> Result<u64> {
         .trim()
         .parse()
         .context("parse `git log -1 --format=%ct`")
+}
+
+/// The `--version` commit as `profiler/build.rs` words it from git, or `commit unknown`.
+fn version_commit() -> String {
+    cmd::output(cmd::new("git").args(["log", "-1", "--abbrev=12", "--format=%h %cs", "HEAD"]))
+        .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        .ok()
+        .filter(|text| !text.is_empty())
+        .unwrap_or_else(|| "commit unknown".to_owned())
 }
 
 fn commit() -> String {
@@ -166,6 +178,8 @@ fn build_from(src: &Path, cargo_target: &Path, out: &Path, stamp: &Stamp) -> Res
             .env("CARGO_TARGET_DIR", cargo_target)
             .env("RUSTC_WRAPPER", &wrapper)
             .env("SOURCE_DATE_EPOCH", stamp.epoch.to_string())
+            // The copy the check builds from has no `.git`: both builds name the same commit.
+            .env("SECCOMP_PROFILER_BUILD_COMMIT", &stamp.version_commit)
             .args(["build", "--release", "--locked", "-p", NAME, "--bin", NAME]),
     )?;
     let binary = cargo_target.join("release").join(NAME);
