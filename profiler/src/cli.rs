@@ -76,7 +76,7 @@ pub enum Command {
 ///                                      allow-all seccomp filter right before it, the same gate a
 ///                                      container runtime passes, so nothing the launcher does is recorded.
 ///   record --container NAME|ID         a running Docker container, from now on (its start-up is not seen).
-///   record --containers -o DIR -- CMD
+///   record --containers [-o DIR] -- CMD
 ///                                      every container started while CMD runs (docker run, docker-compose
 ///                                      up, a test script), each from its first syscall after the runtime
 ///                                      installs its seccomp filter; one profile per container, named after
@@ -94,8 +94,8 @@ pub enum Command {
 pub struct RecordArgs {
     /// Write the profile here (atomically) instead of to stdout; `*.yaml`/`*.yml` with --format k8s
     /// only. Without -o the profile is the only thing on stdout: CMD's own stdout goes to stderr.
-    /// With --containers (required there): a directory, created if missing, that receives one
-    /// `<service or name>.json` (`.yaml` for k8s) per container.
+    /// With --containers: a directory (default: the current directory), created if missing, that
+    /// receives one `<service or name>.json` (`.yaml` for k8s) per container.
     #[arg(short, long, value_name = "FILE|DIR")]
     pub output: Option<PathBuf>,
 

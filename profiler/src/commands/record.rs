@@ -1,7 +1,7 @@
 //! `seccomp-profiler record`: checks where the outputs go, before anything runs, then hands the
 //! target to the recording pipeline with a sink that writes each finished recording (profile in
 //! the chosen format, report) and prints its summary. With the profile on stdout, CMD's own stdout
-//! goes to stderr; `--containers` needs `-o DIR`.
+//! goes to stderr; `--containers` writes into `-o DIR`, the current directory by default.
 
 use std::{
     ffi::OsStr,
@@ -24,12 +24,9 @@ pub fn run(args: RecordArgs, verbose: u8) -> anyhow::Result<i32> {
     };
     let mut sink = match &target {
         Target::Containers { .. } => {
-            let Some(dir) = args.output else {
-                return exit::input(
-                    "record --containers writes one profile per container into a directory: \
-                     give it with -o DIR (created if missing)",
-                );
-            };
+            // The CLI contract's `--containers [-o DIR]`: the current directory by default,
+            // which --help says and the summary names with every profile it writes.
+            let dir = args.output.unwrap_or_else(|| PathBuf::from("."));
             writer::ensure_dir("output", &dir)?;
             if let Some(reports) = &args.report_dir {
                 writer::ensure_dir("report", reports)?;
