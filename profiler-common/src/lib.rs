@@ -62,6 +62,12 @@ pub mod maps {
     /// `Queue<[u8; CGROUP_PATH_MAX]>`: the cgroup2 paths of cgroups `cgroup_mkdir` should have
     /// armed while every slot was taken, so userspace can name each container it did not record.
     pub const MISSED: &str = "MISSED";
+
+    // --- Seeing denials (issue 12 part A) ---
+    /// `PerCpuHashMap<DenialKey, Denial>`: calls of gated threads that seccomp refused (they
+    /// reached `sys_exit` without passing `sys_enter`), per target, table, syscall and errno.
+    /// Written by `sys_exit`; read (and emptied per slot) by userspace.
+    pub const DENIALS: &str = "DENIALS";
 }
 
 /// Room in [`maps::MISSED`]: containers named as missed when all slots were taken (more are
@@ -117,12 +123,26 @@ pub struct Mark {
 const _: () = assert!(core::mem::size_of::<Mark>() == 8);
 
 impl Mark {
+    /// `syscall` of a thread between two syscalls: `sys_exit` resets it to this, `sys_enter`
+    /// overwrites it. A `sys_exit` that finds it still here had no `sys_enter`: seccomp refused
+    /// the call (design.md §15).
+    pub const NOT_IN_SYSCALL: u32 = u32::MAX;
+    /// `syscall` of a thread that was just marked, forked or exec'd: its next `sys_exit` (a new
+    /// task's first return from clone/fork, the return from execve, the end of the syscall a
+    /// thread was in when userspace marked it) legitimately has no `sys_enter` of its own.
+    pub const FRESH: u32 = u32::MAX - 1;
+
     pub const fn new(slot: u32) -> Mark {
         Mark {
             slot: slot as u16,
             execed: 0,
-            syscall: u32::MAX,
+            syscall: Mark::FRESH,
         }
+    }
+
+    /// Whether `syscall` names a syscall in progress (not one of the sentinels above).
+    pub const fn in_syscall(&self) -> bool {
+        self.syscall < Mark::FRESH
     }
 }
 
@@ -203,7 +223,9 @@ pub mod stats {
     pub const PENDING_FAILED: u32 = 2;
     /// A watched cgroup was created but no target slot was free: it was not recorded.
     pub const SLOTS_EXHAUSTED: u32 = 3;
-    pub const COUNT: u32 = 4;
+    /// A refused call could not be counted (DENIALS full).
+    pub const DENIALS_LOST: u32 = 4;
+    pub const COUNT: u32 = 5;
 }
 
 /// A recorded cgroup: which slot of the count arrays it owns and how its gate opens.
@@ -246,6 +268,37 @@ pub const fn comm_index(slot: u32, table: u32, nr: u32) -> u32 {
 pub const COUNTS_ENTRIES: u32 = MAX_TARGETS * TABLES;
 pub const FIRST_COMM_ENTRIES: u32 = COUNTS_ENTRIES * NR_SLOTS as u32;
 
+// --- Seeing denials (issue 12 part A) ---
+
+/// Room in [`maps::DENIALS`]: distinct (target, table, syscall, errno) refusals. One more is
+/// counted in `stats::DENIALS_LOST`, never dropped silently.
+pub const DENIALS_MAX: u32 = 4096;
+
+/// Key of [`maps::DENIALS`]. `errno` is the refused call's return negated: 1 (EPERM) for a
+/// profile's default action, 38 (ENOSYS) for runc's stub above the highest named syscall and for
+/// `clone3`-style rules, any other value a rule's `errnoRet`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DenialKey {
+    pub slot: u32,
+    /// `TABLE_*`.
+    pub table: u32,
+    pub nr: u32,
+    pub errno: u32,
+}
+const _: () = assert!(core::mem::size_of::<DenialKey>() == 16);
+
+/// Per-CPU value of [`maps::DENIALS`]: refusals on that CPU, and the first one's time
+/// (`bpf_ktime_get_ns`) and comm, so userspace names the first command across CPUs.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Denial {
+    pub count: u64,
+    pub first_ns: u64,
+    pub comm: [u8; 16],
+}
+const _: () = assert!(core::mem::size_of::<Denial>() == 32);
+
 #[cfg(feature = "user")]
 mod pod {
     // SAFETY: both are #[repr(C)], made of u32s with no padding (size asserted above), valid for
@@ -259,4 +312,8 @@ mod pod {
     unsafe impl aya::Pod for super::Mark {}
     // SAFETY: #[repr(C)] [u8; 16], u32, u32: 24 bytes, no padding.
     unsafe impl aya::Pod for super::CapFirst {}
+    // SAFETY: #[repr(C)] four u32s: 16 bytes, no padding.
+    unsafe impl aya::Pod for super::DenialKey {}
+    // SAFETY: #[repr(C)] u64, u64, [u8; 16]: 32 bytes, no padding.
+    unsafe impl aya::Pod for super::Denial {}
 }

@@ -138,8 +138,8 @@ fn mark<C: aya_ebpf::EbpfContext>(ctx: &C, tid: u32, mark: Mark) {
 /// return value; only 0 opens the gate. Linux ≥ 4.17 (raw tracepoints).
 /// <https://elixir.bootlin.com/linux/v6.18/source/include/trace/events/syscalls.h>
 ///
-/// Fires on every syscall of the machine, but only threads with a filter install in flight do any
-/// work: a tid lookup in an almost always empty map.
+/// Fires on every syscall of the machine: a tid lookup in MARKS (marked threads go to
+/// [`crate::denials`]) and one in PENDING, an almost always empty map, for the others.
 #[raw_tracepoint(tracepoint = "sys_exit")]
 pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
     let _ = try_sys_exit(&ctx);
@@ -150,6 +150,11 @@ pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
 fn try_sys_exit(ctx: &RawTracePointContext) -> Option<()> {
     let pid_tgid = bpf_get_current_pid_tgid();
     let tid = pid_tgid as u32;
+    // A marked thread never has an install in flight (only unmarked ones are tracked): it is the
+    // denial counter's.
+    if crate::denials::on_exit(ctx, tid) {
+        return None;
+    }
     // SAFETY: copied out before the entry is removed.
     let pending = *unsafe { PENDING.get(&tid) }?;
     let _ = PENDING.remove(&tid);
@@ -198,7 +203,7 @@ fn try_fork(ctx: &RawTracePointContext) -> Option<()> {
         ctx,
         child_tid as u32,
         Mark {
-            syscall: u32::MAX,
+            syscall: Mark::FRESH,
             ..parent
         },
     );
@@ -237,7 +242,7 @@ fn try_exec(ctx: &RawTracePointContext) -> Option<()> {
         tid,
         Mark {
             execed: 1,
-            syscall: u32::MAX,
+            syscall: Mark::FRESH,
             ..previous
         },
     );

@@ -8,6 +8,7 @@
 //!   and dropped at exit, the GATE_ON_EXEC path.
 //! - [`syscalls`]: the `sys_enter` hot path, counting per target and syscall table.
 //! - [`caps`]: capability checks (`cap_capable`).
+//! - [`denials`]: calls seccomp refused (a gated thread's `sys_exit` without `sys_enter`).
 //! - [`cgroups`]: arming new cgroups under watched prefixes (`cgroup_mkdir`).
 //! - [`noop`]: empty programs, the benchmark's floor.
 //! - [`maps`], [`globals`], [`stats`], [`abi`]: what they share.
@@ -22,6 +23,7 @@
 mod abi;
 mod caps;
 mod cgroups;
+mod denials;
 mod gate;
 mod globals;
 mod maps;

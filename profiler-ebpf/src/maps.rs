@@ -3,12 +3,12 @@
 
 use aya_ebpf::{
     macros::map,
-    maps::{Array, HashMap, PerCpuArray, Queue},
+    maps::{Array, HashMap, PerCpuArray, PerCpuHashMap, Queue},
 };
 use profiler_common::{
-    CAP_BUCKETS, CAP_SLOTS, CGROUP_PATH_MAX, COUNTS_ENTRIES, CapFirst, FIRST_COMM_ENTRIES,
-    MAX_TARGETS, MISSED_MAX, Mark, NR_SLOTS, Pending, Target, WATCH_PREFIX_SLOTS, WatchPrefix,
-    stats,
+    CAP_BUCKETS, CAP_SLOTS, CGROUP_PATH_MAX, COUNTS_ENTRIES, CapFirst, DENIALS_MAX, Denial,
+    DenialKey, FIRST_COMM_ENTRIES, MAX_TARGETS, MISSED_MAX, Mark, NR_SLOTS, Pending, Target,
+    WATCH_PREFIX_SLOTS, WatchPrefix, stats,
 };
 
 /// cgroup id → target. Written by userspace; read on every syscall on the machine.
@@ -72,3 +72,12 @@ pub static SLOT_PATHS: Array<[u8; CGROUP_PATH_MAX]> = Array::with_max_entries(MA
 /// `cgroup_mkdir`, drained by userspace, which names each container it could not record.
 #[map]
 pub static MISSED: Queue<[u8; CGROUP_PATH_MAX]> = Queue::with_max_entries(MISSED_MAX, 0);
+
+// --- Seeing denials (issue 12 part A) ---
+
+/// Calls of gated threads that seccomp refused, per (slot, table, nr, errno). Per-CPU, so counts
+/// are exact without atomics; an update from a BPF program touches only this CPU's value. Written
+/// by `sys_exit` (`crate::denials`); read and emptied per slot by userspace.
+#[map]
+pub static DENIALS: PerCpuHashMap<DenialKey, Denial> =
+    PerCpuHashMap::with_max_entries(DENIALS_MAX, 0);

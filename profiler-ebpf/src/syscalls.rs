@@ -55,7 +55,8 @@ fn try_sys_enter(ctx: &RawTracePointContext) -> Option<()> {
     match MARKS.get_ptr_mut(&tid) {
         // SAFETY: the entry belongs to this thread, the only writer of its `syscall` field.
         Some(mark) => unsafe {
-            // Written only on a change: a thread repeating one syscall keeps the cache line clean.
+            // `sys_exit` resets it after every call (crate::denials): an exit without this store
+            // is a call seccomp refused.
             if (*mark).syscall != id as u32 {
                 (*mark).syscall = id as u32;
             }
@@ -116,7 +117,7 @@ fn note_first_comm(index: u32) {
 /// Whether the current task is in a 32-bit syscall (x86: `TS_COMPAT` in `thread_info.status`, set
 /// on every int80/sysenter entry; this is what seccomp's own `syscall_get_arch` uses).
 #[inline(always)]
-fn is_compat_task() -> bool {
+pub(crate) fn is_compat_task() -> bool {
     let offset = TASK_STATUS_OFFSET.load();
     if offset == 0 {
         return false;

@@ -162,14 +162,27 @@ pub struct ExecArgs {
 ///   check --profile FILE -- CMD
 ///   check --profile FILE --container NAME|ID
 ///   check --containers --profile DIR -- CMD    each container CMD starts, against DIR/<service or name>.json
+///
+/// With --enforce the workload runs under its profile and every call seccomp refuses is counted
+/// in the kernel (exit 1 lists them, even when the program swallowed the error):
+///   check --enforce --profile FILE -- CMD       CMD under FILE, applied as `exec` applies it
+///   check --enforce --containers -- CMD         each container CMD starts, under its own
+///                                               --security-opt seccomp=…; denials per container
+///   check --enforce --container NAME|ID         a running container under its own profile
+/// A thread whose `exit` is refused spins forever: bound such runs with --duration.
 #[derive(Debug, clap::Args)]
 #[command(after_help = crate::exit::help_text(), verbatim_doc_comment)]
 pub struct CheckArgs {
     /// The checked-in profile the run must stay within. With --containers: the directory of
     /// checked-in profiles, one `<service or name>.json` per container (as `record --containers -o
-    /// DIR` writes them).
-    #[arg(long, value_name = "FILE|DIR")]
-    pub profile: PathBuf,
+    /// DIR` writes them). With --enforce: the profile CMD runs under (not with --container(s)).
+    #[arg(long, value_name = "FILE|DIR", required_unless_present = "enforce")]
+    pub profile: Option<PathBuf>,
+
+    /// Run the workload under the profile and fail (exit 1) on every call seccomp refuses, counted
+    /// in the kernel per syscall and errno, with the first command refused (needs Linux ≥ 5.11).
+    #[arg(long, conflicts_with = "update")]
+    pub enforce: bool,
 
     /// Rewrite the profile to also allow what this run did (the merge of both), instead of failing.
     #[arg(long)]

@@ -118,6 +118,10 @@ pub struct Recording {
     pub flags: u32,
     /// Capability checks, sorted by capability number; None when the kernel cannot trace them.
     pub capabilities: Option<Vec<CapCheck>>,
+    /// Calls seccomp refused to gated threads (design.md §15), sorted by (table, nr, errno).
+    pub denials: Vec<denials::Refusal>,
+    /// Refusals not counted because DENIALS was full (machine-wide).
+    pub denials_lost: u64,
 }
 
 /// Checks of one capability by gated threads after their first exec past the gate.
@@ -401,6 +405,7 @@ impl Tracer {
         paths
             .set(slot, [0; CGROUP_PATH_MAX], 0)
             .map_err(map_err(maps::SLOT_PATHS))?;
+        self.clear_denials(slot)?;
         let mut queue: Queue<&mut MapData, u32> = self.open_mut(maps::FREE_SLOTS)?;
         queue.push(slot, 0).map_err(map_err(maps::FREE_SLOTS))
     }
@@ -448,7 +453,7 @@ impl Tracer {
                 vm_accounting_probes: probes[cap],
                 other_cred: other_cred[cap],
                 first_comm: nul_terminated(&first.comm),
-                first_syscall: (first.syscall != u32::MAX).then_some(first.syscall),
+                first_syscall: (first.syscall < Mark::FRESH).then_some(first.syscall),
             });
         }
         Ok(checks)
@@ -549,6 +554,8 @@ impl Tracer {
         recording.out_of_range = stat(stats::OUT_OF_RANGE)?;
         recording.pending_failed = stat(stats::PENDING_FAILED)?;
         recording.slots_exhausted = stat(stats::SLOTS_EXHAUSTED)?;
+        recording.denials_lost = stat(stats::DENIALS_LOST)?;
+        recording.denials = self.denials(slot)?;
         recording.flags = self.slot_flags(slot)?;
         recording.capabilities = if self.capabilities {
             Some(self.read_capabilities(slot)?)
@@ -627,6 +634,9 @@ pub fn attach_noop() -> Result<Ebpf, TracerError> {
     attach_raw(&mut ebpf, "noop_sys_exit", "sys_exit")?;
     Ok(ebpf)
 }
+
+#[path = "tracer_denials.rs"]
+pub mod denials;
 
 /// How often the record loop polls (child exit, progress, eBPF logs).
 pub const POLL_INTERVAL: Duration = Duration::from_millis(100);

@@ -12,6 +12,8 @@ use std::{
 
 use anyhow::Context as _;
 
+mod enforce;
+
 use crate::{
     cli::CheckArgs,
     exit,
@@ -29,27 +31,33 @@ pub struct Outside {
 }
 
 pub fn run(args: CheckArgs, verbose: u8) -> anyhow::Result<i32> {
-    let target = Target::new(args.cmd, args.user, args.container, args.containers);
     let options = Options {
         duration: args.duration,
         verbose: verbose > 0,
         verify: false,
     };
-    if let Target::Containers { cmd } = &target {
-        return check_containers(&args.profile, args.update, cmd, &target, &options);
+    if args.enforce {
+        return enforce::run(args, &options);
     }
-    let profile = super::load_profile(&args.profile)?;
-    if args.update && !crate::profile::is_profile_json(&crate::profile::read_text(&args.profile)?) {
+    let Some(profile_path) = args.profile.clone() else {
+        return exit::input("--profile is required (unless --enforce)");
+    };
+    let target = Target::new(args.cmd, args.user, args.container, args.containers);
+    if let Target::Containers { cmd } = &target {
+        return check_containers(&profile_path, args.update, cmd, &target, &options);
+    }
+    let profile = super::load_profile(&profile_path)?;
+    if args.update && !crate::profile::is_profile_json(&crate::profile::read_text(&profile_path)?) {
         return exit::input(format!(
             "{}: --update rewrites the profile as Docker/OCI JSON, and this file is another form \
              (a SeccompProfile manifest, an OCI config.json, or YAML); check --update a JSON \
              profile instead (`seccomp-profiler merge FILE -o PROFILE.json` makes one)",
-            args.profile.display()
+            profile_path.display()
         ));
     }
     let update = args
         .update
-        .then(|| Destination::check("profile", &args.profile))
+        .then(|| Destination::check("profile", &profile_path))
         .transpose()?;
     let report = (args.report.as_deref())
         .map(|path| Destination::check("report", path))
@@ -60,7 +68,7 @@ pub fn run(args: CheckArgs, verbose: u8) -> anyhow::Result<i32> {
             .flatten()
             .collect::<Vec<_>>(),
     )?;
-    let mut collected = Collect::new(args.profile.display().to_string());
+    let mut collected = Collect::new(profile_path.display().to_string());
     let outcome = recording::run(&target, &options, &mut collected)?;
     let Some(finished) = collected.recordings.pop() else {
         return Err(anyhow::anyhow!("the recording produced nothing to check"));
@@ -72,10 +80,10 @@ pub fn run(args: CheckArgs, verbose: u8) -> anyhow::Result<i32> {
         Target::Container { name } => format!("container {name}"),
         _ => format!("`{}`", finished.built.report.run.command.join(" ")),
     };
-    let hint = format!("--profile {}", args.profile.display());
+    let hint = format!("--profile {}", profile_path.display());
     let failed = judge(
         &what,
-        &args.profile,
+        &profile_path,
         &profile,
         &finished.built,
         update.as_ref(),

@@ -24,6 +24,26 @@ pub struct Report {
     pub hardening: Option<crate::hardening::Hardening>,
     /// Anything that makes this recording less than complete; empty when it is complete.
     pub warnings: Vec<String>,
+    /// Calls seccomp refused to the workload (design.md §15): only when it ran under a filter that
+    /// denies something (`check --enforce`, `watch`, a container's own profile). Sorted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub denied_syscalls: Vec<DeniedEntry>,
+}
+
+/// One syscall (of one table) seccomp refused with one errno.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DeniedEntry {
+    /// The syscall's name, or `#<number>` when libseccomp has none for it.
+    pub name: String,
+    /// The libseccomp name of the syscall table, e.g. SCMP_ARCH_X86_64.
+    pub arch: &'static str,
+    pub number: u32,
+    /// What the call returned: 1 (EPERM) is a profile's default action, 38 (ENOSYS) runc's stub
+    /// or a probe rule like `clone3`'s; 0 when it returned no errno.
+    pub errno: u32,
+    pub errno_name: String,
+    pub count: u64,
+    pub first_comm: String,
 }
 
 #[derive(Debug, Serialize)]

@@ -194,6 +194,7 @@ pub fn build(
         unnamed_syscalls: named.unnamed,
         implied_syscalls: implied,
         warnings,
+        denied_syscalls: super::denied::name(recording),
     };
     Ok(Built {
         profile,
@@ -207,7 +208,7 @@ struct Named {
     unnamed: Vec<UnnamedEntry>,
 }
 
-fn table_arch(table: u32) -> Option<Arch> {
+pub(super) fn table_arch(table: u32) -> Option<Arch> {
     let family = Arch::native_family();
     match table {
         TABLE_NATIVE => family.first().copied(),
@@ -254,6 +255,13 @@ fn name_syscalls(recording: &Recording) -> Named {
 
 fn incompleteness(recording: &Recording) -> Vec<String> {
     let mut warnings = Vec::new();
+    if recording.denials_lost > 0 {
+        warnings.push(format!(
+            "{} refused call(s) could not be counted (the kernel-side denial table was full): the \
+             denial list is incomplete",
+            recording.denials_lost
+        ));
+    }
     if recording.mark_failed > 0 {
         warnings.push(format!(
             "{} thread(s) could not be tracked (the kernel-side thread table was full): their syscalls are missing",

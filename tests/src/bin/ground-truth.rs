@@ -10,7 +10,9 @@
 //!
 //! With `--extra` it also calls `sched_get_priority_max(SCHED_OTHER)`, which it never calls
 //! otherwise: under a profile recorded without `--extra` that call must be denied, and the process
-//! says so and exits 3. Any other failed call is reported and exits 1.
+//! says so and exits 3. Any other failed call is reported and exits 1. `--extra-ignored` makes the
+//! same call and ignores its failure (exits 0 either way), the way many programs swallow an EPERM:
+//! only a denial counter can tell that it was refused.
 //!
 //! The whole syscall set is meant to be the same on every run (the determinism test relies on it);
 //! the one timing-dependent call, the futex of joining a thread, is made explicitly once.
@@ -27,11 +29,14 @@ fn main() {
         exec_child();
         return;
     }
-    let extra = match first.as_deref() {
-        None => false,
-        Some("--extra") => true,
+    let (extra, ignore_failure) = match first.as_deref() {
+        None => (false, false),
+        Some("--extra") => (true, false),
+        Some("--extra-ignored") => (true, true),
         Some(other) => {
-            eprintln!("ground-truth: unknown argument {other:?} (usage: ground-truth [--extra])");
+            eprintln!(
+                "ground-truth: unknown argument {other:?} (usage: ground-truth [--extra | --extra-ignored])"
+            );
             std::process::exit(2);
         }
     };
@@ -96,7 +101,7 @@ fn main() {
     if extra {
         // SAFETY: sched_get_priority_max takes a policy number and touches no memory.
         let ret = unsafe { libc::syscall(libc::SYS_sched_get_priority_max, libc::SCHED_OTHER) };
-        if ret < 0 {
+        if ret < 0 && !ignore_failure {
             let err = io::Error::last_os_error();
             if err.raw_os_error() == Some(libc::EPERM) {
                 println!("sched_get_priority_max: EPERM (denied by seccomp)");
