@@ -9,6 +9,7 @@
 //! - `hardening`: read-only root filesystem, tmpfs/volumes and non-root advice, proven by replay;
 //! - `attach`: `record --container` on a container that is already running;
 //! - `ci_workflow`: `check`, `diff`, `merge` and malformed input, on real recordings;
+//! - `denials`: `check --enforce` names every call seccomp refused (per command, per container);
 //! - `doctor`: `doctor` proves this machine can record as root and names what nobody lacks;
 //!   `--version` names a commit of this repository and the locked crate versions;
 //! - `kernel_arming`: the kernel side arms new cgroup2 children of a watched prefix;
@@ -32,6 +33,7 @@ mod attach;
 mod capabilities;
 mod ci_workflow;
 mod containers;
+mod denials;
 mod doctor;
 mod faults;
 mod formats;

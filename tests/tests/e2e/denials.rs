@@ -1,0 +1,156 @@
+//! Privileged: seeing what a profile denies (design.md §15). The kernel side counts every call
+//! seccomp refuses to a gated thread; `check --enforce` runs a workload under its profile and
+//! names each refusal with its count, errno and first command, whether or not the program noticed.
+
+use std::ffi::OsStr;
+
+use seccomp_profiler_tests::{Output, RecordPaths, Report, profiler_command, record, run};
+
+use crate::support::{BUSYBOX, QUICK_TIMEOUT, Session, TIMEOUT, ground_truth, tempdir};
+
+fn profiler<I, S>(args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    run(&mut profiler_command(args), TIMEOUT)
+}
+
+/// The rows of a `check --enforce` denial table: (syscall, count, errno, first command).
+fn denial_rows(stderr: &str) -> Vec<(String, u64, String, String)> {
+    stderr
+        .lines()
+        .filter_map(|line| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let count = words.get(1)?.parse::<u64>().ok()?;
+            Some((
+                words[0].to_owned(),
+                count,
+                words.get(2)?.to_string(),
+                words.get(3)?.to_string(),
+            ))
+        })
+        .collect()
+}
+
+/// ground-truth recorded, then run under its own profile: unchanged it passes; with one extra call
+/// (`sched_get_priority_max`) it fails naming exactly that call once, also when the program
+/// swallows the EPERM and exits 0.
+#[test]
+fn enforce_names_exactly_the_extra_syscall() {
+    let dir = tempdir();
+    let gt = ground_truth();
+    let paths = RecordPaths::new(dir.path(), "gt");
+    record(&paths, &[gt.as_os_str()], TIMEOUT).assert_code(0);
+    let enforce = |extra: Option<&str>, report: Option<&std::path::Path>| {
+        let mut args = vec![
+            OsStr::new("check"),
+            OsStr::new("--enforce"),
+            OsStr::new("--profile"),
+            paths.profile.as_os_str(),
+        ];
+        if let Some(report) = report {
+            args.extend([OsStr::new("--report"), report.as_os_str()]);
+        }
+        args.extend([OsStr::new("--"), gt.as_os_str()]);
+        args.extend(extra.map(OsStr::new));
+        profiler(args)
+    };
+
+    let same = enforce(None, None);
+    assert_eq!(same.code(), 0, "under its full profile:\n{}", same.stderr);
+    assert!(
+        same.stderr.contains("check --enforce: ok"),
+        "{}",
+        same.stderr
+    );
+    assert!(denial_rows(&same.stderr).is_empty(), "{}", same.stderr);
+
+    for extra in ["--extra-ignored", "--extra"] {
+        let report = dir.path().join(format!("{extra}.report.json"));
+        let grown = enforce(Some(extra), Some(&report));
+        assert_eq!(grown.code(), 1, "{extra}:\n{}", grown.stderr);
+        assert_eq!(
+            denial_rows(&grown.stderr),
+            vec![(
+                "sched_get_priority_max".to_owned(),
+                1,
+                "EPERM".to_owned(),
+                "ground-truth".to_owned()
+            )],
+            "{extra}: exactly the extra call, once:\n{}",
+            grown.stderr
+        );
+        if extra == "--extra-ignored" {
+            assert!(
+                grown.stdout.contains("all 8 markers made, plus --extra"),
+                "the program itself saw nothing wrong:\n{}",
+                grown.stdout
+            );
+        }
+        let denied = &Report::read(&report).json["denied_syscalls"];
+        let entries = denied.as_array().expect("denied_syscalls in the report");
+        assert_eq!(entries.len(), 1, "{denied}");
+        assert_eq!(entries[0]["name"], "sched_get_priority_max");
+        assert_eq!(entries[0]["count"], 1);
+        assert_eq!(entries[0]["errno"], 1);
+    }
+}
+
+/// Two containers started by one command, each with its own `--security-opt seccomp=…`: the one
+/// whose profile refuses mkdir is named with mkdir, the other is clean.
+#[test]
+fn enforce_containers_names_the_denied_container_only() {
+    let mut session = Session::begin("enforce-containers");
+    let denying = session.path().join("no-mkdir.json");
+    let full = session.path().join("full.json");
+    std::fs::write(
+        &denying,
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO"}]}"#,
+    )
+    .expect("write profile");
+    std::fs::write(&full, r#"{"defaultAction":"SCMP_ACT_ALLOW"}"#).expect("write profile");
+    let refused = session.container("refused");
+    let clean = session.container("clean");
+    let line = |name: &str, profile: &std::path::Path| {
+        crate::support::DockerRun::named(name)
+            .seccomp(profile)
+            .shell_line(BUSYBOX, &["mkdir", "/tmp/d"])
+    };
+    // The refused container's mkdir fails (exit 1); `;` keeps the script going.
+    let script = format!("{} ; {}", line(&refused, &denying), line(&clean, &full));
+    let out = run(
+        &mut profiler_command([
+            "check",
+            "--enforce",
+            "--containers",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ]),
+        QUICK_TIMEOUT,
+    );
+    assert_eq!(out.code(), 1, "{}", out.stderr);
+    let sections: Vec<&str> = out
+        .stderr
+        .split("seccomp-profiler check --enforce:")
+        .collect();
+    let of = |name: &str| {
+        *sections
+            .iter()
+            .find(|s| s.contains(&format!("container {name}")))
+            .unwrap_or_else(|| panic!("no verdict for {name}:\n{}", out.stderr))
+    };
+    let refused_rows = denial_rows(of(&refused));
+    let names: Vec<&str> = refused_rows.iter().map(|r| r.0.as_str()).collect();
+    assert!(
+        names == ["mkdir"] || names == ["mkdirat"],
+        "only mkdir is refused:\n{}",
+        out.stderr
+    );
+    assert_eq!(refused_rows[0].2, "EPERM", "{}", out.stderr);
+    assert!(of(&refused).contains("FAILED"), "{}", out.stderr);
+    assert!(of(&clean).contains("ok —"), "{}", out.stderr);
+    assert!(denial_rows(of(&clean)).is_empty(), "{}", out.stderr);
+}
