@@ -67,6 +67,31 @@ pub enum Command {
     Validate(ValidateArgs),
     Doctor(DoctorArgs),
     Completions(CompletionsArgs),
+    Watch(WatchArgs),
+}
+
+/// Report, live, every call seccomp refuses in any running Docker container.
+///
+/// Every container running now is armed at once (its threads from now on), and every container
+/// started later from its runtime's filter install. Each refusal is printed to stdout within a
+/// fraction of a second, with the container's name, the syscall, the errno and the first command
+/// refused; the total per container is listed at the end and, with --report, written as JSON.
+/// Ends at --duration, or on SIGINT (Ctrl-C), SIGTERM or SIGHUP; containers are never touched.
+/// Exit 1 when anything was refused. Needs Linux ≥ 5.11 (the recorder's hooks).
+#[derive(Debug, clap::Args)]
+#[command(after_help = crate::exit::help_text())]
+pub struct WatchArgs {
+    /// Watch only some containers: `name=SUBSTRING` (repeatable; any may match).
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub filter: Vec<String>,
+
+    /// Write the containers watched and their refusals here as JSON when watching ends.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
+    /// Stop watching after this long (e.g. 30s, 5m).
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
 }
 
 /// Record a workload's syscalls and write the smallest profile that lets it run.

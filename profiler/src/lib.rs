@@ -38,5 +38,6 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<i32> {
         cli::Command::Validate(args) => commands::validate::run(args),
         cli::Command::Doctor(args) => commands::doctor::run(args, cli.verbose),
         cli::Command::Completions(args) => commands::completions::run(args),
+        cli::Command::Watch(args) => commands::watch::run(args, cli.verbose),
     }
 }

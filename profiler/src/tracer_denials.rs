@@ -2,8 +2,10 @@
 //! target's gated threads, summed over CPUs, with the first command to be refused (earliest
 //! across CPUs). Part of the tracer boundary: numbers per syscall table, no names, no profiles.
 
-use aya::maps::{MapData, PerCpuHashMap};
-use profiler_common::{Denial, DenialKey, maps};
+use std::collections::BTreeMap;
+
+use aya::maps::{MapData, PerCpuArray, PerCpuHashMap};
+use profiler_common::{Denial, DenialKey, maps, stats};
 
 use super::{Tracer, TracerError, map_err, nul_terminated};
 
@@ -58,6 +60,39 @@ impl Tracer {
         }
         refusals.sort_by_key(|r| (r.table, r.nr, r.errno));
         Ok(refusals)
+    }
+
+    /// Refusals not counted machine-wide because DENIALS was full.
+    pub fn denials_lost(&self) -> Result<u64, TracerError> {
+        let stats_array: PerCpuArray<&MapData, u64> = self.open(maps::STATS)?;
+        Ok(stats_array
+            .get(&stats::DENIALS_LOST, 0)
+            .map_err(map_err(maps::STATS))?
+            .iter()
+            .sum())
+    }
+
+    /// Every slot's refusals so far, by slot (one pass over the map: for `watch`'s poll).
+    pub fn all_denials(&self) -> Result<BTreeMap<u32, Vec<Refusal>>, TracerError> {
+        let map = self.denials_map()?;
+        let mut by_slot: BTreeMap<u32, Vec<Refusal>> = BTreeMap::new();
+        for entry in map.iter() {
+            let (key, values) = entry.map_err(map_err(maps::DENIALS))?;
+            let (count, first_comm) = sum(&values);
+            if count > 0 {
+                by_slot.entry(key.slot).or_default().push(Refusal {
+                    table: key.table,
+                    nr: key.nr,
+                    errno: key.errno,
+                    count,
+                    first_comm,
+                });
+            }
+        }
+        for refusals in by_slot.values_mut() {
+            refusals.sort_by_key(|r| (r.table, r.nr, r.errno));
+        }
+        Ok(by_slot)
     }
 
     /// Forgets `slot`'s refusals (its slot is handed to the next target).

@@ -8,6 +8,7 @@ pub mod exec;
 pub mod merge;
 pub mod record;
 pub mod validate;
+pub mod watch;
 
 use std::path::Path;
 

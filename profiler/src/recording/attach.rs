@@ -107,7 +107,11 @@ pub(super) async fn record(
 
 /// Marks every thread already in the container's cgroup as past the gate. Threads created while
 /// this runs by a not-yet-marked parent would be missed, so it repeats until a pass finds nothing new.
-fn mark_running_threads(tracer: &mut Tracer, slot: u32, dir: &Path) -> anyhow::Result<()> {
+pub(super) fn mark_running_threads(
+    tracer: &mut Tracer,
+    slot: u32,
+    dir: &Path,
+) -> anyhow::Result<()> {
     let mut seen = BTreeSet::new();
     for _ in 0..10 {
         let text = std::fs::read_to_string(dir.join("cgroup.threads")).map_err(|err| {

@@ -13,7 +13,12 @@ use crate::{
 
 /// The refusals of one recording, named and sorted.
 pub fn name(recording: &Recording) -> Vec<DeniedEntry> {
-    let mut entries: Vec<DeniedEntry> = recording.denials.iter().map(entry).collect();
+    name_refusals(&recording.denials)
+}
+
+/// Refusals read straight from the tracer, named and sorted.
+pub fn name_refusals(refusals: &[Refusal]) -> Vec<DeniedEntry> {
+    let mut entries: Vec<DeniedEntry> = refusals.iter().map(entry).collect();
     entries.sort();
     entries
 }

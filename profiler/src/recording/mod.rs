@@ -20,6 +20,7 @@ pub mod context;
 pub mod denied;
 pub mod supervisor;
 mod tracked;
+pub mod watch;
 
 use std::{ffi::OsString, time::Duration};
 

@@ -2,11 +2,19 @@
 //! seccomp refuses to a gated thread; `check --enforce` runs a workload under its profile and
 //! names each refusal with its count, errno and first command, whether or not the program noticed.
 
-use std::ffi::OsStr;
+use std::{
+    ffi::OsStr,
+    io::{BufRead as _, BufReader},
+    process::Stdio,
+    time::{Duration, Instant},
+};
 
 use seccomp_profiler_tests::{Output, RecordPaths, Report, profiler_command, record, run};
 
-use crate::support::{BUSYBOX, QUICK_TIMEOUT, Session, TIMEOUT, ground_truth, tempdir};
+use crate::support::{BUSYBOX, DockerRun, QUICK_TIMEOUT, Session, TIMEOUT, ground_truth, tempdir};
+
+/// A profile that allows everything but mkdir (and mkdirat): EPERM, Docker's default errno.
+const NO_MKDIR: &str = r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO"}]}"#;
 
 fn profiler<I, S>(args: I) -> Output
 where
@@ -104,16 +112,12 @@ fn enforce_containers_names_the_denied_container_only() {
     let mut session = Session::begin("enforce-containers");
     let denying = session.path().join("no-mkdir.json");
     let full = session.path().join("full.json");
-    std::fs::write(
-        &denying,
-        r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO"}]}"#,
-    )
-    .expect("write profile");
+    std::fs::write(&denying, NO_MKDIR).expect("write profile");
     std::fs::write(&full, r#"{"defaultAction":"SCMP_ACT_ALLOW"}"#).expect("write profile");
     let refused = session.container("refused");
     let clean = session.container("clean");
     let line = |name: &str, profile: &std::path::Path| {
-        crate::support::DockerRun::named(name)
+        DockerRun::named(name)
             .seccomp(profile)
             .shell_line(BUSYBOX, &["mkdir", "/tmp/d"])
     };
@@ -153,4 +157,111 @@ fn enforce_containers_names_the_denied_container_only() {
     assert!(of(&refused).contains("FAILED"), "{}", out.stderr);
     assert!(of(&clean).contains("ok —"), "{}", out.stderr);
     assert!(denial_rows(of(&clean)).is_empty(), "{}", out.stderr);
+}
+
+/// Lines of a child's pipe, each with the moment it arrived.
+fn lines_of(
+    pipe: impl std::io::Read + Send + 'static,
+    tag: &'static str,
+    tx: std::sync::mpsc::Sender<(&'static str, String, Instant)>,
+) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            if tx.send((tag, line, Instant::now())).is_err() {
+                break;
+            }
+        }
+    });
+}
+
+/// A container already running under a profile that refuses mkdir: `watch` names the container
+/// and mkdir within a second of a `docker exec` making it, and lists it in its JSON report.
+#[test]
+fn watch_reports_a_denial_within_a_second() {
+    let mut session = Session::begin("watch");
+    let denying = session.path().join("no-mkdir.json");
+    std::fs::write(&denying, NO_MKDIR).expect("write profile");
+    let name = session.container("watched");
+    let started = run(
+        &mut DockerRun::named(&name)
+            .detached()
+            .seccomp(&denying)
+            .command(BUSYBOX, &["sleep", "120"]),
+        QUICK_TIMEOUT,
+    );
+    assert_eq!(started.code(), 0, "{started}");
+
+    let report = session.path().join("watch.json");
+    let mut watch = profiler_command([
+        OsStr::new("watch"),
+        OsStr::new("--duration"),
+        OsStr::new("60s"),
+        OsStr::new("--filter"),
+        OsStr::new(&format!("name={name}")),
+        OsStr::new("--report"),
+        report.as_os_str(),
+    ])
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("start watch");
+    let (tx, rx) = std::sync::mpsc::channel();
+    lines_of(watch.stdout.take().expect("stdout"), "out", tx.clone());
+    lines_of(watch.stderr.take().expect("stderr"), "err", tx);
+    let mut seen = Vec::new();
+    let mut wait_for = |what: &str, found: &dyn Fn(&str, &str) -> bool| -> Instant {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok((tag, line, at)) => {
+                    let hit = found(tag, &line);
+                    seen.push(format!("{tag}: {line}"));
+                    if hit {
+                        return at;
+                    }
+                }
+                Err(_) => panic!("no {what} from watch; it printed:\n{}", seen.join("\n")),
+            }
+        }
+    };
+    wait_for("start line", &|tag, line| {
+        tag == "err" && line.contains("watching 1 running container(s)")
+    });
+
+    let exec = run(
+        &mut crate::support::docker(["exec", name.as_str(), "mkdir", "/tmp/d"]),
+        QUICK_TIMEOUT,
+    );
+    let exec_done = Instant::now();
+    assert_ne!(
+        exec.code(),
+        0,
+        "mkdir must be refused in the container: {exec}"
+    );
+    let printed = wait_for("denial line", &|tag, line| {
+        tag == "out"
+            && line.contains(&format!("container {name}:"))
+            && line.contains("mkdir refused (EPERM)")
+    });
+    let delay = printed.saturating_duration_since(exec_done);
+    assert!(
+        delay < Duration::from_secs(1),
+        "the denial was printed {delay:?} after docker exec returned"
+    );
+
+    // SAFETY: kill() on the pid of a child we started and have not reaped.
+    unsafe { libc::kill(watch.id() as libc::pid_t, libc::SIGTERM) };
+    let status = watch.wait().expect("wait for watch");
+    assert_eq!(status.code(), Some(1), "a refusal makes watch exit 1");
+    let json = Report::read(&report).json;
+    let containers = json["containers"].as_array().expect("containers");
+    assert_eq!(containers.len(), 1, "{json}");
+    assert_eq!(containers[0]["name"], name.as_str());
+    assert_eq!(json["cut_short_reason"], "SIGTERM");
+    let denied = containers[0]["denied_syscalls"].as_array().expect("denied");
+    assert_eq!(denied.len(), 1, "{json}");
+    assert_eq!(denied[0]["name"], "mkdir");
+    assert_eq!(denied[0]["count"], 1);
 }

@@ -1,0 +1,324 @@
+//! The watch target, `seccomp-profiler watch` (design.md §15): every Docker container on the host,
+//! running now or started later, armed for denial counting, polled so that each call seccomp
+//! refuses is reported within a poll interval, attributed to its container. Containers already
+//! running are armed like `record --container` arms one (their threads marked at once); new ones
+//! like `--containers` arms them (in the kernel, at `cgroup_mkdir`, before their first task).
+//!
+//! It builds no profile and writes nothing: the caller renders each new refusal and the final
+//! list. It never stops or signals a container.
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
+};
+
+use profiler_common::Target;
+
+use super::{
+    RecordError,
+    attach::mark_running_threads,
+    check_privileges, denied,
+    supervisor::{Event, Supervisor},
+};
+use crate::{
+    cgroup, docker,
+    output::{report::DeniedEntry, summary},
+    tracer::{self, Tracer},
+};
+
+/// How long one `docker inspect` of a newly seen container may take before it is named by id.
+const INSPECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Clone, Default)]
+pub struct WatchOptions {
+    pub duration: Option<Duration>,
+    pub verbose: bool,
+    /// `--filter name=…`: watch only containers whose name contains one of these (all when empty).
+    pub names: Vec<String>,
+}
+
+/// What was seen of one container.
+#[derive(Debug, Clone)]
+pub struct Watched {
+    pub id: String,
+    pub name: String,
+    /// Armed while already running (its earlier refusals were not seen).
+    pub attached_after_start: bool,
+    pub running_at_end: bool,
+    /// Sorted; empty when seccomp refused it nothing.
+    pub denied: Vec<DeniedEntry>,
+}
+
+#[derive(Debug, Default)]
+pub struct WatchOutcome {
+    /// Sorted by name.
+    pub containers: Vec<Watched>,
+    pub cut_short: Option<&'static str>,
+    pub duration: Duration,
+    /// Refusals lost machine-wide because the kernel-side table was full.
+    pub denials_lost: u64,
+}
+
+/// A new refusal seen while watching: the container's name, the entry (totals so far) and how
+/// many calls are new since the last report.
+pub type Live<'a> = &'a mut dyn FnMut(&str, &DeniedEntry, u64);
+
+struct Known {
+    watched: Watched,
+    dir: PathBuf,
+    /// Excluded by the filter: released at once, never reported.
+    ignored: bool,
+}
+
+pub fn watch(options: &WatchOptions, live: Live<'_>) -> anyhow::Result<WatchOutcome> {
+    let runtime =
+        super::supervisor::runtime().map_err(|err| RecordError::Runtime(err.to_string()))?;
+    runtime.block_on(run(options, live))
+}
+
+async fn run(options: &WatchOptions, live: Live<'_>) -> anyhow::Result<WatchOutcome> {
+    check_privileges()?;
+    let mut supervisor = Supervisor::new(options.duration)
+        .map_err(|err| RecordError::Runtime(format!("cannot handle signals: {err}")))?;
+    let engine = docker::Engine::connect().await?;
+    let mount = cgroup::cgroup2_mount()?;
+    let mut tracer = Tracer::load_with(&tracer::Options {
+        verbose: options.verbose,
+        watch_prefixes: docker::CGROUP_PREFIXES
+            .iter()
+            .map(|p| (*p).to_owned())
+            .collect(),
+        watch_flags: Target::GATE_ON_EXEC,
+    })?;
+    let started = Instant::now();
+    let mut known: BTreeMap<u32, Known> = BTreeMap::new();
+    let mut finished: Vec<Watched> = Vec::new();
+    for (relative, id) in running_containers(&mount) {
+        let dir = mount.join(relative.trim_start_matches('/'));
+        let Ok(cgroup_id) = cgroup::cgroup_id(&dir) else {
+            continue;
+        };
+        // Started between the programs' attach and this scan: the kernel armed it already.
+        if tracer.target_of(cgroup_id)?.is_some() {
+            continue;
+        }
+        let name = name_of(&engine, &id).await;
+        let ignored = !wanted(&options.names, &name);
+        if ignored {
+            continue;
+        }
+        let slot = tracer.add_target(cgroup_id, Target::GATE_ON_EXEC)?;
+        mark_running_threads(&mut tracer, slot, &dir)?;
+        known.insert(slot, known_container(id, name, dir, true, false));
+    }
+    summary::note(&format!(
+        "seccomp-profiler watch: watching {} running container(s) and every one started from now \
+         on; each call seccomp refuses is printed as it happens. Ctrl-C to stop{}",
+        known.len(),
+        options.duration.map_or(String::new(), |d| format!(
+            " (or wait {:.0} s)",
+            d.as_secs_f64()
+        ))
+    ));
+    supervisor.start_clock(options.duration);
+    loop {
+        match supervisor.next().await {
+            Event::Tick => {
+                tracer.flush_logs();
+                poll(
+                    &mut tracer,
+                    &engine,
+                    &mount,
+                    options,
+                    &mut known,
+                    &mut finished,
+                    live,
+                )
+                .await?;
+            }
+            Event::Stop(_) | Event::Kill => break,
+        }
+    }
+    poll(
+        &mut tracer,
+        &engine,
+        &mount,
+        options,
+        &mut known,
+        &mut finished,
+        live,
+    )
+    .await?;
+    let denials_lost = tracer.denials_lost()?;
+    let mut containers: Vec<Watched> = finished
+        .into_iter()
+        .chain(known.into_values().filter(|k| !k.ignored).map(|k| {
+            let running = k.dir.is_dir();
+            Watched {
+                running_at_end: running,
+                ..k.watched
+            }
+        }))
+        .collect();
+    containers.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
+    Ok(WatchOutcome {
+        containers,
+        cut_short: supervisor.cut_short().map(|reason| reason.name()),
+        duration: started.elapsed(),
+        denials_lost,
+    })
+}
+
+fn known_container(id: String, name: String, dir: PathBuf, attached: bool, ignored: bool) -> Known {
+    Known {
+        watched: Watched {
+            id,
+            name,
+            attached_after_start: attached,
+            running_at_end: true,
+            denied: Vec::new(),
+        },
+        dir,
+        ignored,
+    }
+}
+
+/// One poll: name the containers the kernel armed since the last one, report new refusals, and
+/// give the slots of containers that are gone back (after their last refusals were read).
+async fn poll(
+    tracer: &mut Tracer,
+    engine: &docker::Engine,
+    mount: &Path,
+    options: &WatchOptions,
+    known: &mut BTreeMap<u32, Known>,
+    finished: &mut Vec<Watched>,
+    live: Live<'_>,
+) -> anyhow::Result<()> {
+    for (_, target) in tracer.targets()? {
+        if known.contains_key(&target.slot) {
+            continue;
+        }
+        let Some(path) = tracer.slot_path(target.slot)? else {
+            continue;
+        };
+        let id = docker::container_id_of_path(&path).unwrap_or_else(|| path.clone());
+        let name = name_of(engine, &id).await;
+        let ignored = !wanted(&options.names, &name);
+        let dir = mount.join(path.trim_start_matches('/'));
+        known.insert(target.slot, known_container(id, name, dir, false, ignored));
+    }
+    let mut all = tracer.all_denials()?;
+    let mut gone = Vec::new();
+    for (slot, entry) in known.iter_mut() {
+        if entry.ignored {
+            gone.push(*slot);
+            continue;
+        }
+        let fresh = denied::name_refusals(&all.remove(slot).unwrap_or_default());
+        for denial in &fresh {
+            let before = entry
+                .watched
+                .denied
+                .iter()
+                .find(|d| (d.arch, d.number, d.errno) == (denial.arch, denial.number, denial.errno))
+                .map_or(0, |d| d.count);
+            if denial.count > before {
+                live(&entry.watched.name, denial, denial.count - before);
+            }
+        }
+        entry.watched.denied = fresh;
+        if !entry.dir.is_dir() {
+            gone.push(*slot);
+        }
+    }
+    for slot in gone {
+        if let Some(entry) = known.remove(&slot) {
+            let recording = tracer.read(slot)?;
+            tracer.release(slot, &recording)?;
+            if !entry.ignored {
+                finished.push(Watched {
+                    running_at_end: false,
+                    ..entry.watched
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The name Docker knows a container by, or its short id when the API does not answer in time.
+async fn name_of(engine: &docker::Engine, id: &str) -> String {
+    match tokio::time::timeout(INSPECT_TIMEOUT, engine.inspect(id)).await {
+        Ok(Ok(info)) => info.name,
+        _ => id.get(..12).unwrap_or(id).to_owned(),
+    }
+}
+
+/// `--filter name=…`: Docker's semantics, a substring of the name.
+fn wanted(names: &[String], name: &str) -> bool {
+    names.is_empty() || names.iter().any(|n| name.contains(n.as_str()))
+}
+
+/// Containers whose cgroup exists now under the prefixes dockerd uses: (path relative to the
+/// cgroup2 mount, container id).
+fn running_containers(mount: &Path) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    for prefix in docker::CGROUP_PREFIXES {
+        // "/docker/" is a directory of containers; "/system.slice/docker-" a name prefix.
+        let (parent, stem) = match prefix.rsplit_once('/') {
+            Some((parent, stem)) => (parent, stem),
+            None => continue,
+        };
+        let Ok(entries) = std::fs::read_dir(mount.join(parent.trim_start_matches('/'))) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let file_name = entry.file_name().to_string_lossy().into_owned();
+            if !file_name.starts_with(stem) || !entry.path().is_dir() {
+                continue;
+            }
+            let relative = format!("{parent}/{file_name}");
+            if let Some(id) = docker::container_id_of_path(&relative) {
+                found.push((relative, id));
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_filter_is_a_substring_match() {
+        assert!(wanted(&[], "anything"));
+        let names = vec!["web".to_owned()];
+        assert!(wanted(&names, "shop-web-1"));
+        assert!(!wanted(&names, "db"));
+    }
+
+    #[test]
+    fn finds_container_cgroups_by_layout() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let id = "a".repeat(64);
+        std::fs::create_dir_all(dir.path().join("docker").join(&id)).expect("mkdir");
+        std::fs::create_dir_all(dir.path().join("docker").join("not-a-container")).expect("mkdir");
+        std::fs::create_dir_all(
+            dir.path()
+                .join("system.slice")
+                .join(format!("docker-{id}.scope")),
+        )
+        .expect("mkdir");
+        let found = running_containers(dir.path());
+        assert_eq!(
+            found,
+            vec![
+                (format!("/docker/{id}"), id.clone()),
+                (format!("/system.slice/docker-{id}.scope"), id),
+            ]
+        );
+    }
+}
