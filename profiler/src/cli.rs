@@ -158,6 +158,12 @@ pub struct RecordArgs {
     #[arg(long, requires = "containers")]
     pub verify: bool,
 
+    /// Complain mode: write the same profile with `defaultAction SCMP_ACT_LOG` (probe rules kept),
+    /// for a first rollout where calls outside it are logged by the kernel instead of refused.
+    /// `check --container NAME --profile STRICT` then lists what the strict one would refuse.
+    #[arg(long)]
+    pub complain: bool,
+
     /// The command to run, after `--`.
     #[arg(last = true, value_name = "CMD", required_unless_present = "container")]
     pub cmd: Vec<OsString>,

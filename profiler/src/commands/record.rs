@@ -60,8 +60,39 @@ pub fn run(args: RecordArgs, verbose: u8) -> anyhow::Result<i32> {
             }
         }
     };
-    let outcome = recording::run(&target, &options, &mut sink)?;
+    let outcome = if args.complain {
+        recording::run(&target, &options, &mut Complain(&mut sink))?
+    } else {
+        recording::run(&target, &options, &mut sink)?
+    };
     Ok(outcome.exit_code())
+}
+
+/// `--complain`: every profile is written in complain mode (`Profile::complain`), and the summary
+/// says what that means and how to see what the strict profile would refuse.
+struct Complain<'a>(&'a mut Writer);
+
+impl Sink for Complain<'_> {
+    fn profile_ref(&self, stem: Option<&str>) -> String {
+        self.0.profile_ref(stem)
+    }
+
+    fn takes_stdout(&self) -> bool {
+        self.0.takes_stdout()
+    }
+
+    fn accept(&mut self, mut finished: Finished) -> anyhow::Result<()> {
+        let profile_ref = self.0.profile_ref(finished.stem.as_deref());
+        finished.built.profile = finished.built.profile.complain();
+        self.0.accept(finished)?;
+        summary::note(&format!(
+            "  complain mode: {profile_ref} has defaultAction SCMP_ACT_LOG: a call outside it is \
+             logged by the kernel (audit), not refused. The strict profile is the same file with \
+             \"defaultAction\": \"SCMP_ACT_ERRNO\" (what `record` without --complain writes); \
+             `seccomp-profiler check --container NAME --profile STRICT` lists what it would refuse"
+        ));
+        Ok(())
+    }
 }
 
 /// `-o FILE`'s extension must agree with `--format` when FILE is a file: the hints printed after

@@ -90,6 +90,23 @@ impl Profile {
     }
 }
 
+impl Profile {
+    /// Complain mode (`record --complain`, design.md §15): the same rules with `defaultAction
+    /// SCMP_ACT_LOG`, for a first rollout that logs what the recording missed instead of refusing
+    /// it. Allowed calls stay unlogged; the ENOSYS probe rules stay, because a probe answered by
+    /// LOG would run the newer syscall the recording never saw instead of the fallback it did.
+    pub fn complain(mut self) -> Profile {
+        self.default_action = Action::Log;
+        self.default_errno_ret = None;
+        self
+    }
+
+    /// Whether the profile refuses nothing by default but logs (complain mode).
+    pub fn is_complain(&self) -> bool {
+        self.default_action == Action::Log
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -228,5 +245,33 @@ mod tests {
         // Written and read back, the generated rule is still recognised.
         let again = Profile::from_json(&minimal.to_json(), Path::new("m.json")).unwrap();
         assert!(again.syscalls[1].is_probe_rule());
+    }
+
+    #[test]
+    fn complain_keeps_every_rule_and_logs_by_default() {
+        let strict = Profile::minimal(&set(&["read", "execve"]), &[Arch::X86_64]).unwrap();
+        let complain = strict.clone().complain();
+        assert!(complain.is_complain() && !strict.is_complain());
+        assert_eq!(complain.default_action, Action::Log);
+        assert_eq!(complain.default_errno_ret, None);
+        assert_eq!(complain.syscalls, strict.syscalls);
+        assert!(
+            complain
+                .syscalls
+                .iter()
+                .any(|r| r.action == Action::Errno && r.errno_ret == Some(ENOSYS))
+        );
+        // What runc and libseccomp are given: it compiles and passes the same checks.
+        complain.compile().unwrap();
+        let json = complain.to_json();
+        assert!(
+            json.contains("\"defaultAction\": \"SCMP_ACT_LOG\""),
+            "{json}"
+        );
+        assert!(!json.contains("defaultErrnoRet"), "{json}");
+        assert_eq!(
+            Profile::from_json(&json, Path::new("complain.json")).unwrap(),
+            complain
+        );
     }
 }

@@ -265,3 +265,97 @@ fn watch_reports_a_denial_within_a_second() {
     assert_eq!(denied[0]["name"], "mkdir");
     assert_eq!(denied[0]["count"], 1);
 }
+
+/// `record --complain`: the profile of `ls /` in complain mode lets a container that also makes
+/// directories run to the end; `check --containers` against the strict twin (the same rules,
+/// `defaultAction` ERRNO) lists mkdir among what the strict profile would refuse.
+#[test]
+fn complain_profile_runs_fully_and_check_names_what_strict_refuses() {
+    let mut session = Session::begin("complain");
+    let recorded_name = session.container("recorded");
+    let recorded = session.path().join("recorded");
+    let mut record = vec![
+        "record".into(),
+        "--complain".into(),
+        "--containers".into(),
+        "-o".into(),
+        recorded.clone().into_os_string(),
+        "--".into(),
+    ];
+    record.extend(DockerRun::named(&recorded_name).argv(BUSYBOX, &["ls", "/"]));
+    let out = run(&mut profiler_command(record), QUICK_TIMEOUT);
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(out.stderr.contains("complain mode"), "{}", out.stderr);
+    let log_profile = recorded.join(format!("{recorded_name}.json"));
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&log_profile).expect("profile"))
+            .expect("profile JSON");
+    assert_eq!(json["defaultAction"], "SCMP_ACT_LOG", "{json}");
+    assert!(
+        json["syscalls"]
+            .as_array()
+            .expect("rules")
+            .iter()
+            .any(|rule| rule["errnoRet"] == 38),
+        "the ENOSYS probe rule is kept: {json}"
+    );
+    let valid = profiler([OsStr::new("validate"), log_profile.as_os_str()]);
+    assert_eq!(valid.code(), 0, "{valid}");
+
+    let work = [
+        "sh",
+        "-c",
+        "ls / >/dev/null && mkdir /tmp/d && echo made-it",
+    ];
+    let direct = run(
+        &mut DockerRun::named(&session.container("direct"))
+            .seccomp(&log_profile)
+            .command(BUSYBOX, &work),
+        QUICK_TIMEOUT,
+    );
+    assert_eq!(
+        direct.code(),
+        0,
+        "runs fully under the LOG profile: {direct}"
+    );
+    assert!(direct.stdout.contains("made-it"), "{direct}");
+
+    let replay_name = session.container("replay");
+    let strict_dir = session.path().join("strict");
+    std::fs::create_dir_all(&strict_dir).expect("mkdir");
+    json["defaultAction"] = "SCMP_ACT_ERRNO".into();
+    json["defaultErrnoRet"] = 1.into();
+    std::fs::write(
+        strict_dir.join(format!("{replay_name}.json")),
+        serde_json::to_string_pretty(&json).expect("JSON"),
+    )
+    .expect("write strict profile");
+    let mut check = vec![
+        "check".into(),
+        "--containers".into(),
+        "--profile".into(),
+        strict_dir.into_os_string(),
+        "--".into(),
+    ];
+    check.extend(
+        DockerRun::named(&replay_name)
+            .seccomp(&log_profile)
+            .argv(BUSYBOX, &work),
+    );
+    let checked = run(&mut profiler_command(check), QUICK_TIMEOUT);
+    assert_eq!(checked.code(), 1, "{checked}");
+    let outside: Vec<&str> = checked
+        .stderr
+        .lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            let name = words.next()?;
+            words.next()?.parse::<u64>().ok().map(|_| name)
+        })
+        .collect();
+    assert!(
+        outside.contains(&"mkdir") || outside.contains(&"mkdirat"),
+        "mkdir is outside the strict profile:\n{}",
+        checked.stderr
+    );
+}
