@@ -7,6 +7,7 @@
 //! - [`gate`]: which threads count: filter installs (`sys_exit`), marks carried over fork and exec
 //!   and dropped at exit, the GATE_ON_EXEC path.
 //! - [`syscalls`]: the `sys_enter` hot path, counting per target and syscall table.
+//! - [`args`]: argument values of `socket`, `clone` and `personality` (argument rules).
 //! - [`caps`]: capability checks (`cap_capable`).
 //! - [`cgroups`]: arming new cgroups under watched prefixes (`cgroup_mkdir`).
 //! - [`noop`]: empty programs, the benchmark's floor.
@@ -20,6 +21,7 @@
 #![no_main]
 
 mod abi;
+mod args;
 mod caps;
 mod cgroups;
 mod gate;

@@ -6,7 +6,7 @@ use aya_ebpf::{
     maps::{Array, HashMap, PerCpuArray, Queue},
 };
 use profiler_common::{
-    CAP_BUCKETS, CAP_SLOTS, CGROUP_PATH_MAX, COUNTS_ENTRIES, CapFirst, FIRST_COMM_ENTRIES,
+    ArgValues, CAP_BUCKETS, CAP_SLOTS, CGROUP_PATH_MAX, COUNTS_ENTRIES, CapFirst, FIRST_COMM_ENTRIES,
     MAX_TARGETS, MISSED_MAX, Mark, NR_SLOTS, Pending, Target, WATCH_PREFIX_SLOTS, WatchPrefix,
     stats,
 };
@@ -72,3 +72,8 @@ pub static SLOT_PATHS: Array<[u8; CGROUP_PATH_MAX]> = Array::with_max_entries(MA
 /// `cgroup_mkdir`, drained by userspace, which names each container it could not record.
 #[map]
 pub static MISSED: Queue<[u8; CGROUP_PATH_MAX]> = Queue::with_max_entries(MISSED_MAX, 0);
+
+/// Argument values of `socket`, `clone` and `personality` per target slot (`crate::args`),
+/// unioned over CPUs by userspace.
+#[map]
+pub static ARG_VALUES: PerCpuArray<ArgValues> = PerCpuArray::with_max_entries(MAX_TARGETS, 0);

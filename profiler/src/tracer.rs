@@ -2,6 +2,8 @@
 //! recorded. It owns the kernel/user boundary; it knows nothing about profiles or syscall names
 //! (it hands back numbers per syscall table).
 
+mod arguments;
+
 use std::time::Duration;
 
 use std::os::unix::fs::MetadataExt as _;
@@ -118,6 +120,8 @@ pub struct Recording {
     pub flags: u32,
     /// Capability checks, sorted by capability number; None when the kernel cannot trace them.
     pub capabilities: Option<Vec<CapCheck>>,
+    /// Argument values of `socket`, `clone` and `personality` (native table).
+    pub arguments: crate::arguments::Observed,
 }
 
 /// Checks of one capability by gated threads after their first exec past the gate.
@@ -396,6 +400,7 @@ impl Tracer {
         }
         let mut flags: Array<&mut MapData, u32> = self.open_mut(maps::SLOT_FLAGS)?;
         flags.set(slot, 0, 0).map_err(map_err(maps::SLOT_FLAGS))?;
+        self.clear_arguments(slot, cpus)?;
         let mut paths: Array<&mut MapData, [u8; CGROUP_PATH_MAX]> =
             self.open_mut(maps::SLOT_PATHS)?;
         paths
@@ -550,6 +555,7 @@ impl Tracer {
         recording.pending_failed = stat(stats::PENDING_FAILED)?;
         recording.slots_exhausted = stat(stats::SLOTS_EXHAUSTED)?;
         recording.flags = self.slot_flags(slot)?;
+        recording.arguments = self.read_arguments(slot)?;
         recording.capabilities = if self.capabilities {
             Some(self.read_capabilities(slot)?)
         } else {
