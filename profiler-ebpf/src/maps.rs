@@ -6,9 +6,9 @@ use aya_ebpf::{
     maps::{Array, HashMap, PerCpuArray, Queue},
 };
 use profiler_common::{
-    ArgValues, CAP_BUCKETS, CAP_SLOTS, CGROUP_PATH_MAX, COUNTS_ENTRIES, CapFirst, FIRST_COMM_ENTRIES,
-    MAX_TARGETS, MISSED_MAX, Mark, NR_SLOTS, Pending, Target, WATCH_PREFIX_SLOTS, WatchPrefix,
-    stats,
+    ArgValues, CAP_BUCKETS, CAP_SLOTS, CGROUP_PATH_MAX, COUNTS_ENTRIES, CapFirst,
+    FIRST_COMM_ENTRIES, MAX_TARGETS, MISSED_MAX, Mark, NR_SLOTS, Pending, Target,
+    WATCH_PREFIX_SLOTS, WatchPrefix, stats,
 };
 
 /// cgroup id → target. Written by userspace; read on every syscall on the machine.

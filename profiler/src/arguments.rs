@@ -52,7 +52,9 @@ impl Observed {
                 .extend((0..32).filter(|bit| row.netlink_protocols & (1 << bit) != 0));
             for index in 0..128u32 {
                 if row.clone_namespaces[(index / 64) as usize] & (1 << (index % 64)) != 0 {
-                    observed.clone_namespaces.insert(clone_namespace_flags(index));
+                    observed
+                        .clone_namespaces
+                        .insert(clone_namespace_flags(index));
                 }
             }
             let count = (row.persona_count as usize).min(row.personas.len());
@@ -77,9 +79,7 @@ impl Observed {
                     && self.overflow & (ARGS_FAMILY_OVERFLOW | ARGS_NETLINK_OVERFLOW) == 0
             }
             CLONE => !self.clone_namespaces.is_empty(),
-            PERSONALITY => {
-                !self.personas.is_empty() && self.overflow & ARGS_PERSONA_OVERFLOW == 0
-            }
+            PERSONALITY => !self.personas.is_empty() && self.overflow & ARGS_PERSONA_OVERFLOW == 0,
             _ => false,
         }
     }
@@ -310,7 +310,10 @@ impl Serialize for Observed {
         .map(|(name, _)| name)
         .collect();
         let mut state = serializer.serialize_struct("Observed", 6)?;
-        state.serialize_field("socket_families", &named(&self.socket_families, family_name))?;
+        state.serialize_field(
+            "socket_families",
+            &named(&self.socket_families, family_name),
+        )?;
         state.serialize_field(
             "netlink_protocols",
             &named(&self.netlink_protocols, netlink_name),
@@ -377,7 +380,11 @@ mod tests {
             [1, 2, 10, 16]
         );
         assert_eq!(
-            observed.clone_namespaces.iter().copied().collect::<Vec<_>>(),
+            observed
+                .clone_namespaces
+                .iter()
+                .copied()
+                .collect::<Vec<_>>(),
             [0, 0x1000_0000, CLONE_NAMESPACE_MASK]
         );
         assert_eq!(
@@ -393,7 +400,10 @@ mod tests {
         full.persona_count = PERSONA_SLOTS as u32;
         full.overflow = ARGS_PERSONA_OVERFLOW;
         let observed = Observed::from_per_cpu([&full]);
-        assert!(!observed.complete(PERSONALITY), "an overflow is never exact");
+        assert!(
+            !observed.complete(PERSONALITY),
+            "an overflow is never exact"
+        );
         let json = serde_json::to_value(&observed).unwrap_or_default();
         assert_eq!(json["incomplete"], serde_json::json!(["personality"]));
     }

@@ -173,9 +173,10 @@ impl Profile {
         let host = Host::current().ok();
         let mut outside = Vec::new();
         for syscall in [CLONE, PERSONALITY, SOCKET] {
-            let named = self.syscalls.iter().any(|rule| {
-                rule.action.permits() && rule.names.iter().any(|name| name == syscall)
-            });
+            let named = self
+                .syscalls
+                .iter()
+                .any(|rule| rule.action.permits() && rule.names.iter().any(|name| name == syscall));
             if allowed.contains(syscall) || !named {
                 continue;
             }
@@ -219,7 +220,9 @@ impl Profile {
             }
             let applies = match host {
                 Some(host) => rule_applies(&format!("syscalls[{i}]"), rule, host).unwrap_or(false),
-                None => rule.is_unconditional() || rule.includes.is_none() && rule.excludes.is_none(),
+                None => {
+                    rule.is_unconditional() || rule.includes.is_none() && rule.excludes.is_none()
+                }
             };
             if !applies {
                 return false;
@@ -286,7 +289,10 @@ mod tests {
     fn restricts_in_dockers_style() {
         let mut profile = recorded(&["clone", "clone3", "personality", "read", "socket"]);
         let notes = profile.restrict_arguments(&observed());
-        assert!(notes.iter().any(|note| note.contains("clone3 was made")), "{notes:?}");
+        assert!(
+            notes.iter().any(|note| note.contains("clone3 was made")),
+            "{notes:?}"
+        );
         assert_eq!(
             profile.allowed_names().into_iter().collect::<Vec<_>>(),
             ["read"],
@@ -342,7 +348,10 @@ mod tests {
         let mut run = observed();
         assert_eq!(profile.values_outside(&run), []);
         assert_eq!(
-            profile.admitted_by_value(&run).into_iter().collect::<Vec<_>>(),
+            profile
+                .admitted_by_value(&run)
+                .into_iter()
+                .collect::<Vec<_>>(),
             ["clone", "socket"]
         );
         run.socket_families.insert(38);
@@ -362,7 +371,10 @@ mod tests {
             ]
         );
         assert_eq!(
-            profile.admitted_by_value(&run).into_iter().collect::<Vec<_>>(),
+            profile
+                .admitted_by_value(&run)
+                .into_iter()
+                .collect::<Vec<_>>(),
             Vec::<&str>::new()
         );
     }

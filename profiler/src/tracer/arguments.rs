@@ -11,16 +11,13 @@ impl Tracer {
     /// The argument values a target's gated threads passed, over every CPU.
     pub(super) fn read_arguments(&self, slot: u32) -> Result<Observed, TracerError> {
         let values: PerCpuArray<&MapData, ArgValues> = self.open(maps::ARG_VALUES)?;
-        let per_cpu = values
-            .get(&slot, 0)
-            .map_err(map_err(maps::ARG_VALUES))?;
+        let per_cpu = values.get(&slot, 0).map_err(map_err(maps::ARG_VALUES))?;
         Ok(Observed::from_per_cpu(per_cpu.iter()))
     }
 
     /// Empties a released slot's argument values for the next target.
     pub(super) fn clear_arguments(&mut self, slot: u32, cpus: usize) -> Result<(), TracerError> {
-        let mut values: PerCpuArray<&mut MapData, ArgValues> =
-            self.open_mut(maps::ARG_VALUES)?;
+        let mut values: PerCpuArray<&mut MapData, ArgValues> = self.open_mut(maps::ARG_VALUES)?;
         let empty =
             PerCpuValues::try_from(vec![ArgValues::EMPTY; cpus]).map_err(TracerError::Cpus)?;
         values
