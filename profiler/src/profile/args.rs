@@ -16,11 +16,13 @@
 //! direct `socket` syscall everywhere. A syscall whose values were not all kept (an overflow) is
 //! left allowed by name. It never decides what a workload needs (the recording does).
 
-use std::collections::BTreeSet;
+use std::{collections::BTreeSet, fmt};
 
 use super::{
-    Action, ArgCond, ENOSYS, Op, Profile, Rule,
+    Action, ArgCond, ENOSYS, Op, Profile, ProfileError, Rule,
+    compile::scmp_action,
     host::{Host, rule_applies},
+    validate::place,
 };
 use crate::arguments::{
     self, AF_NETLINK, CLONE, CLONE_NAMESPACE_MASK, Observed, PERSONALITY, SOCKET,
@@ -39,6 +41,44 @@ pub struct ValueOutside {
     pub syscall: &'static str,
     /// Named, e.g. `AF_ALG` or `CLONE_NEWUSER`.
     pub value: String,
+}
+
+/// An argument rule that runc, crun and youki apply otherwise than it reads ([`Profile::warnings`]).
+#[derive(Debug, PartialEq, Eq)]
+pub enum ArgWarning {
+    /// Two conditions on one argument index in one rule: the runtimes add each condition as its
+    /// own rule (libseccomp refuses two on one argument), so the rule holds when any one does.
+    RepeatedIndex { place: String, index: u32 },
+    /// A rule with argument conditions whose action is the default action: the runtimes drop it.
+    EqualsDefault { place: String, action: String },
+    /// `clone` allowed only under conditions while `clone3` is allowed outright: clone3's flags
+    /// are behind a pointer seccomp cannot read, so what the conditions refuse passes through it.
+    Clone3Open,
+}
+
+impl fmt::Display for ArgWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ArgWarning::RepeatedIndex { place, index } => write!(
+                f,
+                "{place}: two conditions on argument {index}; runc, crun and youki add each one \
+                 as its own rule, so the call is allowed when any one holds (an OR, not an AND): \
+                 write one rule per value"
+            ),
+            ArgWarning::EqualsDefault { place, action } => write!(
+                f,
+                "{place}: its action is the default action ({action}), so runc and crun drop the \
+                 rule and its conditions do nothing: remove it"
+            ),
+            ArgWarning::Clone3Open => write!(
+                f,
+                "clone is allowed only under argument conditions, but clone3 is allowed outright: \
+                 clone3's flags are behind a pointer seccomp cannot read, so whatever the \
+                 conditions refuse passes through clone3; answer clone3 with SCMP_ACT_ERRNO \
+                 errnoRet 38 (ENOSYS) so glibc falls back to clone"
+            ),
+        }
+    }
 }
 
 fn equal(index: u32, value: u64) -> ArgCond {
@@ -162,6 +202,42 @@ impl Profile {
             );
         }
         notes
+    }
+
+    /// Argument rules the runtimes apply otherwise than they read (see [`ArgWarning`]).
+    pub(super) fn argument_warnings(&self) -> Result<Vec<ArgWarning>, ProfileError> {
+        let default = scmp_action(
+            "defaultAction",
+            &self.default_action,
+            self.default_errno_ret,
+        )?;
+        let mut warnings = Vec::new();
+        for (i, rule) in self.syscalls.iter().enumerate() {
+            if rule.args.is_empty() {
+                continue;
+            }
+            let mut seen = BTreeSet::new();
+            if let Some(cond) = rule.args.iter().find(|cond| !seen.insert(cond.index)) {
+                warnings.push(ArgWarning::RepeatedIndex {
+                    place: place(i, rule),
+                    index: cond.index,
+                });
+            }
+            if scmp_action("", &rule.action, rule.errno_ret)? == default {
+                warnings.push(ArgWarning::EqualsDefault {
+                    place: place(i, rule),
+                    action: self.default_action.to_string(),
+                });
+            }
+        }
+        let clone_conditional = self.syscalls.iter().any(|rule| {
+            rule.action.permits() && !rule.args.is_empty() && rule.names.iter().any(|n| n == CLONE)
+        });
+        let allowed = self.allowed_names();
+        if clone_conditional && !allowed.contains(CLONE) && allowed.contains(CLONE3) {
+            warnings.push(ArgWarning::Clone3Open);
+        }
+        Ok(warnings)
     }
 
     /// For `socket`, `clone` and `personality` when this profile allows them only under argument
@@ -327,6 +403,30 @@ mod tests {
     }
 
     #[test]
+    fn warnings_for_rules_runtimes_apply_otherwise() {
+        let profile = Profile::from_json(
+            r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[
+                {"names":["read","clone3"],"action":"SCMP_ACT_ALLOW"},
+                {"names":["clone"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":2114060288,"op":"SCMP_CMP_MASKED_EQ"}]},
+                {"names":["socket"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":1,"op":"SCMP_CMP_EQ"},{"index":0,"value":2,"op":"SCMP_CMP_EQ"}]},
+                {"names":["personality"],"action":"SCMP_ACT_ERRNO","args":[{"index":0,"value":8,"op":"SCMP_CMP_EQ"}]}]}"#,
+            Path::new("w.json"),
+        )
+        .unwrap();
+        profile.check().unwrap();
+        let warnings: Vec<String> = profile
+            .warnings()
+            .unwrap()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(warnings.len(), 3, "{warnings:#?}");
+        assert!(warnings[0].starts_with("syscalls[2] (socket): two conditions on argument 0"));
+        assert!(warnings[1].starts_with("syscalls[3] (personality): its action is the default"));
+        assert!(warnings[2].starts_with("clone is allowed only under argument conditions"));
+    }
+
+    #[test]
     fn incomplete_values_stay_allowed_by_name() {
         let mut profile = recorded(&["personality", "socket"]);
         let observed = Observed {
@@ -366,8 +466,8 @@ mod tests {
             outside,
             [
                 "clone CLONE_NEWNS",
-                "socket AF_ALG",
-                "socket AF_NETLINK/NETLINK_AUDIT"
+                "socket AF_NETLINK/NETLINK_AUDIT",
+                "socket AF_ALG"
             ]
         );
         assert_eq!(
@@ -377,6 +477,31 @@ mod tests {
                 .collect::<Vec<_>>(),
             Vec::<&str>::new()
         );
+    }
+
+    #[test]
+    fn a_new_allowed_value_is_a_widening() {
+        use crate::profile::compare::{Side, compare};
+        let restricted = |families: &[u64]| {
+            let mut profile = recorded(&["read", "socket"]);
+            profile.restrict_arguments(&Observed {
+                socket_families: families.iter().copied().collect(),
+                ..Observed::default()
+            });
+            Side::Profile(profile)
+        };
+        let (old, new) = (restricted(&[1, 2]), restricted(&[1, 2, 38]));
+        let diff = compare(&old, &new);
+        assert!(diff.widened, "{diff:?}");
+        assert!(
+            diff.added.is_empty(),
+            "socket is not allowed by name on either side"
+        );
+        let lines: Vec<String> = diff.rule_changes.iter().map(|c| c.line()).collect();
+        assert_eq!(lines, ["SCMP_ACT_ALLOW if arg0 == 0x26: +socket"]);
+        // A value dropped narrows; allowing socket by name widens the restricted profile.
+        assert!(!compare(&new, &old).widened);
+        assert!(compare(&old, &Side::Profile(recorded(&["read", "socket"]))).widened);
     }
 
     #[test]
