@@ -68,6 +68,11 @@ pub mod maps {
     /// reached `sys_exit` without passing `sys_enter`), per target, table, syscall and errno.
     /// Written by `sys_exit`; read (and emptied per slot) by userspace.
     pub const DENIALS: &str = "DENIALS";
+    // Argument values (issue 12, argument rules).
+    /// `PerCpuArray<ArgValues>` indexed by slot: the distinct argument values of `socket`,
+    /// `clone` and `personality` made by gated threads (native table only), unioned over CPUs
+    /// by userspace.
+    pub const ARG_VALUES: &str = "ARG_VALUES";
 }
 
 /// Room in [`maps::MISSED`]: containers named as missed when all slots were taken (more are
@@ -298,9 +303,80 @@ pub struct Denial {
     pub comm: [u8; 16],
 }
 const _: () = assert!(core::mem::size_of::<Denial>() == 32);
+// Argument values (issue 12, argument rules): what `sys_enter` records of the arguments that
+// Docker's default profile restricts, exactly, so that a profile can allow those values only.
+
+/// `CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID |
+/// CLONE_NEWNET` (include/uapi/linux/sched.h): the namespace flags Docker's default profile
+/// masks `clone`'s flags with. Seven bits, so 128 combinations: a 128-bit set holds them all.
+pub const CLONE_NAMESPACE_MASK: u64 = 0x7E02_0000;
+
+/// The bit of [`ArgValues::clone_namespaces`] for a `clone` flags value: CLONE_NEWNS (bit 17) at
+/// 0, the six contiguous flags at bits 25..=30 at 1..=6.
+pub const fn clone_namespace_index(flags: u64) -> u32 {
+    (((flags >> 17) & 1) | (((flags >> 25) & 0x3F) << 1)) as u32
+}
+
+/// The namespace flags of a [`clone_namespace_index`]: its inverse.
+pub const fn clone_namespace_flags(index: u32) -> u64 {
+    (((index as u64) & 1) << 17) | ((((index as u64) >> 1) & 0x3F) << 25)
+}
+
+const _: () = assert!(clone_namespace_flags(127) == CLONE_NAMESPACE_MASK);
+const _: () = assert!(clone_namespace_index(CLONE_NAMESPACE_MASK) == 127);
+const _: () = assert!(clone_namespace_index(0x1000_0000) == 16); // CLONE_NEWUSER (bit 28)
+
+/// Personality values one CPU keeps for one target before it sets [`ARGS_PERSONA_OVERFLOW`].
+pub const PERSONA_SLOTS: usize = 6;
+
+/// Bits of [`ArgValues::overflow`]: a value was made that the record cannot hold exactly. A
+/// profile must then not restrict that syscall by value.
+/// A `socket` family ≥ 64.
+pub const ARGS_FAMILY_OVERFLOW: u32 = 1;
+/// A netlink protocol ≥ 32.
+pub const ARGS_NETLINK_OVERFLOW: u32 = 2;
+/// More than [`PERSONA_SLOTS`] distinct personality values on one CPU.
+pub const ARGS_PERSONA_OVERFLOW: u32 = 4;
+
+/// `AF_NETLINK`, whose `socket` protocol (arg2) is recorded too.
+pub const AF_NETLINK: u64 = 16;
+
+/// Entry of [`maps::ARG_VALUES`]: sets of values, per target slot and CPU.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ArgValues {
+    /// `socket` families (arg0): bit F for family F < 64.
+    pub socket_families: u64,
+    /// `clone` namespace flag combinations (arg0 & [`CLONE_NAMESPACE_MASK`]): bit
+    /// [`clone_namespace_index`] of the 128-bit set, low word first.
+    pub clone_namespaces: [u64; 2],
+    /// `personality` values (arg0, all 64 bits), the first `persona_count` entries.
+    pub personas: [u64; PERSONA_SLOTS],
+    /// `socket(AF_NETLINK, …)` protocols (arg2): bit P for protocol P < 32.
+    pub netlink_protocols: u32,
+    pub persona_count: u32,
+    /// `ARGS_*_OVERFLOW` bits.
+    pub overflow: u32,
+    pub _pad: u32,
+}
+const _: () = assert!(core::mem::size_of::<ArgValues>() == 88);
+
+impl ArgValues {
+    pub const EMPTY: ArgValues = ArgValues {
+        socket_families: 0,
+        clone_namespaces: [0; 2],
+        personas: [0; PERSONA_SLOTS],
+        netlink_protocols: 0,
+        persona_count: 0,
+        overflow: 0,
+        _pad: 0,
+    };
+}
 
 #[cfg(feature = "user")]
 mod pod {
+    // SAFETY: #[repr(C)] u64s then u32s, 88 bytes, no padding (asserted), any bit pattern valid.
+    unsafe impl aya::Pod for super::ArgValues {}
     // SAFETY: both are #[repr(C)], made of u32s with no padding (size asserted above), valid for
     // any bit pattern.
     unsafe impl aya::Pod for super::Target {}

@@ -22,6 +22,11 @@ mod x86_64 {
     /// `pt_regs.orig_ax`: the syscall number as entered (x32's bit 30 included), still there at
     /// `sys_exit` after seccomp refused the call (read as its low 32 bits).
     pub const SYSCALL_NR_OFFSET: usize = 15 * 8;
+    /// `pt_regs.dx`, the third argument (argument rules).
+    pub const ARG2_OFFSET: usize = 12 * 8;
+    pub const SYS_SOCKET: u64 = 41;
+    pub const SYS_CLONE: u64 = 56;
+    pub const SYS_PERSONALITY: u64 = 135;
     /// Syscalls that account memory through `security_vm_enough_memory_mm`: mmap, mprotect, brk,
     /// mremap, shmget, shmat, clone, fork, vfork, execve, execveat, clone3.
     pub const VM_ACCOUNTING: [u32; 12] = [9, 10, 12, 25, 29, 30, 56, 57, 58, 59, 322, 435];
@@ -38,6 +43,11 @@ mod aarch64 {
     pub const ARG1_OFFSET: usize = 8;
     /// `pt_regs.syscallno` (an s32 after `regs[31]`, sp, pc, pstate and orig_x0).
     pub const SYSCALL_NR_OFFSET: usize = 35 * 8;
+    /// `pt_regs.regs[2]` (argument rules).
+    pub const ARG2_OFFSET: usize = 16;
+    pub const SYS_SOCKET: u64 = 198;
+    pub const SYS_CLONE: u64 = 220;
+    pub const SYS_PERSONALITY: u64 = 92;
     /// mmap, mprotect, brk, mremap, shmget, shmat, clone, execve, execveat, clone3.
     pub const VM_ACCOUNTING: [u32; 10] = [222, 226, 214, 216, 194, 196, 220, 221, 281, 435];
 }

@@ -7,6 +7,7 @@
 //! - [`gate`]: which threads count: filter installs (`sys_exit`), marks carried over fork and exec
 //!   and dropped at exit, the GATE_ON_EXEC path.
 //! - [`syscalls`]: the `sys_enter` hot path, counting per target and syscall table.
+//! - [`args`]: argument values of `socket`, `clone` and `personality` (argument rules).
 //! - [`caps`]: capability checks (`cap_capable`).
 //! - [`denials`]: calls seccomp refused (a gated thread's `sys_exit` without `sys_enter`).
 //! - [`cgroups`]: arming new cgroups under watched prefixes (`cgroup_mkdir`).
@@ -21,6 +22,7 @@
 #![no_main]
 
 mod abi;
+mod args;
 mod caps;
 mod cgroups;
 mod denials;

@@ -6,8 +6,8 @@ use aya_ebpf::{
     maps::{Array, HashMap, PerCpuArray, PerCpuHashMap, Queue},
 };
 use profiler_common::{
-    CAP_BUCKETS, CAP_SLOTS, CGROUP_PATH_MAX, COUNTS_ENTRIES, CapFirst, DENIALS_MAX, Denial,
-    DenialKey, FIRST_COMM_ENTRIES, MAX_TARGETS, MISSED_MAX, Mark, NR_SLOTS, Pending, Target,
+    ArgValues, CAP_BUCKETS, CAP_SLOTS, CGROUP_PATH_MAX, COUNTS_ENTRIES, CapFirst, DENIALS_MAX,
+    Denial, DenialKey, FIRST_COMM_ENTRIES, MAX_TARGETS, MISSED_MAX, Mark, NR_SLOTS, Pending, Target,
     WATCH_PREFIX_SLOTS, WatchPrefix, stats,
 };
 
@@ -81,3 +81,7 @@ pub static MISSED: Queue<[u8; CGROUP_PATH_MAX]> = Queue::with_max_entries(MISSED
 #[map]
 pub static DENIALS: PerCpuHashMap<DenialKey, Denial> =
     PerCpuHashMap::with_max_entries(DENIALS_MAX, 0);
+/// Argument values of `socket`, `clone` and `personality` per target slot (`crate::args`),
+/// unioned over CPUs by userspace.
+#[map]
+pub static ARG_VALUES: PerCpuArray<ArgValues> = PerCpuArray::with_max_entries(MAX_TARGETS, 0);

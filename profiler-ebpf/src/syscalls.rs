@@ -19,7 +19,7 @@ use profiler_common::{
 };
 
 use crate::{
-    abi,
+    abi, args,
     gate::{gate_opens, note_slot},
     globals::{COMPAT_STATUS_MASK, TASK_STATUS_OFFSET},
     maps::{COUNTS, FIRST_COMM, MARKED_TGIDS, MARKS, TARGETS},
@@ -72,11 +72,11 @@ fn try_sys_enter(ctx: &RawTracePointContext) -> Option<()> {
             }
         }
     }
-    count(&target, id as u64)
+    count(ctx, &target, id as u64)
 }
 
 #[inline(always)]
-fn count(target: &Target, id: u64) -> Option<()> {
+fn count(ctx: &RawTracePointContext, target: &Target, id: u64) -> Option<()> {
     let (table, nr) = if is_compat_task() {
         (TABLE_COMPAT, id)
     } else if id & X32_SYSCALL_BIT != 0 {
@@ -96,6 +96,9 @@ fn count(target: &Target, id: u64) -> Option<()> {
         note_first_comm(comm_index(target.slot, table, nr as u32));
     }
     *counter += 1;
+    if table == TABLE_NATIVE && args::watched(nr as u64) {
+        args::note(ctx, target.slot, nr as u64);
+    }
     Some(())
 }
 

@@ -163,6 +163,12 @@ pub struct RecordArgs {
     /// `check --container NAME --profile STRICT` then lists what the strict one would refuse.
     #[arg(long)]
     pub complain: bool,
+    /// Allow socket, clone and personality only for the argument values the run used (socket
+    /// family and netlink protocol, clone namespace flags, personality), one rule per value as
+    /// Docker's default profile writes them; clone3 is then answered ENOSYS so glibc falls back to
+    /// clone. Without it the profile allows them by name (the report lists the values either way).
+    #[arg(long)]
+    pub args: bool,
 
     /// The command to run, after `--`.
     #[arg(last = true, value_name = "CMD", required_unless_present = "container")]
@@ -239,6 +245,11 @@ pub struct CheckArgs {
     /// --profile directory. A container with no profile there fails the check (--update writes it).
     #[arg(long, conflicts_with_all = ["user", "report"])]
     pub containers: bool,
+
+    /// With --update: write argument rules for socket, clone and personality, as `record --args`.
+    /// The recorded values are checked against the profile's argument conditions either way.
+    #[arg(long)]
+    pub args: bool,
 
     /// The command to run, after `--`.
     #[arg(last = true, value_name = "CMD", required_unless_present = "container")]

@@ -2,6 +2,7 @@
 //! that lets it run. The binary (`main.rs`) is a thin shell over [`run`]; the modules are public so
 //! the privileged end-to-end tests and benchmarks in `tests/` can drive the same code.
 
+pub mod arguments;
 pub mod btf;
 pub mod capabilities;
 pub mod cgroup;

@@ -2,6 +2,8 @@
 //! recorded. It owns the kernel/user boundary; it knows nothing about profiles or syscall names
 //! (it hands back numbers per syscall table).
 
+mod arguments;
+
 use std::time::Duration;
 
 use std::os::unix::fs::MetadataExt as _;
@@ -122,6 +124,8 @@ pub struct Recording {
     pub denials: Vec<denials::Refusal>,
     /// Refusals not counted because DENIALS was full (machine-wide).
     pub denials_lost: u64,
+    /// Argument values of `socket`, `clone` and `personality` (native table).
+    pub arguments: crate::arguments::Observed,
 }
 
 /// Checks of one capability by gated threads after their first exec past the gate.
@@ -400,6 +404,7 @@ impl Tracer {
         }
         let mut flags: Array<&mut MapData, u32> = self.open_mut(maps::SLOT_FLAGS)?;
         flags.set(slot, 0, 0).map_err(map_err(maps::SLOT_FLAGS))?;
+        self.clear_arguments(slot, cpus)?;
         let mut paths: Array<&mut MapData, [u8; CGROUP_PATH_MAX]> =
             self.open_mut(maps::SLOT_PATHS)?;
         paths
@@ -557,6 +562,7 @@ impl Tracer {
         recording.denials_lost = stat(stats::DENIALS_LOST)?;
         recording.denials = self.denials(slot)?;
         recording.flags = self.slot_flags(slot)?;
+        recording.arguments = self.read_arguments(slot)?;
         recording.capabilities = if self.capabilities {
             Some(self.read_capabilities(slot)?)
         } else {

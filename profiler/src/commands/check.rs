@@ -35,6 +35,7 @@ pub fn run(args: CheckArgs, verbose: u8) -> anyhow::Result<i32> {
         duration: args.duration,
         verbose: verbose > 0,
         verify: false,
+        args: args.args,
     };
     if args.enforce {
         return enforce::run(args, &options);
@@ -241,6 +242,9 @@ fn judge(
 ) -> anyhow::Result<bool> {
     let outside = outside(profile, &built.report);
     let unnamed = &built.report.unnamed_syscalls;
+    // The values behind a syscall the profile allows only under argument conditions (the name
+    // is then in `outside` too).
+    let values = profile.values_outside(&built.report.arguments);
     let shown = path.display();
     if outside.is_empty() && unnamed.is_empty() {
         let distinct: BTreeSet<_> = built.report.syscalls.iter().map(|s| &s.name).collect();
@@ -283,6 +287,13 @@ fn judge(
             entry.first_comm
         ));
     }
+    for value in &values {
+        lines.push(format!(
+            "  {:<24} {:>10}  (argument value outside the profile's conditions)",
+            format!("{}({})", value.syscall, value.value),
+            "-"
+        ));
+    }
     lines.push(format!(
         "  to accept them: seccomp-profiler check --update {target} … (or record again and review \
          `seccomp-profiler diff`)"
@@ -317,9 +328,17 @@ fn new_container(
     Ok(true)
 }
 
-/// The recorded syscalls the profile's allow list lacks, sorted by name.
+/// The recorded syscalls the profile's allow list lacks, sorted by name. A syscall the profile
+/// allows through argument conditions for every value the run passed (`socket`, `clone`,
+/// `personality`) is inside it.
 pub fn outside(profile: &Profile, report: &Report) -> Vec<Outside> {
-    let allowed = profile.allowed_names();
+    let mut allowed = profile.allowed_names();
+    allowed.extend(
+        profile
+            .admitted_by_value(&report.arguments)
+            .into_iter()
+            .map(str::to_owned),
+    );
     let mut outside: BTreeMap<&str, Outside> = BTreeMap::new();
     for entry in report
         .syscalls

@@ -21,6 +21,7 @@ pub fn run(args: RecordArgs, verbose: u8) -> anyhow::Result<i32> {
         duration: args.duration,
         verbose: verbose > 0,
         verify: args.verify,
+        args: args.args,
     };
     let mut sink = match &target {
         Target::Containers { .. } => {

@@ -15,6 +15,12 @@ pub struct Report {
     pub unnamed_syscalls: Vec<UnnamedEntry>,
     /// Allowed although not seen, because whether they happen is a matter of timing.
     pub implied_syscalls: Vec<ImpliedEntry>,
+    /// The distinct argument values of `socket`, `clone` and `personality`, by number and name
+    /// (docs/design.md §16), with or without `--args`.
+    pub arguments: crate::arguments::Observed,
+    /// `--args`: which syscalls the profile allows only for those values. None without `--args`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub argument_rules: Option<ArgumentRules>,
     pub total_syscalls: u64,
     /// Capability checks (None when the kernel cannot trace them: `cap_capable` needs Linux ≥ 6.14).
     pub capabilities: Option<crate::capabilities::Capabilities>,
@@ -44,6 +50,15 @@ pub struct DeniedEntry {
     pub errno_name: String,
     pub count: u64,
     pub first_comm: String,
+}
+
+/// What `--args` did to the profile.
+#[derive(Debug, Serialize)]
+pub struct ArgumentRules {
+    /// Syscalls allowed only for their recorded values.
+    pub restricted: Vec<&'static str>,
+    /// Syscalls left allowed by name and why, and clone3 refused although it was made.
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]

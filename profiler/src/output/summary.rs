@@ -277,6 +277,52 @@ fn print_capabilities(report: &Report) {
 
 /// The summary on stderr: what ran, how many syscalls against Docker's default, where the files
 /// went and the exact commands that use them.
+/// The recorded argument values, and what `--args` made of them (docs/design.md §16).
+fn print_arguments(report: &Report) {
+    let observed = &report.arguments;
+    let mut parts = Vec::new();
+    for syscall in [
+        crate::arguments::SOCKET,
+        crate::arguments::CLONE,
+        crate::arguments::PERSONALITY,
+    ] {
+        let calls = observed.calls(syscall);
+        if calls.is_empty() {
+            continue;
+        }
+        let names: Vec<String> = calls
+            .iter()
+            .map(|(arg0, arg2)| crate::arguments::describe(syscall, *arg0, *arg2))
+            .collect();
+        let more = if syscall != crate::arguments::CLONE && !observed.complete(syscall) {
+            " and more"
+        } else {
+            ""
+        };
+        parts.push(format!("{syscall} {}{more}", names.join(", ")));
+    }
+    if !parts.is_empty() {
+        say!("  argument values: {}", parts.join("; "));
+    }
+    match &report.argument_rules {
+        Some(rules) => {
+            if !rules.restricted.is_empty() {
+                say!(
+                    "  --args: {} allowed only for these values (one rule per value)",
+                    rules.restricted.join(", ")
+                );
+            }
+            for note in &rules.notes {
+                say!("  note: {note}");
+            }
+        }
+        None if !parts.is_empty() => {
+            say!("  (allowed by name; record with --args to allow only these values)")
+        }
+        None => {}
+    }
+}
+
 pub fn recording(built: &Built, output: Option<&Path>, report: Option<&Path>) {
     let run = &built.report.run;
     let what = match &run.container {
@@ -307,6 +353,7 @@ pub fn recording(built: &Built, output: Option<&Path>, report: Option<&Path>) {
             errno_rules.join(", ")
         );
     }
+    print_arguments(&built.report);
     if run.no_new_privs == Some(true) {
         say!(
             "  note: CMD ran as {} with no_new_privs set (needed to install the gate filter as non-root)",

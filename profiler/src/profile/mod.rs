@@ -9,6 +9,8 @@
 //!   SeccompProfile manifest, an OCI `config.json`;
 //! - `validate.rs`: the checks runc and Docker apply ([`Profile::check`]);
 //! - `compile.rs` and `host.rs`: a libseccomp filter with runc's semantics ([`Profile::compile`]);
+//! - `args.rs`: argument rules from recorded values ([`Profile::restrict_arguments`]) and the
+//!   recorded values a profile's conditions do not admit ([`Profile::values_outside`]);
 //! - `minimal.rs`: the product's output ([`Profile::minimal`]) and its probe rule;
 //! - [`merge`]: the union of profiles; [`compare`]: what one profile allows that another does not.
 //!
@@ -17,6 +19,7 @@
 //! syscalls only through [`crate::syscalls`]. Output is deterministic: sorted names, fixed key
 //! order, no timestamps (design.md §10).
 
+mod args;
 pub mod compare;
 mod compile;
 mod host;
@@ -30,6 +33,7 @@ use std::{collections::BTreeSet, fmt};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub use args::ValueOutside;
 pub use input::{SPO_GROUP, is_profile_json};
 pub use merge::merge_profiles;
 pub use minimal::PROBE_SYSCALLS;

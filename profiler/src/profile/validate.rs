@@ -193,6 +193,8 @@ pub enum Warning {
         names: Vec<String>,
         architectures: Vec<&'static str>,
     },
+    /// An argument rule that runtimes apply otherwise than it reads (args.rs).
+    Argument(super::args::ArgWarning),
 }
 
 impl fmt::Display for Warning {
@@ -230,6 +232,7 @@ impl fmt::Display for Warning {
                     architectures.join(" ")
                 )
             }
+            Warning::Argument(warning) => warning.fmt(f),
         }
     }
 }
@@ -348,6 +351,7 @@ impl Profile {
                 why,
             });
         }
+        warnings.extend(self.argument_warnings()?.into_iter().map(Warning::Argument));
         let absent = self.names_on_no_architecture()?;
         if !absent.is_empty() {
             warnings.push(Warning::OnNoArchitecture {

@@ -95,6 +95,9 @@ pub(super) async fn record(
         cut_short,
     );
     let mut built = build(&recording, run, &sink.profile_ref(None))?;
+    if options.args {
+        built.restrict_arguments();
+    }
     let warnings = context::mode_warnings(&built.report.run);
     built.report.warnings.extend(warnings);
     sink.accept(Finished { stem: None, built })?;

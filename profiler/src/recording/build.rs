@@ -14,7 +14,7 @@ use profiler_common::{
 use super::RecordError;
 use crate::{
     capabilities::{self, Capabilities},
-    output::report::{ImpliedEntry, Report, RunContext, SyscallEntry, UnnamedEntry},
+    output::report::{ArgumentRules, ImpliedEntry, Report, RunContext, SyscallEntry, UnnamedEntry},
     profile::Profile,
     syscalls::{self, Arch},
     tracer::Recording,
@@ -193,6 +193,8 @@ pub fn build(
         syscalls: named.syscalls,
         unnamed_syscalls: named.unnamed,
         implied_syscalls: implied,
+        arguments: recording.arguments.clone(),
+        argument_rules: None,
         warnings,
         denied_syscalls: super::denied::name(recording),
     };
@@ -201,6 +203,24 @@ pub fn build(
         report,
         allowed: allowed.len(),
     })
+}
+
+impl Built {
+    /// `--args`: allows `socket`, `clone` and `personality` only for the recorded values (one
+    /// rule per value, docs/design.md §16), and says in the report what it did.
+    pub fn restrict_arguments(&mut self) {
+        let notes = self.profile.restrict_arguments(&self.report.arguments);
+        let restricted = ["clone", "personality", "socket"]
+            .into_iter()
+            .filter(|name| {
+                self.profile
+                    .syscalls
+                    .iter()
+                    .any(|rule| !rule.args.is_empty() && rule.names.iter().any(|n| n == name))
+            })
+            .collect();
+        self.report.argument_rules = Some(ArgumentRules { restricted, notes });
+    }
 }
 
 struct Named {

@@ -122,7 +122,10 @@ pub(super) async fn record(
         leftover_processes_killed: leftover,
         ..RunContext::host()
     };
-    let built = build(&recording, run, &sink.profile_ref(None))?;
+    let mut built = build(&recording, run, &sink.profile_ref(None))?;
+    if options.args {
+        built.restrict_arguments();
+    }
     // One target: a sink that cannot take it fails the command, with the error's own exit code.
     sink.accept(Finished { stem: None, built })?;
     Ok(Outcome {

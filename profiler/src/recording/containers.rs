@@ -63,6 +63,8 @@ struct Recorder<'a> {
     /// `--verify`: what each finished container's replay needs.
     replays: Vec<Pending>,
     verify: bool,
+    /// `--args`: argument rules in every container's profile.
+    args: bool,
 }
 
 /// A finished container waiting for its `--verify` replay.
@@ -128,6 +130,7 @@ pub(super) async fn record(
         observations: BTreeMap::new(),
         replays: Vec::new(),
         verify: options.verify,
+        args: options.args,
     };
 
     let status = loop {
@@ -444,6 +447,9 @@ impl Recorder<'_> {
         );
         let profile_ref = self.sink.profile_ref(Some(&stem));
         let mut built = build(&recording, run, &profile_ref)?;
+        if self.args {
+            built.restrict_arguments();
+        }
         let warnings = context::mode_warnings(&built.report.run);
         built.report.warnings.extend(warnings);
         self.harden(&entry, &stem, &profile_ref, &mut built, running_at_end);

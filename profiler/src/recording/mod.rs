@@ -69,6 +69,9 @@ pub struct Options {
     /// `record --containers --verify`: replay each recorded container with its whole
     /// recommendation applied (`hardening::replay`).
     pub verify: bool,
+    /// `--args`: allow `socket`, `clone` and `personality` only for the recorded argument values
+    /// (docs/design.md §16).
+    pub args: bool,
 }
 
 /// One finished recording, handed to the [`Sink`].

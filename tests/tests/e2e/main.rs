@@ -7,6 +7,7 @@
 //! - `containers`: `record --containers` and `check --containers` on real containers;
 //! - `capabilities`: the capability recommendation, proven by running with exactly it;
 //! - `hardening`: read-only root filesystem, tmpfs/volumes and non-root advice, proven by replay;
+//! - `args`: argument rules (`record --args`): proven by `exec` and by a container replay;
 //! - `attach`: `record --container` on a container that is already running;
 //! - `ci_workflow`: `check`, `diff`, `merge` and malformed input, on real recordings;
 //! - `denials`: `check --enforce` names every call seccomp refused (per command, per container);
@@ -29,6 +30,7 @@
 //! this binary with `--test-threads=1`; without that environment every test panics rather than pass
 //! by testing nothing. One module's tests: `cargo xtask test -- containers::`.
 
+mod args;
 mod attach;
 mod capabilities;
 mod ci_workflow;
