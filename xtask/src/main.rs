@@ -5,6 +5,7 @@
 mod bench;
 mod bench_storm;
 mod cmd;
+mod crun;
 mod demo;
 mod dist;
 mod dist_test;
@@ -117,10 +118,12 @@ fn main() -> ExitCode {
         Task::Dist { test: true, .. } => dist_test::task(),
         Task::Dist { check, .. } => dist::run(check),
         Task::Image => tool_image::run(),
-        Task::StartDockerd => dockerd::ensure_running().map(|pid| match pid {
-            Some(pid) => dockerd::left_running_note(pid),
-            None => println!("xtask: a Docker daemon not started by xtask already answers"),
-        }),
+        Task::StartDockerd => dockerd::ensure_running()
+            .map(|pid| match pid {
+                Some(pid) => dockerd::left_running_note(pid),
+                None => println!("xtask: a Docker daemon not started by xtask already answers"),
+            })
+            .and_then(|()| crun::ensure_registered().map(drop)),
         Task::StopDockerd => dockerd::stop(),
         Task::Profiles { check, only } => profiles::run(check, &only),
     };

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
-use crate::{cmd, demo, dist_test, dockerd, fuzz, images, prereqs, profiles, workspace};
+use crate::{cmd, crun, demo, dist_test, dockerd, fuzz, images, prereqs, profiles, workspace};
 
 pub fn run(test_args: &[String]) -> Result<()> {
     if !workspace::is_root() {
@@ -24,6 +24,7 @@ pub fn run(test_args: &[String]) -> Result<()> {
     prereqs::ensure(prereqs::Set::Test)?;
     let dockerd =
         dockerd::ensure_running().context("get a Docker daemon for the container tests")?;
+    crun::ensure_registered().context("register crun in dockerd for the runtime tests")?;
     let result = stages(test_args);
     if let Some(pid) = dockerd {
         dockerd::left_running_note(pid);
