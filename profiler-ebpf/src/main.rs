@@ -10,6 +10,7 @@
 //! - [`caps`]: capability checks (`cap_capable`).
 //! - [`cgroups`]: arming new cgroups under watched prefixes (`cgroup_mkdir`).
 //! - [`noop`]: empty programs, the benchmark's floor.
+//! - [`runtime`]: who installed the filter (executable, no-new-privileges) and the runtime phase.
 //! - [`maps`], [`globals`], [`stats`], [`abi`]: what they share.
 //!
 //! Program, map and global names are the symbols userspace looks up (`profiler/src/tracer.rs`);
@@ -26,6 +27,7 @@ mod gate;
 mod globals;
 mod maps;
 mod noop;
+mod runtime;
 mod stats;
 mod syscalls;
 

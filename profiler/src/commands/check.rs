@@ -34,6 +34,7 @@ pub fn run(args: CheckArgs, verbose: u8) -> anyhow::Result<i32> {
         duration: args.duration,
         verbose: verbose > 0,
         verify: false,
+        runtimes: crate::runtimes::Request::default(),
     };
     if let Target::Containers { cmd } = &target {
         return check_containers(&args.profile, args.update, cmd, &target, &options);

@@ -21,6 +21,10 @@ pub fn run(args: RecordArgs, verbose: u8) -> anyhow::Result<i32> {
         duration: args.duration,
         verbose: verbose > 0,
         verify: args.verify,
+        runtimes: crate::runtimes::Request {
+            runtimes: args.runtimes.clone(),
+            nnp: args.nnp.clone(),
+        },
     };
     let mut sink = match &target {
         Target::Containers { .. } => {

@@ -94,8 +94,8 @@ pub(super) async fn record(
         started.elapsed(),
         cut_short,
     );
-    let mut built = build(&recording, run, &sink.profile_ref(None))?;
-    let warnings = context::mode_warnings(&built.report.run);
+    let mut built = build(&recording, run, &sink.profile_ref(None), &options.runtimes)?;
+    let warnings = context::mode_warnings(&built.report.run, built.report.runtime.as_ref());
     built.report.warnings.extend(warnings);
     sink.accept(Finished { stem: None, built })?;
     Ok(Outcome {

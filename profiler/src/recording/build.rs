@@ -8,7 +8,8 @@
 use std::collections::BTreeSet;
 
 use profiler_common::{
-    EXEC_AS_ROOT, RUNTIME_PHASE, SECURE_EXEC, TABLE_COMPAT, TABLE_NATIVE, TABLE_X32,
+    EXEC_AS_ROOT, GATE_FILTER, INSTALL_NNP, INSTALL_NO_NNP, RUNTIME_PHASE, SECURE_EXEC,
+    TABLE_COMPAT, TABLE_NATIVE, TABLE_X32,
 };
 
 use super::RecordError;
@@ -16,6 +17,7 @@ use crate::{
     capabilities::{self, Capabilities},
     output::report::{ImpliedEntry, Report, RunContext, SyscallEntry, UnnamedEntry},
     profile::Profile,
+    runtimes,
     syscalls::{self, Arch},
     tracer::Recording,
 };
@@ -100,7 +102,9 @@ const RUNTIME_PHASE_SYSCALLS: [&str; 12] = [
     "tgkill",
 ];
 
-fn implied(named: &Named, flags: u32) -> Vec<ImpliedEntry> {
+/// `go_runtime`: the runtime that ran under the filter before the entrypoint (or one the profile is
+/// made for) is a Go program (issue 11): only then is its language runtime's set implied.
+fn implied(named: &Named, go_runtime: bool) -> Vec<ImpliedEntry> {
     let seen: BTreeSet<&str> = named
         .syscalls
         .iter()
@@ -125,7 +129,7 @@ fn implied(named: &Named, flags: u32) -> Vec<ImpliedEntry> {
             reason,
         })
         .collect();
-    if flags & RUNTIME_PHASE != 0 {
+    if go_runtime {
         for name in RUNTIME_PHASE_SYSCALLS {
             let already = seen.contains(name) || implied.iter().any(|entry| entry.name == name);
             if !already && syscalls::is_known_name(name) {
@@ -146,17 +150,44 @@ pub fn build(
     recording: &Recording,
     run: RunContext,
     profile_ref: &str,
+    request: &runtimes::Request,
 ) -> Result<Built, RecordError> {
     let named = name_syscalls(recording);
-    let implied = implied(&named, recording.flags);
+    let seen: BTreeSet<String> = named.syscalls.iter().map(|e| e.name.clone()).collect();
+    let identity = recording
+        .installer
+        .as_ref()
+        .filter(|_| recording.flags & GATE_FILTER != 0)
+        .map(runtimes::identify::identify);
+    let plan = runtimes::plan(
+        &runtimes::table::Table::embedded(),
+        identity,
+        nnp_seen(recording.flags),
+        request,
+        &seen,
+    );
+    // Without an identified installer (attached, or an old recording), a runtime phase is taken
+    // to be a Go runtime's, as before runtimes were identified: the safe side.
+    let go_runtime = plan.report.go_runtime_implied
+        || (plan.report.installed_by.is_none() && recording.flags & RUNTIME_PHASE != 0);
+    let implied = implied(&named, go_runtime);
     let allowed: BTreeSet<String> = named
         .syscalls
         .iter()
         .map(|entry| entry.name.clone())
         .chain(implied.iter().map(|entry| entry.name.clone()))
+        .chain(plan.add.iter().cloned())
         .collect();
-    let profile = Profile::minimal(&allowed, Arch::native_family()).map_err(RecordError::Build)?;
+    let mut profile =
+        Profile::minimal(&allowed, Arch::native_family()).map_err(RecordError::Build)?;
+    let runtime = plan.report.installed_by.is_some().then_some(plan.report);
+    if let Some(line) = runtime.as_ref().and_then(runtimes::RuntimeReport::describe)
+        && let Some(allow) = profile.syscalls.first_mut()
+    {
+        allow.comment = Some(line);
+    }
     let mut warnings = incompleteness(recording);
+    warnings.extend(plan.warnings);
     if !named.unnamed.is_empty() {
         warnings.push(format!(
             "{} syscall number(s) have no name in this libseccomp ({}); they are not in the profile \
@@ -193,6 +224,7 @@ pub fn build(
         syscalls: named.syscalls,
         unnamed_syscalls: named.unnamed,
         implied_syscalls: implied,
+        runtime,
         warnings,
     };
     Ok(Built {
@@ -200,6 +232,16 @@ pub fn build(
         report,
         allowed: allowed.len(),
     })
+}
+
+/// no-new-privileges on the task(s) whose filter install opened the gate.
+fn nnp_seen(flags: u32) -> Option<&'static str> {
+    match (flags & INSTALL_NNP != 0, flags & INSTALL_NO_NNP != 0) {
+        (true, false) => Some("on"),
+        (false, true) => Some("off"),
+        (true, true) => Some("both"),
+        (false, false) => None,
+    }
 }
 
 struct Named {
@@ -238,6 +280,11 @@ fn name_syscalls(recording: &Recording) -> Named {
                 arch: arch.scmp_name(),
                 count: observed.count,
                 first_comm: observed.first_comm.clone(),
+                phase: if observed.runtime_phase {
+                    "runtime"
+                } else {
+                    "workload"
+                },
             }),
             None => named.unnamed.push(UnnamedEntry {
                 arch: arch.map_or("unknown", Arch::scmp_name),
@@ -306,6 +353,7 @@ mod tests {
             nr,
             count: 2,
             first_comm: "x".into(),
+            runtime_phase: false,
         }
     }
 
@@ -322,7 +370,13 @@ mod tests {
             ],
             ..Recording::default()
         };
-        let built = build(&recording, run_context(), "p.json").expect("build");
+        let built = build(
+            &recording,
+            run_context(),
+            "p.json",
+            &runtimes::Request::default(),
+        )
+        .expect("build");
         let names: Vec<(&str, &str)> = built
             .report
             .syscalls
@@ -383,7 +437,13 @@ mod tests {
             observed: vec![observed(TABLE_NATIVE, 0), observed(TABLE_NATIVE, 56)],
             ..Recording::default()
         };
-        let built = build(&recording, run_context(), "p.json").expect("build");
+        let built = build(
+            &recording,
+            run_context(),
+            "p.json",
+            &runtimes::Request::default(),
+        )
+        .expect("build");
         let implied: Vec<&str> = built
             .report
             .implied_syscalls
@@ -404,7 +464,13 @@ mod tests {
             observed: vec![observed(TABLE_NATIVE, 0)],
             ..Recording::default()
         };
-        let built = build(&single, run_context(), "p.json").expect("build");
+        let built = build(
+            &single,
+            run_context(),
+            "p.json",
+            &runtimes::Request::default(),
+        )
+        .expect("build");
         assert!(
             !built.profile.allowed_names().contains("futex"),
             "one task never waits on another"
@@ -420,7 +486,13 @@ mod tests {
             flags: RUNTIME_PHASE,
             ..Recording::default()
         };
-        let built = build(&recording, run_context(), "p.json").expect("build");
+        let built = build(
+            &recording,
+            run_context(),
+            "p.json",
+            &runtimes::Request::default(),
+        )
+        .expect("build");
         let allowed = built.profile.allowed_names();
         for name in RUNTIME_PHASE_SYSCALLS {
             assert!(allowed.contains(name), "{name}");
@@ -429,7 +501,13 @@ mod tests {
             flags: 0,
             ..recording
         };
-        let built = build(&without, run_context(), "p.json").expect("build");
+        let built = build(
+            &without,
+            run_context(),
+            "p.json",
+            &runtimes::Request::default(),
+        )
+        .expect("build");
         assert!(
             !built.profile.allowed_names().contains("mmap"),
             "a command's launcher runs nothing before execve"
@@ -438,7 +516,13 @@ mod tests {
 
     #[test]
     fn nothing_recorded_allows_nothing() {
-        let built = build(&Recording::default(), run_context(), "p.json").expect("build");
+        let built = build(
+            &Recording::default(),
+            run_context(),
+            "p.json",
+            &runtimes::Request::default(),
+        )
+        .expect("build");
         assert!(built.profile.allowed_names().is_empty());
         assert!(built.report.implied_syscalls.is_empty());
     }

@@ -122,7 +122,7 @@ pub(super) async fn record(
         leftover_processes_killed: leftover,
         ..RunContext::host()
     };
-    let built = build(&recording, run, &sink.profile_ref(None))?;
+    let built = build(&recording, run, &sink.profile_ref(None), &options.runtimes)?;
     // One target: a sink that cannot take it fails the command, with the error's own exit code.
     sink.accept(Finished { stem: None, built })?;
     Ok(Outcome {

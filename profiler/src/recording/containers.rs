@@ -63,6 +63,8 @@ struct Recorder<'a> {
     /// `--verify`: what each finished container's replay needs.
     replays: Vec<Pending>,
     verify: bool,
+    /// `--runtimes`/`--nnp`.
+    runtimes: crate::runtimes::Request,
 }
 
 /// A finished container waiting for its `--verify` replay.
@@ -128,6 +130,7 @@ pub(super) async fn record(
         observations: BTreeMap::new(),
         replays: Vec::new(),
         verify: options.verify,
+        runtimes: options.runtimes.clone(),
     };
 
     let status = loop {
@@ -443,8 +446,8 @@ impl Recorder<'_> {
             cut_short,
         );
         let profile_ref = self.sink.profile_ref(Some(&stem));
-        let mut built = build(&recording, run, &profile_ref)?;
-        let warnings = context::mode_warnings(&built.report.run);
+        let mut built = build(&recording, run, &profile_ref, &self.runtimes)?;
+        let warnings = context::mode_warnings(&built.report.run, built.report.runtime.as_ref());
         built.report.warnings.extend(warnings);
         self.harden(&entry, &stem, &profile_ref, &mut built, running_at_end);
         let outage = entry.outage_warning(&self.outcome.api_outages, running_at_end);

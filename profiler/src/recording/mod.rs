@@ -67,6 +67,8 @@ pub struct Options {
     /// `record --containers --verify`: replay each recorded container with its whole
     /// recommendation applied (`hardening::replay`).
     pub verify: bool,
+    /// `--runtimes`/`--nnp`: which runtimes and no-new-privileges modes the profile is made for.
+    pub runtimes: crate::runtimes::Request,
 }
 
 /// One finished recording, handed to the [`Sink`].
