@@ -14,6 +14,7 @@ mod fuzz;
 mod images;
 mod prereqs;
 mod profiles;
+mod runtime_table;
 mod test;
 mod tool_image;
 mod workspace;
@@ -100,6 +101,14 @@ enum Task {
         #[arg(long, value_name = "NAME", requires = "check")]
         only: Vec<String>,
     },
+    /// Record a minimal container under each runtime dockerd has × no-new-privileges off/on and
+    /// rewrite profiles/runtimes.json (the runtime-phase table `record --runtimes` uses).
+    RuntimeTable {
+        /// Measure into target/xtask/runtimes.json instead, and fail when it differs from the
+        /// checked-in table.
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -126,6 +135,7 @@ fn main() -> ExitCode {
             .and_then(|()| crun::ensure_registered().map(drop)),
         Task::StopDockerd => dockerd::stop(),
         Task::Profiles { check, only } => profiles::run(check, &only),
+        Task::RuntimeTable { check } => runtime_table::run(check),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -11,7 +11,9 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
-use crate::{cmd, crun, demo, dist_test, dockerd, fuzz, images, prereqs, profiles, workspace};
+use crate::{
+    cmd, crun, demo, dist_test, dockerd, fuzz, images, prereqs, profiles, runtime_table, workspace,
+};
 
 pub fn run(test_args: &[String]) -> Result<()> {
     if !workspace::is_root() {
@@ -77,7 +79,8 @@ fn stages(test_args: &[String]) -> Result<()> {
         )
     })?;
     stage("demo", demo::scenario)?;
-    stage("profiles --check", profiles::check)
+    stage("profiles --check", profiles::check)?;
+    stage("runtime-table --check", runtime_table::check)
 }
 
 fn stage(name: &str, body: impl FnOnce() -> Result<()>) -> Result<()> {

@@ -102,6 +102,23 @@ const RUNTIME_PHASE_SYSCALLS: [&str; 12] = [
     "tgkill",
 ];
 
+/// Names whose appearance in a recording is timing that every profile made for a runtime allows
+/// anyway (signal return, exits; with a Go runtime its allocator and scheduler): a measurement that
+/// sees them in some runs only has not drifted (`cargo xtask runtime-table --check`).
+pub fn timing_names(go_runtime: bool) -> BTreeSet<&'static str> {
+    SIGNAL_RETURN
+        .iter()
+        .chain(&EXITS)
+        .map(|(name, _)| *name)
+        .chain(
+            go_runtime
+                .then_some(RUNTIME_PHASE_SYSCALLS)
+                .into_iter()
+                .flatten(),
+        )
+        .collect()
+}
+
 /// `go_runtime`: the runtime that ran under the filter before the entrypoint (or one the profile is
 /// made for) is a Go program (issue 11): only then is its language runtime's set implied.
 fn implied(named: &Named, go_runtime: bool) -> Vec<ImpliedEntry> {

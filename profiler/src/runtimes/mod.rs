@@ -179,16 +179,17 @@ pub fn plan(
         go |= identity.as_ref().is_some_and(|i| i.go);
     }
     let added_from_table: Vec<String> = add.difference(recorded).cloned().collect();
+    let nnp_modes = if made_for.is_empty() {
+        Vec::new()
+    } else {
+        modes
+    };
     Plan {
         report: RuntimeReport {
             installed_by: identity,
             no_new_privileges: nnp_seen,
             made_for,
-            nnp_modes: if made_for.is_empty() {
-                Vec::new()
-            } else {
-                modes
-            },
+            nnp_modes,
             added_from_table,
             go_runtime_implied: go,
         },
