@@ -73,6 +73,13 @@ pub mod maps {
     /// `clone` and `personality` made by gated threads (native table only), unioned over CPUs
     /// by userspace.
     pub const ARG_VALUES: &str = "ARG_VALUES";
+    // -- runtimes (issue 11): who installed each target's filter, and what it ran before exec --
+    /// `Array<InstallerSeen>` indexed by slot: the executable of the task whose filter install
+    /// opened the slot's gate first (its dentry name and inode), written once at `sys_exit`.
+    pub const INSTALLER: &str = "INSTALLER";
+    /// `Array<[u8; NR_SLOTS]>` indexed by [`super::counts_key`]: 1 for each syscall a gated thread
+    /// made before its first exec past the gate (the runtime phase), written only on that path.
+    pub const RUNTIME_PHASE_SEEN: &str = "RUNTIME_PHASE_SEEN";
 }
 
 /// Room in [`maps::MISSED`]: containers named as missed when all slots were taken (more are
@@ -93,6 +100,10 @@ pub const SECURE_EXEC: u32 = 8;
 /// …and a gated thread made a syscall other than execve before its first exec: a container
 /// runtime ran its own code under the filter (runc: capset, setuid, the exec fifo, Go's scheduler).
 pub const RUNTIME_PHASE: u32 = 16;
+/// …and a filter install that opened the gate ran with no-new-privileges set on the installing
+/// task (`PFA_NO_NEW_PRIVS` in `task_struct.atomic_flags`), or without it (runtimes, issue 11).
+pub const INSTALL_NNP: u32 = 32;
+pub const INSTALL_NO_NNP: u32 = 64;
 
 /// Capability numbers counted (CAP_LAST_CAP is 40 in Linux 6.18).
 pub const CAP_SLOTS: usize = 64;
@@ -216,6 +227,18 @@ pub mod globals {
     /// `task_struct.real_cred`.
     pub const TASK_REAL_CRED_OFFSET: &str = "TASK_REAL_CRED_OFFSET";
     pub const VM_PROBE_END: &str = "VM_PROBE_END";
+
+    // -- runtimes (issue 11): read only at a successful filter install --
+    /// `task_struct.atomic_flags` (bit `PFA_NO_NEW_PRIVS` = 0).
+    pub const TASK_ATOMIC_FLAGS_OFFSET: &str = "TASK_ATOMIC_FLAGS_OFFSET";
+    /// `task_struct.mm`, `mm_struct.exe_file`, `file.f_path` + `path.dentry`, `dentry.d_name` +
+    /// `qstr.name`, `dentry.d_inode`, `inode.i_ino`: the installing process's executable.
+    pub const TASK_MM_OFFSET: &str = "TASK_MM_OFFSET";
+    pub const MM_EXE_FILE_OFFSET: &str = "MM_EXE_FILE_OFFSET";
+    pub const FILE_DENTRY_OFFSET: &str = "FILE_DENTRY_OFFSET";
+    pub const DENTRY_NAME_OFFSET: &str = "DENTRY_NAME_OFFSET";
+    pub const DENTRY_INODE_OFFSET: &str = "DENTRY_INODE_OFFSET";
+    pub const INODE_INO_OFFSET: &str = "INODE_INO_OFFSET";
 }
 
 /// Indexes of the [`maps::STATS`] array.
@@ -373,6 +396,32 @@ impl ArgValues {
     };
 }
 
+// -- runtimes (issue 11) --
+
+/// Room for the installing executable's name in [`InstallerSeen`]: runc 1.1's memfd copy is
+/// `memfd:runc_cloned:/proc/self/exe` (32 bytes).
+pub const INSTALLER_NAME_MAX: usize = 48;
+
+/// The executable of the task whose filter install first opened a slot's gate: the last path
+/// component of `mm->exe_file` (a memfd's is `memfd:<name>`), its inode number, and the task's
+/// comm. `comm[0] == 0` means nothing was written yet.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InstallerSeen {
+    pub exe_ino: u64,
+    pub exe_name: [u8; INSTALLER_NAME_MAX],
+    pub comm: [u8; 16],
+}
+const _: () = assert!(core::mem::size_of::<InstallerSeen>() == 72);
+
+impl InstallerSeen {
+    pub const EMPTY: InstallerSeen = InstallerSeen {
+        exe_ino: 0,
+        exe_name: [0; INSTALLER_NAME_MAX],
+        comm: [0; 16],
+    };
+}
+
 #[cfg(feature = "user")]
 mod pod {
     // SAFETY: #[repr(C)] u64s then u32s, 88 bytes, no padding (asserted), any bit pattern valid.
@@ -392,4 +441,6 @@ mod pod {
     unsafe impl aya::Pod for super::DenialKey {}
     // SAFETY: #[repr(C)] u64, u64, [u8; 16]: 32 bytes, no padding.
     unsafe impl aya::Pod for super::Denial {}
+    // SAFETY: #[repr(C)] u64, [u8; 48], [u8; 16]: 72 bytes, no padding.
+    unsafe impl aya::Pod for super::InstallerSeen {}
 }

@@ -165,6 +165,7 @@ fn try_sys_exit(ctx: &RawTracePointContext) -> Option<()> {
     debug!(ctx, "tid {} installed a seccomp filter: gate open", tid);
     mark(ctx, tid, Mark::new(pending.slot));
     note_slot(pending.slot, GATE_FILTER);
+    crate::runtime::note_install(pending.slot);
     if pending.tsync != 0
         && MARKED_TGIDS
             .insert(&((pid_tgid >> 32) as u32), &pending.slot, 0)

@@ -37,3 +37,19 @@ pub(crate) static VM_PROBE_START: Global<u64> = Global::new(0);
 pub(crate) static TASK_REAL_CRED_OFFSET: Global<u32> = Global::new(0);
 #[unsafe(no_mangle)]
 pub(crate) static VM_PROBE_END: Global<u64> = Global::new(0);
+
+// runtimes (issue 11): read only at a successful filter install (`crate::runtime`).
+#[unsafe(no_mangle)]
+pub(crate) static TASK_ATOMIC_FLAGS_OFFSET: Global<u32> = Global::new(0);
+#[unsafe(no_mangle)]
+pub(crate) static TASK_MM_OFFSET: Global<u32> = Global::new(0);
+#[unsafe(no_mangle)]
+pub(crate) static MM_EXE_FILE_OFFSET: Global<u32> = Global::new(0);
+#[unsafe(no_mangle)]
+pub(crate) static FILE_DENTRY_OFFSET: Global<u32> = Global::new(0);
+#[unsafe(no_mangle)]
+pub(crate) static DENTRY_NAME_OFFSET: Global<u32> = Global::new(0);
+#[unsafe(no_mangle)]
+pub(crate) static DENTRY_INODE_OFFSET: Global<u32> = Global::new(0);
+#[unsafe(no_mangle)]
+pub(crate) static INODE_INO_OFFSET: Global<u32> = Global::new(0);

@@ -12,6 +12,7 @@
 //! - [`denials`]: calls seccomp refused (a gated thread's `sys_exit` without `sys_enter`).
 //! - [`cgroups`]: arming new cgroups under watched prefixes (`cgroup_mkdir`).
 //! - [`noop`]: empty programs, the benchmark's floor.
+//! - [`runtime`]: who installed the filter (executable, no-new-privileges) and the runtime phase.
 //! - [`maps`], [`globals`], [`stats`], [`abi`]: what they share.
 //!
 //! Program, map and global names are the symbols userspace looks up (`profiler/src/tracer.rs`);
@@ -30,6 +31,7 @@ mod gate;
 mod globals;
 mod maps;
 mod noop;
+mod runtime;
 mod stats;
 mod syscalls;
 

@@ -7,8 +7,8 @@ use aya_ebpf::{
 };
 use profiler_common::{
     ArgValues, CAP_BUCKETS, CAP_SLOTS, CGROUP_PATH_MAX, COUNTS_ENTRIES, CapFirst, DENIALS_MAX,
-    Denial, DenialKey, FIRST_COMM_ENTRIES, MAX_TARGETS, MISSED_MAX, Mark, NR_SLOTS, Pending, Target,
-    WATCH_PREFIX_SLOTS, WatchPrefix, stats,
+    Denial, DenialKey, FIRST_COMM_ENTRIES, InstallerSeen, MAX_TARGETS, MISSED_MAX, Mark, NR_SLOTS,
+    Pending, Target, WATCH_PREFIX_SLOTS, WatchPrefix, stats,
 };
 
 /// cgroup id → target. Written by userspace; read on every syscall on the machine.
@@ -85,3 +85,13 @@ pub static DENIALS: PerCpuHashMap<DenialKey, Denial> =
 /// unioned over CPUs by userspace.
 #[map]
 pub static ARG_VALUES: PerCpuArray<ArgValues> = PerCpuArray::with_max_entries(MAX_TARGETS, 0);
+/// runtimes (issue 11): the executable that installed each slot's first gating filter, by slot.
+/// Written once per slot at `sys_exit` (`crate::runtime`); read and emptied by userspace.
+#[map]
+pub static INSTALLER: Array<InstallerSeen> = Array::with_max_entries(MAX_TARGETS, 0);
+
+/// runtimes (issue 11): per (slot, table), a byte per syscall number set to 1 when a gated thread
+/// made it before its first exec past the gate. Bytes, not bits: CPUs never race on a
+/// read-modify-write. Written only on that rare path; read and emptied by userspace.
+#[map]
+pub static RUNTIME_PHASE_SEEN: Array<[u8; NR_SLOTS]> = Array::with_max_entries(COUNTS_ENTRIES, 0);

@@ -52,6 +52,7 @@ fn try_sys_enter(ctx: &RawTracePointContext) -> Option<()> {
     if id < 0 {
         return None;
     }
+    let mut runtime_phase = false;
     match MARKS.get_ptr_mut(&tid) {
         // SAFETY: the entry belongs to this thread, the only writer of its `syscall` field.
         Some(mark) => unsafe {
@@ -60,8 +61,11 @@ fn try_sys_enter(ctx: &RawTracePointContext) -> Option<()> {
             if (*mark).syscall != id as u32 {
                 (*mark).syscall = id as u32;
             }
-            if (*mark).execed == 0 && id != abi::SYS_EXECVE && id != abi::SYS_EXECVEAT {
-                note_slot(target.slot, RUNTIME_PHASE);
+            if (*mark).execed == 0 {
+                runtime_phase = true;
+                if id != abi::SYS_EXECVE && id != abi::SYS_EXECVEAT {
+                    note_slot(target.slot, RUNTIME_PHASE);
+                }
             }
         },
         None => {
@@ -72,11 +76,13 @@ fn try_sys_enter(ctx: &RawTracePointContext) -> Option<()> {
             }
         }
     }
-    count(ctx, &target, id as u64)
+    count(ctx, &target, id as u64, runtime_phase)
 }
 
+/// `runtime_phase`: a gated thread that has not exec'd yet (the runtime's own code under the
+/// filter); such syscalls are also noted per number ([`crate::runtime::note_runtime_phase`]).
 #[inline(always)]
-fn count(ctx: &RawTracePointContext, target: &Target, id: u64) -> Option<()> {
+fn count(ctx: &RawTracePointContext, target: &Target, id: u64, runtime_phase: bool) -> Option<()> {
     let (table, nr) = if is_compat_task() {
         (TABLE_COMPAT, id)
     } else if id & X32_SYSCALL_BIT != 0 {
@@ -89,6 +95,9 @@ fn count(ctx: &RawTracePointContext, target: &Target, id: u64) -> Option<()> {
         return None;
     }
     let nr = nr as usize;
+    if runtime_phase {
+        crate::runtime::note_runtime_phase(counts_key(target.slot, table), nr);
+    }
     let counts = COUNTS.get_ptr_mut(counts_key(target.slot, table))?;
     // SAFETY: per-CPU value, only this CPU writes it while this program runs (no preemption in BPF).
     let counter = unsafe { &mut (*counts)[nr] };

@@ -221,6 +221,16 @@ pub struct KernelOffsets {
     pub bprm_secureexec_bit: u32,
     /// `task_struct.real_cred`: the task's own credentials (`cred` may be overridden by the kernel).
     pub task_real_cred: u32,
+    /// runtimes (issue 11): `task_struct.atomic_flags`, and the chain to the executable's name
+    /// and inode: `task_struct.mm`, `mm_struct.exe_file`, `file.f_path.dentry`,
+    /// `dentry.d_name.name`, `dentry.d_inode`, `inode.i_ino`.
+    pub task_atomic_flags: u32,
+    pub task_mm: u32,
+    pub mm_exe_file: u32,
+    pub file_dentry: u32,
+    pub dentry_name: u32,
+    pub dentry_inode: u32,
+    pub inode_ino: u32,
 }
 
 impl KernelOffsets {
@@ -248,6 +258,15 @@ impl KernelOffsets {
             root_hierarchy_id: btf.member_offset("cgroup_root", "hierarchy_id")?,
             bprm_secureexec_bit: btf.member_bit_offset("linux_binprm", "secureexec")?,
             task_real_cred: btf.member_offset("task_struct", "real_cred")?,
+            task_atomic_flags: btf.member_offset("task_struct", "atomic_flags")?,
+            task_mm: btf.member_offset("task_struct", "mm")?,
+            mm_exe_file: btf.member_offset("mm_struct", "exe_file")?,
+            file_dentry: btf.member_offset("file", "f_path")?
+                + btf.member_offset("path", "dentry")?,
+            dentry_name: btf.member_offset("dentry", "d_name")?
+                + btf.member_offset("qstr", "name")?,
+            dentry_inode: btf.member_offset("dentry", "d_inode")?,
+            inode_ino: btf.member_offset("inode", "i_ino")?,
         })
     }
 }

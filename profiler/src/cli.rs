@@ -169,6 +169,17 @@ pub struct RecordArgs {
     /// clone. Without it the profile allows them by name (the report lists the values either way).
     #[arg(long)]
     pub args: bool,
+    /// Make the profile run under each of these container runtimes (NAME or NAME@VERSION,
+    /// comma-separated): the recorded syscalls plus each runtime's measured runtime-phase needs
+    /// (profiles/runtimes.json). Default: the runtime that installed the filter. A runtime or
+    /// version the table has no data for is refused (exit code 2).
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',', value_parser = crate::runtimes::parse_runtime)]
+    pub runtimes: Option<Vec<String>>,
+
+    /// The no-new-privileges modes the profile is made for, with --runtimes or the runtime seen
+    /// (comma-separated; default: both).
+    #[arg(long, value_name = "on,off", value_delimiter = ',', value_enum)]
+    pub nnp: Vec<crate::runtimes::Nnp>,
 
     /// The command to run, after `--`.
     #[arg(last = true, value_name = "CMD", required_unless_present = "container")]

@@ -16,6 +16,7 @@ pub mod output;
 pub mod profile;
 pub mod recording;
 pub mod risk;
+pub mod runtimes;
 pub mod syscalls;
 pub mod tracer;
 

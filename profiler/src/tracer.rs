@@ -15,8 +15,8 @@ use aya::{
 };
 use profiler_common::{
     CAP_DENIED, CAP_GRANTED, CAP_OTHER_CRED, CAP_SLOTS, CAP_VM_PROBE, CGROUP_PATH_MAX, CapFirst,
-    MAX_TARGETS, Mark, NR_SLOTS, TABLES, Target, WATCH_PREFIX_MAX, WATCH_PREFIX_SLOTS, WatchPrefix,
-    cap_counts_key, comm_index, counts_key, globals, maps, stats,
+    InstallerSeen, MAX_TARGETS, Mark, NR_SLOTS, TABLES, Target, WATCH_PREFIX_MAX,
+    WATCH_PREFIX_SLOTS, WatchPrefix, cap_counts_key, comm_index, counts_key, globals, maps, stats,
 };
 use thiserror::Error;
 
@@ -103,6 +103,19 @@ pub struct Observed {
     pub nr: u32,
     pub count: u64,
     pub first_comm: String,
+    /// Made (at least once) by a gated thread before its first exec past the gate: the
+    /// runtime phase (issue 11).
+    pub runtime_phase: bool,
+}
+
+/// The executable of the task whose filter install first opened a target's gate, as the kernel
+/// saw it (`mm->exe_file`): its last path component (`memfd:<name>` for a memfd), inode number,
+/// and the task's comm.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Installer {
+    pub exe_name: String,
+    pub exe_ino: u64,
+    pub comm: String,
 }
 
 /// Everything read back for one target.
@@ -126,6 +139,8 @@ pub struct Recording {
     pub denials_lost: u64,
     /// Argument values of `socket`, `clone` and `personality` (native table).
     pub arguments: crate::arguments::Observed,
+    /// Who installed the filter that opened the gate; None when no filter install did.
+    pub installer: Option<Installer>,
 }
 
 /// Checks of one capability by gated threads after their first exec past the gate.
@@ -225,6 +240,17 @@ impl Tracer {
                 true,
             )
             .override_global(globals::VM_PROBE_END, &vm_probe_end, true)
+            .override_global(
+                globals::TASK_ATOMIC_FLAGS_OFFSET,
+                &offsets.task_atomic_flags,
+                true,
+            )
+            .override_global(globals::TASK_MM_OFFSET, &offsets.task_mm, true)
+            .override_global(globals::MM_EXE_FILE_OFFSET, &offsets.mm_exe_file, true)
+            .override_global(globals::FILE_DENTRY_OFFSET, &offsets.file_dentry, true)
+            .override_global(globals::DENTRY_NAME_OFFSET, &offsets.dentry_name, true)
+            .override_global(globals::DENTRY_INODE_OFFSET, &offsets.dentry_inode, true)
+            .override_global(globals::INODE_INO_OFFSET, &offsets.inode_ino, true)
             .override_global(aya_log::LEVEL, &log_level, false)
             .load(crate::EBPF_OBJECT)
             .map_err(TracerError::Load)?;
@@ -381,6 +407,17 @@ impl Tracer {
                 .set(counts_key(slot, table), zeros, 0)
                 .map_err(map_err(maps::COUNTS))?;
         }
+        let mut installers: Array<&mut MapData, InstallerSeen> = self.open_mut(maps::INSTALLER)?;
+        installers
+            .set(slot, InstallerSeen::EMPTY, 0)
+            .map_err(map_err(maps::INSTALLER))?;
+        let mut phases: Array<&mut MapData, [u8; NR_SLOTS]> =
+            self.open_mut(maps::RUNTIME_PHASE_SEEN)?;
+        for table in 0..TABLES {
+            phases
+                .set(counts_key(slot, table), [0; NR_SLOTS], 0)
+                .map_err(map_err(maps::RUNTIME_PHASE_SEEN))?;
+        }
         let mut comms: Array<&mut MapData, [u8; 16]> = self.open_mut(maps::FIRST_COMM)?;
         for observed in &recording.observed {
             comms
@@ -522,8 +559,12 @@ impl Tracer {
     pub fn read(&self, slot: u32) -> Result<Recording, TracerError> {
         let counts = self.counts_map()?;
         let comms: Array<&MapData, [u8; 16]> = self.open(maps::FIRST_COMM)?;
+        let phases: Array<&MapData, [u8; NR_SLOTS]> = self.open(maps::RUNTIME_PHASE_SEEN)?;
         let mut recording = Recording::default();
         for table in 0..TABLES {
+            let runtime_phase = phases
+                .get(&counts_key(slot, table), 0)
+                .map_err(map_err(maps::RUNTIME_PHASE_SEEN))?;
             let per_cpu = counts
                 .get(&counts_key(slot, table), 0)
                 .map_err(map_err(maps::COUNTS))?;
@@ -544,6 +585,7 @@ impl Tracer {
                     nr,
                     count,
                     first_comm,
+                    runtime_phase: runtime_phase[nr as usize] != 0,
                 });
             }
         }
@@ -563,6 +605,13 @@ impl Tracer {
         recording.denials = self.denials(slot)?;
         recording.flags = self.slot_flags(slot)?;
         recording.arguments = self.read_arguments(slot)?;
+        let installers: Array<&MapData, InstallerSeen> = self.open(maps::INSTALLER)?;
+        let seen = installers.get(&slot, 0).map_err(map_err(maps::INSTALLER))?;
+        recording.installer = (seen.comm[0] != 0).then(|| Installer {
+            exe_name: nul_terminated(&seen.exe_name),
+            exe_ino: seen.exe_ino,
+            comm: nul_terminated(&seen.comm),
+        });
         recording.capabilities = if self.capabilities {
             Some(self.read_capabilities(slot)?)
         } else {

@@ -5,6 +5,7 @@
 mod bench;
 mod bench_storm;
 mod cmd;
+mod crun;
 mod demo;
 mod dist;
 mod dist_test;
@@ -13,6 +14,7 @@ mod fuzz;
 mod images;
 mod prereqs;
 mod profiles;
+mod runtime_table;
 mod test;
 mod tool_image;
 mod workspace;
@@ -99,6 +101,14 @@ enum Task {
         #[arg(long, value_name = "NAME", requires = "check")]
         only: Vec<String>,
     },
+    /// Record a minimal container under each runtime dockerd has × no-new-privileges off/on and
+    /// rewrite profiles/runtimes.json (the runtime-phase table `record --runtimes` uses).
+    RuntimeTable {
+        /// Measure into target/xtask/runtimes.json instead, and fail when it differs from the
+        /// checked-in table.
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -117,12 +127,15 @@ fn main() -> ExitCode {
         Task::Dist { test: true, .. } => dist_test::task(),
         Task::Dist { check, .. } => dist::run(check),
         Task::Image => tool_image::run(),
-        Task::StartDockerd => dockerd::ensure_running().map(|pid| match pid {
-            Some(pid) => dockerd::left_running_note(pid),
-            None => println!("xtask: a Docker daemon not started by xtask already answers"),
-        }),
+        Task::StartDockerd => dockerd::ensure_running()
+            .map(|pid| match pid {
+                Some(pid) => dockerd::left_running_note(pid),
+                None => println!("xtask: a Docker daemon not started by xtask already answers"),
+            })
+            .and_then(|()| crun::ensure_registered().map(drop)),
         Task::StopDockerd => dockerd::stop(),
         Task::Profiles { check, only } => profiles::run(check, &only),
+        Task::RuntimeTable { check } => runtime_table::run(check),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -109,9 +109,17 @@ fn packages(set: Set) -> Vec<(&'static str, &'static str)> {
     let mut all = BUILD_PACKAGES.to_vec();
     if set == Set::Test {
         all.extend_from_slice(TEST_PACKAGES);
+        all.extend_from_slice(RUNTIME_PACKAGES);
     }
     all
 }
+
+/// Container runtimes the runtime tests and `runtime-table` record under, besides Docker's runc
+/// (dockerd learns about them in `crun::ensure_registered`).
+const RUNTIME_PACKAGES: &[(&str, &str)] = &[(
+    "crun",
+    "the runtime tests record and replay containers under crun as well as runc",
+)];
 
 /// `dpkg-query -W -f='${Status}'` says `install ok installed` for an installed package; it fails
 /// (or says something else, e.g. `deinstall ok config-files`) otherwise.

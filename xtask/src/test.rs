@@ -11,7 +11,9 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
-use crate::{cmd, demo, dist_test, dockerd, fuzz, images, prereqs, profiles, workspace};
+use crate::{
+    cmd, crun, demo, dist_test, dockerd, fuzz, images, prereqs, profiles, runtime_table, workspace,
+};
 
 pub fn run(test_args: &[String]) -> Result<()> {
     if !workspace::is_root() {
@@ -24,6 +26,7 @@ pub fn run(test_args: &[String]) -> Result<()> {
     prereqs::ensure(prereqs::Set::Test)?;
     let dockerd =
         dockerd::ensure_running().context("get a Docker daemon for the container tests")?;
+    crun::ensure_registered().context("register crun in dockerd for the runtime tests")?;
     let result = stages(test_args);
     if let Some(pid) = dockerd {
         dockerd::left_running_note(pid);
@@ -76,7 +79,8 @@ fn stages(test_args: &[String]) -> Result<()> {
         )
     })?;
     stage("demo", demo::scenario)?;
-    stage("profiles --check", profiles::check)
+    stage("profiles --check", profiles::check)?;
+    stage("runtime-table --check", runtime_table::check)
 }
 
 fn stage(name: &str, body: impl FnOnce() -> Result<()>) -> Result<()> {

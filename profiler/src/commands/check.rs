@@ -36,6 +36,7 @@ pub fn run(args: CheckArgs, verbose: u8) -> anyhow::Result<i32> {
         verbose: verbose > 0,
         verify: false,
         args: args.args,
+        runtimes: crate::runtimes::Request::default(),
     };
     if args.enforce {
         return enforce::run(args, &options);

@@ -22,6 +22,10 @@ pub fn run(args: RecordArgs, verbose: u8) -> anyhow::Result<i32> {
         verbose: verbose > 0,
         verify: args.verify,
         args: args.args,
+        runtimes: crate::runtimes::Request {
+            runtimes: args.runtimes.clone(),
+            nnp: args.nnp.clone(),
+        },
     };
     let mut sink = match &target {
         Target::Containers { .. } => {

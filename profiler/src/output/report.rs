@@ -21,6 +21,11 @@ pub struct Report {
     /// `--args`: which syscalls the profile allows only for those values. None without `--args`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub argument_rules: Option<ArgumentRules>,
+    /// The runtime that installed the filter, its no-new-privileges mode, and the runtimes and
+    /// modes the profile is made for (`--runtimes`, `--nnp`); absent when no filter install
+    /// opened the gate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<crate::runtimes::RuntimeReport>,
     pub total_syscalls: u64,
     /// Capability checks (None when the kernel cannot trace them: `cap_capable` needs Linux ≥ 6.14).
     pub capabilities: Option<crate::capabilities::Capabilities>,
@@ -143,6 +148,9 @@ pub struct SyscallEntry {
     pub arch: &'static str,
     pub count: u64,
     pub first_comm: String,
+    /// "runtime": made (at least once) by the container runtime after the filter install and
+    /// before the entrypoint's exec; "workload": only after that exec.
+    pub phase: &'static str,
 }
 
 #[derive(Debug, Serialize, PartialEq, Eq, PartialOrd, Ord)]

@@ -346,6 +346,7 @@ pub fn recording(built: &Built, output: Option<&Path>, report: Option<&Path>) {
         "  {allowed} syscalls allowed; Docker's default profile allows {DOCKER_DEFAULT_ALLOWED} ({percent:.0} % of it, {} fewer)",
         DOCKER_DEFAULT_ALLOWED.saturating_sub(allowed)
     );
+    print_runtime(&built.report);
     let errno_rules: Vec<String> = built.profile.enosys_names().into_iter().collect();
     if !errno_rules.is_empty() {
         say!(
@@ -397,5 +398,38 @@ pub fn recording(built: &Built, output: Option<&Path>, report: Option<&Path>) {
     }
     if let Some(path) = report {
         say!("  report written to {}", path.display());
+    }
+}
+
+/// Which runtime installed the filter, in which no-new-privileges mode, what it made before the
+/// entrypoint's exec, and which runtimes and modes the profile is made for (issue 11).
+fn print_runtime(report: &Report) {
+    let Some(runtime) = &report.runtime else {
+        return;
+    };
+    if let Some(line) = runtime.describe() {
+        say!("  {line}");
+    }
+    let phase: Vec<&str> = report
+        .syscalls
+        .iter()
+        .filter(|s| s.phase == "runtime")
+        .map(|s| s.name.as_str())
+        .collect();
+    if !phase.is_empty() {
+        say!(
+            "  {} syscall(s) made by the runtime after the filter install, before the entrypoint: {}",
+            phase.len(),
+            phase.join(", ")
+        );
+    }
+    if !runtime.added_from_table.is_empty() {
+        say!(
+            "  added from the measured runtime table (not seen in this run): {}",
+            runtime.added_from_table.join(", ")
+        );
+    }
+    if runtime.made_for.is_empty() {
+        say!("  proven for this runtime and no-new-privileges mode only");
     }
 }

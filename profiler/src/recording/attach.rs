@@ -94,11 +94,11 @@ pub(super) async fn record(
         started.elapsed(),
         cut_short,
     );
-    let mut built = build(&recording, run, &sink.profile_ref(None))?;
+    let mut built = build(&recording, run, &sink.profile_ref(None), &options.runtimes)?;
     if options.args {
         built.restrict_arguments();
     }
-    let warnings = context::mode_warnings(&built.report.run);
+    let warnings = context::mode_warnings(&built.report.run, built.report.runtime.as_ref());
     built.report.warnings.extend(warnings);
     sink.accept(Finished { stem: None, built })?;
     Ok(Outcome {

@@ -8,7 +8,8 @@
 use std::collections::BTreeSet;
 
 use profiler_common::{
-    EXEC_AS_ROOT, RUNTIME_PHASE, SECURE_EXEC, TABLE_COMPAT, TABLE_NATIVE, TABLE_X32,
+    EXEC_AS_ROOT, GATE_FILTER, INSTALL_NNP, INSTALL_NO_NNP, RUNTIME_PHASE, SECURE_EXEC,
+    TABLE_COMPAT, TABLE_NATIVE, TABLE_X32,
 };
 
 use super::RecordError;
@@ -16,6 +17,7 @@ use crate::{
     capabilities::{self, Capabilities},
     output::report::{ArgumentRules, ImpliedEntry, Report, RunContext, SyscallEntry, UnnamedEntry},
     profile::Profile,
+    runtimes,
     syscalls::{self, Arch},
     tracer::Recording,
 };
@@ -100,7 +102,26 @@ const RUNTIME_PHASE_SYSCALLS: [&str; 12] = [
     "tgkill",
 ];
 
-fn implied(named: &Named, flags: u32) -> Vec<ImpliedEntry> {
+/// Names whose appearance in a recording is timing that every profile made for a runtime allows
+/// anyway (signal return, exits; with a Go runtime its allocator and scheduler): a measurement that
+/// sees them in some runs only has not drifted (`cargo xtask runtime-table --check`).
+pub fn timing_names(go_runtime: bool) -> BTreeSet<&'static str> {
+    SIGNAL_RETURN
+        .iter()
+        .chain(&EXITS)
+        .map(|(name, _)| *name)
+        .chain(
+            go_runtime
+                .then_some(RUNTIME_PHASE_SYSCALLS)
+                .into_iter()
+                .flatten(),
+        )
+        .collect()
+}
+
+/// `go_runtime`: the runtime that ran under the filter before the entrypoint (or one the profile is
+/// made for) is a Go program (issue 11): only then is its language runtime's set implied.
+fn implied(named: &Named, go_runtime: bool) -> Vec<ImpliedEntry> {
     let seen: BTreeSet<&str> = named
         .syscalls
         .iter()
@@ -125,7 +146,7 @@ fn implied(named: &Named, flags: u32) -> Vec<ImpliedEntry> {
             reason,
         })
         .collect();
-    if flags & RUNTIME_PHASE != 0 {
+    if go_runtime {
         for name in RUNTIME_PHASE_SYSCALLS {
             let already = seen.contains(name) || implied.iter().any(|entry| entry.name == name);
             if !already && syscalls::is_known_name(name) {
@@ -146,17 +167,44 @@ pub fn build(
     recording: &Recording,
     run: RunContext,
     profile_ref: &str,
+    request: &runtimes::Request,
 ) -> Result<Built, RecordError> {
     let named = name_syscalls(recording);
-    let implied = implied(&named, recording.flags);
+    let seen: BTreeSet<String> = named.syscalls.iter().map(|e| e.name.clone()).collect();
+    let identity = recording
+        .installer
+        .as_ref()
+        .filter(|_| recording.flags & GATE_FILTER != 0)
+        .map(runtimes::identify::identify);
+    let plan = runtimes::plan(
+        &runtimes::table::Table::embedded(),
+        identity,
+        nnp_seen(recording.flags),
+        request,
+        &seen,
+    );
+    // Without an identified installer (attached, or an old recording), a runtime phase is taken
+    // to be a Go runtime's, as before runtimes were identified: the safe side.
+    let go_runtime = plan.report.go_runtime_implied
+        || (plan.report.installed_by.is_none() && recording.flags & RUNTIME_PHASE != 0);
+    let implied = implied(&named, go_runtime);
     let allowed: BTreeSet<String> = named
         .syscalls
         .iter()
         .map(|entry| entry.name.clone())
         .chain(implied.iter().map(|entry| entry.name.clone()))
+        .chain(plan.add.iter().cloned())
         .collect();
-    let profile = Profile::minimal(&allowed, Arch::native_family()).map_err(RecordError::Build)?;
+    let mut profile =
+        Profile::minimal(&allowed, Arch::native_family()).map_err(RecordError::Build)?;
+    let runtime = plan.report.installed_by.is_some().then_some(plan.report);
+    if let Some(line) = runtime.as_ref().and_then(runtimes::RuntimeReport::describe)
+        && let Some(allow) = profile.syscalls.first_mut()
+    {
+        allow.comment = Some(line);
+    }
     let mut warnings = incompleteness(recording);
+    warnings.extend(plan.warnings);
     if !named.unnamed.is_empty() {
         warnings.push(format!(
             "{} syscall number(s) have no name in this libseccomp ({}); they are not in the profile \
@@ -195,6 +243,7 @@ pub fn build(
         implied_syscalls: implied,
         arguments: recording.arguments.clone(),
         argument_rules: None,
+        runtime,
         warnings,
         denied_syscalls: super::denied::name(recording),
     };
@@ -220,6 +269,16 @@ impl Built {
             })
             .collect();
         self.report.argument_rules = Some(ArgumentRules { restricted, notes });
+    }
+}
+
+/// no-new-privileges on the task(s) whose filter install opened the gate.
+fn nnp_seen(flags: u32) -> Option<&'static str> {
+    match (flags & INSTALL_NNP != 0, flags & INSTALL_NO_NNP != 0) {
+        (true, false) => Some("on"),
+        (false, true) => Some("off"),
+        (true, true) => Some("both"),
+        (false, false) => None,
     }
 }
 
@@ -259,6 +318,11 @@ fn name_syscalls(recording: &Recording) -> Named {
                 arch: arch.scmp_name(),
                 count: observed.count,
                 first_comm: observed.first_comm.clone(),
+                phase: if observed.runtime_phase {
+                    "runtime"
+                } else {
+                    "workload"
+                },
             }),
             None => named.unnamed.push(UnnamedEntry {
                 arch: arch.map_or("unknown", Arch::scmp_name),
@@ -334,6 +398,7 @@ mod tests {
             nr,
             count: 2,
             first_comm: "x".into(),
+            runtime_phase: false,
         }
     }
 
@@ -350,7 +415,13 @@ mod tests {
             ],
             ..Recording::default()
         };
-        let built = build(&recording, run_context(), "p.json").expect("build");
+        let built = build(
+            &recording,
+            run_context(),
+            "p.json",
+            &runtimes::Request::default(),
+        )
+        .expect("build");
         let names: Vec<(&str, &str)> = built
             .report
             .syscalls
@@ -411,7 +482,13 @@ mod tests {
             observed: vec![observed(TABLE_NATIVE, 0), observed(TABLE_NATIVE, 56)],
             ..Recording::default()
         };
-        let built = build(&recording, run_context(), "p.json").expect("build");
+        let built = build(
+            &recording,
+            run_context(),
+            "p.json",
+            &runtimes::Request::default(),
+        )
+        .expect("build");
         let implied: Vec<&str> = built
             .report
             .implied_syscalls
@@ -432,7 +509,13 @@ mod tests {
             observed: vec![observed(TABLE_NATIVE, 0)],
             ..Recording::default()
         };
-        let built = build(&single, run_context(), "p.json").expect("build");
+        let built = build(
+            &single,
+            run_context(),
+            "p.json",
+            &runtimes::Request::default(),
+        )
+        .expect("build");
         assert!(
             !built.profile.allowed_names().contains("futex"),
             "one task never waits on another"
@@ -448,7 +531,13 @@ mod tests {
             flags: RUNTIME_PHASE,
             ..Recording::default()
         };
-        let built = build(&recording, run_context(), "p.json").expect("build");
+        let built = build(
+            &recording,
+            run_context(),
+            "p.json",
+            &runtimes::Request::default(),
+        )
+        .expect("build");
         let allowed = built.profile.allowed_names();
         for name in RUNTIME_PHASE_SYSCALLS {
             assert!(allowed.contains(name), "{name}");
@@ -457,7 +546,13 @@ mod tests {
             flags: 0,
             ..recording
         };
-        let built = build(&without, run_context(), "p.json").expect("build");
+        let built = build(
+            &without,
+            run_context(),
+            "p.json",
+            &runtimes::Request::default(),
+        )
+        .expect("build");
         assert!(
             !built.profile.allowed_names().contains("mmap"),
             "a command's launcher runs nothing before execve"
@@ -466,7 +561,13 @@ mod tests {
 
     #[test]
     fn nothing_recorded_allows_nothing() {
-        let built = build(&Recording::default(), run_context(), "p.json").expect("build");
+        let built = build(
+            &Recording::default(),
+            run_context(),
+            "p.json",
+            &runtimes::Request::default(),
+        )
+        .expect("build");
         assert!(built.profile.allowed_names().is_empty());
         assert!(built.report.implied_syscalls.is_empty());
     }

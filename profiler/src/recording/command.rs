@@ -122,7 +122,7 @@ pub(super) async fn record(
         leftover_processes_killed: leftover,
         ..RunContext::host()
     };
-    let mut built = build(&recording, run, &sink.profile_ref(None))?;
+    let mut built = build(&recording, run, &sink.profile_ref(None), &options.runtimes)?;
     if options.args {
         built.restrict_arguments();
     }

@@ -65,6 +65,8 @@ struct Recorder<'a> {
     verify: bool,
     /// `--args`: argument rules in every container's profile.
     args: bool,
+    /// `--runtimes`/`--nnp`.
+    runtimes: crate::runtimes::Request,
 }
 
 /// A finished container waiting for its `--verify` replay.
@@ -131,6 +133,7 @@ pub(super) async fn record(
         replays: Vec::new(),
         verify: options.verify,
         args: options.args,
+        runtimes: options.runtimes.clone(),
     };
 
     let status = loop {
@@ -446,11 +449,11 @@ impl Recorder<'_> {
             cut_short,
         );
         let profile_ref = self.sink.profile_ref(Some(&stem));
-        let mut built = build(&recording, run, &profile_ref)?;
+        let mut built = build(&recording, run, &profile_ref, &self.runtimes)?;
         if self.args {
             built.restrict_arguments();
         }
-        let warnings = context::mode_warnings(&built.report.run);
+        let warnings = context::mode_warnings(&built.report.run, built.report.runtime.as_ref());
         built.report.warnings.extend(warnings);
         self.harden(&entry, &stem, &profile_ref, &mut built, running_at_end);
         let outage = entry.outage_warning(&self.outcome.api_outages, running_at_end);

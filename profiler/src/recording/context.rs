@@ -8,6 +8,7 @@ use profiler_common::{GATE_EXEC, GATE_FILTER};
 use crate::{
     docker, launcher,
     output::report::{ContainerContext, RunContext},
+    runtimes::{Nnp, RuntimeReport},
 };
 
 /// CMD as text, for the report and messages.
@@ -112,17 +113,29 @@ pub fn container_run(
 /// setuid, the exec fifo, Go runtime futexes…) was never run under a filter, so it is not in the
 /// profile, and runc cannot start a container under it. Seen with runc 1.1.5: "error closing exec
 /// fds … operation not permitted".
-pub fn mode_warnings(run: &RunContext) -> Vec<String> {
+///
+/// With no-new-privileges, runtimes install the filter right before exec'ing the entrypoint, so a
+/// recording lacks their post-install work without it; that is a warning only when the profile is
+/// not made for no-new-privileges off from the runtime table (issue 11). It names the runtime that
+/// installed the filter, not runc for every runtime.
+pub fn mode_warnings(run: &RunContext, runtime: Option<&RuntimeReport>) -> Vec<String> {
     let mut warnings = Vec::new();
     let Some(container) = &run.container else {
         return warnings;
     };
-    if container.no_new_privileges == Some(true) {
-        warnings.push(
-            "recorded with no-new-privileges: runc installs the filter right before execve then, so this \
-             profile lacks runc's own post-install work and may not cover a run without no-new-privileges"
-                .to_owned(),
-        );
+    let nnp = runtime.and_then(|r| r.no_new_privileges) == Some("on")
+        || container.no_new_privileges == Some(true);
+    let covers_off =
+        runtime.is_some_and(|r| !r.made_for.is_empty() && r.nnp_modes.contains(&Nnp::Off));
+    if nnp && !covers_off {
+        let name = runtime
+            .and_then(|r| r.installed_by.as_ref())
+            .map_or("the container runtime", |i| i.name.as_str());
+        warnings.push(format!(
+            "recorded with no-new-privileges: {name} installs the filter right before exec'ing the \
+             entrypoint then, so this profile lacks {name}'s own post-install work and may not cover a \
+             run without no-new-privileges (`--runtimes {name} --nnp on,off` adds it where measured)"
+        ));
     }
     if container.seccomp == "unconfined" && run.gate.starts_with("first execve") {
         warnings.push(

@@ -72,6 +72,8 @@ pub struct Options {
     /// `--args`: allow `socket`, `clone` and `personality` only for the recorded argument values
     /// (docs/design.md §16).
     pub args: bool,
+    /// `--runtimes`/`--nnp`: which runtimes and no-new-privileges modes the profile is made for.
+    pub runtimes: crate::runtimes::Request,
 }
 
 /// One finished recording, handed to the [`Sink`].

@@ -23,6 +23,8 @@
 //!   durations, oversized profiles, concurrent recordings;
 //! - `faults`: the Docker API lost mid-recording (a proxy socket killed, then restarted or not):
 //!   containers keep their real names, the reports say what is uncertain, exit 4;
+//! - `runtimes`: profiles recorded under runc and crun, with and without no-new-privileges, made
+//!   with `--runtimes runc,crun`, replayed under both runtimes in both modes;
 //! - `support`: what they share (test containers and their `docker run`, sessions, checks).
 //!
 //! Run with `cargo xtask test`, as root: it builds the binaries and the test images, starts dockerd,
@@ -44,5 +46,6 @@ mod kernel_arming;
 mod limits;
 mod outputs;
 mod record_command;
+mod runtimes;
 mod signals;
 mod support;
