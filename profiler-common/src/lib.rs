@@ -68,8 +68,11 @@ pub mod maps {
 /// still counted in `stats::SLOTS_EXHAUSTED`).
 pub const MISSED_MAX: u32 = 256;
 
-/// Room for a cgroup path in [`maps::SLOT_PATHS`]: `/system.slice/docker-<64 hex>.scope` is 91.
-pub const CGROUP_PATH_MAX: usize = 128;
+/// Room for a cgroup path in [`maps::SLOT_PATHS`]: `/system.slice/docker-<64 hex>.scope` is 91, a
+/// kubelet container under the systemd driver
+/// (`/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod<uid>.slice/cri-containerd-<64 hex>.scope`)
+/// about 190.
+pub const CGROUP_PATH_MAX: usize = 256;
 
 /// Bits of [`maps::SLOT_FLAGS`]: which gate opened…
 pub const GATE_FILTER: u32 = 1;
@@ -159,6 +162,18 @@ pub struct WatchPrefix {
 }
 const _: () = assert!(core::mem::size_of::<WatchPrefix>() == 64);
 
+// --- engines (issue 10): bits of `globals::WATCH_MODE` ---
+/// Arm a new cgroup whose last path component has a container's shape, wherever it is in the tree:
+/// `<64 hex>`, optionally prefixed `docker-`, `libpod-`, `cri-containerd-` or `crio-`, optionally
+/// suffixed `.scope` (design.md §17). Pod, QoS and system slices and conmon's
+/// `libpod-conmon-<id>` do not have it, so they take no slot.
+pub const WATCH_SHAPES: u32 = 1;
+/// Also arm any cgroup2 directory a container runtime (`runc`, `crun`: the task's comm) makes:
+/// a container whose id is any name (`ctr run … NAME`, cgroup `/<namespace>/NAME`) or whose
+/// cgroup has any path (`ctr run --cgroup /x/y`). The runtime also makes missing parents: userspace
+/// releases those (a cgroup with an armed child is no container).
+pub const WATCH_RUNTIME_MKDIR: u32 = 2;
+
 /// Globals userspace sets with `EbpfLoader::override_global` before load. Offsets come from the
 /// running kernel's BTF (`/sys/kernel/btf/vmlinux`), because aya emits no CO-RE relocations.
 pub mod globals {
@@ -191,6 +206,12 @@ pub mod globals {
     /// `task_struct.real_cred`.
     pub const TASK_REAL_CRED_OFFSET: &str = "TASK_REAL_CRED_OFFSET";
     pub const VM_PROBE_END: &str = "VM_PROBE_END";
+
+    // --- engines (issue 10): container discovery for every engine ---
+    /// Which new cgroups `cgroup_mkdir` arms besides those under `WATCH_PREFIXES`
+    /// ([`super::WATCH_SHAPES`], [`super::WATCH_RUNTIME_MKDIR`]); 0 for a command or an attached
+    /// container.
+    pub const WATCH_MODE: &str = "WATCH_MODE";
 }
 
 /// Indexes of the [`maps::STATS`] array.

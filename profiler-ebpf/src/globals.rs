@@ -37,3 +37,6 @@ pub(crate) static VM_PROBE_START: Global<u64> = Global::new(0);
 pub(crate) static TASK_REAL_CRED_OFFSET: Global<u32> = Global::new(0);
 #[unsafe(no_mangle)]
 pub(crate) static VM_PROBE_END: Global<u64> = Global::new(0);
+// --- engines (issue 10) ---
+#[unsafe(no_mangle)]
+pub(crate) static WATCH_MODE: Global<u32> = Global::new(0);

@@ -133,6 +133,14 @@ pub struct RecordArgs {
     #[arg(long, requires = "containers")]
     pub verify: bool,
 
+    /// With --containers: record only containers that match (repeatable; all must match).
+    /// `name=RE` (a regular expression searched in the name with Docker's leading '/', as
+    /// `docker ps`), `label=KEY[=VALUE]`, `ancestor=IMAGE`, `engine=docker|podman|containerd|cri-o`,
+    /// `namespace=NS`, `pod=NAME`. Others are disarmed once their engine names them; none of
+    /// their syscalls is kept. No container matching is a finding (exit 1).
+    #[arg(long, value_name = "KEY=VALUE", requires = "containers")]
+    pub filter: Vec<crate::engines::Filter>,
+
     /// The command to run, after `--`.
     #[arg(last = true, value_name = "CMD", required_unless_present = "container")]
     pub cmd: Vec<OsString>,
@@ -195,6 +203,14 @@ pub struct CheckArgs {
     /// --profile directory. A container with no profile there fails the check (--update writes it).
     #[arg(long, conflicts_with_all = ["user", "report"])]
     pub containers: bool,
+
+    /// With --containers: check only containers that match (repeatable; all must match).
+    /// `name=RE` (a regular expression searched in the name with Docker's leading '/', as
+    /// `docker ps`), `label=KEY[=VALUE]`, `ancestor=IMAGE`, `engine=docker|podman|containerd|cri-o`,
+    /// `namespace=NS`, `pod=NAME`. Others are disarmed once their engine names them; none of
+    /// their syscalls is kept. No container matching is a finding (exit 1).
+    #[arg(long, value_name = "KEY=VALUE", requires = "containers")]
+    pub filter: Vec<crate::engines::Filter>,
 
     /// The command to run, after `--`.
     #[arg(last = true, value_name = "CMD", required_unless_present = "container")]

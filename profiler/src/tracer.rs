@@ -91,6 +91,9 @@ pub struct Options {
     pub watch_prefixes: Vec<String>,
     /// `Target` flags for those cgroups.
     pub watch_flags: u32,
+    /// Which other new cgroups become targets (`profiler_common::WATCH_SHAPES`,
+    /// `WATCH_RUNTIME_MKDIR`); 0: only those under `watch_prefixes`.
+    pub watch_mode: u32,
 }
 
 /// What one syscall table slot recorded for one target.
@@ -205,6 +208,7 @@ impl Tracer {
                 true,
             )
             .override_global(globals::WATCH_FLAGS, &options.watch_flags, true)
+            .override_global(globals::WATCH_MODE, &options.watch_mode, true)
             .override_global(
                 globals::BPRM_SECUREEXEC_BIT,
                 &offsets.bprm_secureexec_bit,

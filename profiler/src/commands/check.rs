@@ -30,10 +30,21 @@ pub struct Outside {
 
 pub fn run(args: CheckArgs, verbose: u8) -> anyhow::Result<i32> {
     let target = Target::new(args.cmd, args.user, args.container, args.containers);
+    if let Target::Command { cmd, .. } = &target
+        && let Some(client) = crate::engines::starts_containers(cmd)
+    {
+        return exit::input(format!(
+            "`{client}` starts a container that runs apart from CMD (its daemon and runtime start \
+             it), so this would profile the `{client}` client itself, not the container; use \
+             `--containers -- {}` to record the containers it starts",
+            recording::context::os_args(cmd).join(" ")
+        ));
+    }
     let options = Options {
         duration: args.duration,
         verbose: verbose > 0,
         verify: false,
+        filters: crate::engines::Filters(args.filter),
     };
     if let Target::Containers { cmd } = &target {
         return check_containers(&args.profile, args.update, cmd, &target, &options);

@@ -17,10 +17,21 @@ use crate::{
 
 pub fn run(args: RecordArgs, verbose: u8) -> anyhow::Result<i32> {
     let target = Target::new(args.cmd, args.user, args.container, args.containers);
+    if let Target::Command { cmd, .. } = &target
+        && let Some(client) = crate::engines::starts_containers(cmd)
+    {
+        return exit::input(format!(
+            "`{client}` starts a container that runs apart from CMD (its daemon and runtime start \
+             it), so this would profile the `{client}` client itself, not the container; use \
+             `--containers -- {}` to record the containers it starts",
+            recording::context::os_args(cmd).join(" ")
+        ));
+    }
     let options = Options {
         duration: args.duration,
         verbose: verbose > 0,
         verify: args.verify,
+        filters: crate::engines::Filters(args.filter),
     };
     let mut sink = match &target {
         Target::Containers { .. } => {

@@ -99,6 +99,22 @@ pub struct ContainerContext {
     pub attached_after_start: bool,
     /// The container was still running when recording ended.
     pub running_at_end: bool,
+    /// The engine that started it (`docker`, `podman`, `containerd`, `cri-o`), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub engine: Option<&'static str>,
+    /// Its Kubernetes pod, from the CRI annotations (design.md §17).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kubernetes: Option<KubernetesContext>,
+}
+
+/// A Kubernetes container's pod, as its CRI annotations name it.
+#[derive(Debug, Clone, Serialize)]
+pub struct KubernetesContext {
+    pub namespace: String,
+    pub pod: String,
+    pub pod_uid: Option<String>,
+    pub workload: String,
+    pub container: String,
 }
 
 #[derive(Debug, Serialize, PartialEq, Eq, PartialOrd, Ord)]

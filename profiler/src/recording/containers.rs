@@ -18,7 +18,7 @@ use std::{
     time::{Duration, Instant, SystemTime},
 };
 
-use profiler_common::Target;
+use profiler_common::{Target, WATCH_RUNTIME_MKDIR, WATCH_SHAPES};
 
 use super::{
     Finished, Options, Outcome, RecordError, Sink, build, check_privileges, context,
@@ -27,7 +27,7 @@ use super::{
 };
 use crate::{
     cgroup::{self, OwnedCgroup},
-    docker, hardening, launcher,
+    docker, engines, hardening, launcher,
     output::summary,
     tracer::{self, Tracer},
 };
@@ -63,6 +63,10 @@ struct Recorder<'a> {
     /// `--verify`: what each finished container's replay needs.
     replays: Vec<Pending>,
     verify: bool,
+    /// `--filter`.
+    filters: engines::Filters,
+    /// Containers `--filter` left out (disarmed), by name, and why when not by the filter.
+    filtered_out: Vec<String>,
 }
 
 /// A finished container waiting for its `--verify` replay.
@@ -91,11 +95,11 @@ pub(super) async fn record(
     let started = Instant::now();
     let tracer = Tracer::load_with(&tracer::Options {
         verbose: options.verbose,
-        watch_prefixes: docker::CGROUP_PREFIXES
-            .iter()
-            .map(|p| (*p).to_owned())
-            .collect(),
+        // Every engine's containers are armed by the shape of their cgroup, or because a
+        // runtime made it (design.md §17): no prefix to watch.
+        watch_prefixes: Vec::new(),
         watch_flags: Target::GATE_ON_EXEC,
+        watch_mode: WATCH_SHAPES | WATCH_RUNTIME_MKDIR,
     })?;
     let mut events = docker::EventSource::start(&engine);
     log::info!(
@@ -128,6 +132,8 @@ pub(super) async fn record(
         observations: BTreeMap::new(),
         replays: Vec::new(),
         verify: options.verify,
+        filters: options.filters.clone(),
+        filtered_out: Vec::new(),
     };
 
     let status = loop {
@@ -143,6 +149,7 @@ pub(super) async fn record(
             event = supervisor.next() => match event {
                 Event::Tick => {
                     recorder.discover()?;
+                    recorder.describe_others(supervisor.cut_short().map(|r| r.name())).await?;
                     recorder.observations.values_mut().for_each(hardening::Observation::poll);
                     recorder.tracer.flush_logs();
                     supervisor.progress(&recorder.progress());
@@ -182,6 +189,7 @@ pub(super) async fn record(
     }
     drop(events);
     recorder.discover()?;
+    recorder.describe_others(cut_short).await?;
     let run_time = run_started.elapsed();
     recorder.end_outage();
     recorder.finish_all(cut_short).await?;
@@ -190,6 +198,7 @@ pub(super) async fn record(
     drop(driver);
     recorder.verify().await;
 
+    recorder.say_filtered();
     let mut outcome = recorder.outcome;
     outcome.exit_code = status.code();
     outcome.cmd_failed = cut_short.is_none() && !status.success();
@@ -212,31 +221,143 @@ impl Recorder<'_> {
     fn discover(&mut self) -> Result<(), RecordError> {
         let runtime = |err: tracer::TracerError| RecordError::Runtime(err.to_string());
         for path in self.tracer.take_missed().map_err(runtime)? {
-            if let Some(id) = docker::container_id_of_path(&path) {
-                log::warn!("container {id} started while every recording slot was taken");
-                self.outcome.missed.push(id);
+            if let Some(shape) = engines::classify(&path).filter(|shape| shape.shaped) {
+                log::warn!("container {} started while every recording slot was taken", shape.id);
+                self.outcome.missed.push(shape.id);
             }
         }
         let outages: Vec<usize> = self.api_down.into_iter().collect();
-        for (_, target) in self.tracer.targets().map_err(runtime)? {
-            if self.tracked.contains_key(&target.slot) {
+        let armed: Vec<(u32, String)> = {
+            let mut armed = Vec::new();
+            for (_, target) in self.tracer.targets().map_err(runtime)? {
+                if let Some(path) = self.tracer.slot_path(target.slot).map_err(runtime)? {
+                    armed.push((target.slot, path));
+                }
+            }
+            armed
+        };
+        for (slot, path) in &armed {
+            if self.tracked.contains_key(slot) {
                 continue;
             }
-            let Some(path) = self.tracer.slot_path(target.slot).map_err(runtime)? else {
+            let Some(shape) = engines::classify(path) else {
                 continue;
             };
-            let Some(id) = docker::container_id_of_path(&path) else {
-                log::debug!("armed cgroup {path} is not a container; ignoring");
+            // A runtime makes a container's missing parents too (`/default` for `/default/NAME`,
+            // a pod's slices): a cgroup with an armed child is no container (design.md §17).
+            let parent = !shape.shaped
+                && (armed.iter()).any(|(_, other)| other.starts_with(&format!("{path}/")));
+            if parent {
+                log::debug!("armed cgroup {path} is a container's parent; releasing its slot");
+                self.release_slot(*slot)?;
                 continue;
-            };
-            log::debug!(
-                "container {id} armed in slot {} (cgroup {path})",
-                target.slot
-            );
-            let tracked = Tracked::new(target.slot, id, path, outages.clone());
-            self.tracked.insert(target.slot, tracked);
+            }
+            log::debug!("container {} armed in slot {slot} (cgroup {path})", shape.id);
+            let tracked = Tracked::new(*slot, shape.id, path.clone(), outages.clone());
+            self.tracked.insert(*slot, tracked);
         }
         Ok(())
+    }
+
+    /// Disarms a slot nobody will read, dropping whatever it counted.
+    fn release_slot(&mut self, slot: u32) -> Result<(), RecordError> {
+        let runtime = |err: tracer::TracerError| RecordError::Runtime(err.to_string());
+        let recording = self.tracer.read(slot).map_err(runtime)?;
+        self.tracer.release(slot, &recording).map_err(runtime)
+    }
+
+    /// Asks engines other than Docker about the containers Docker does not name (Podman's
+    /// inspect, the OCI bundle), applies `--filter` to everything named since the last look, and
+    /// finishes the non-Docker containers whose cgroup is gone (no Docker event says so).
+    async fn describe_others(&mut self, cut_short: Option<&'static str>) -> Result<(), RecordError> {
+        let slots: Vec<u32> = self.tracked.keys().copied().collect();
+        for slot in slots {
+            let Some(entry) = self.tracked.get_mut(&slot) else {
+                continue;
+            };
+            if entry.finished {
+                continue;
+            }
+            if entry.wants_meta()
+                && let (Some(shape), Some(dir)) = (entry.shape.clone(), entry.cgroup_dir())
+                && let Some(meta) = engines::describe(&shape, &dir).await
+            {
+                log::debug!("container {} is {meta:?}", entry.id);
+                entry.learn_meta(meta);
+            }
+            if self.judge(slot)? {
+                continue;
+            }
+            let Some(entry) = self.tracked.get(&slot) else {
+                continue;
+            };
+            if !entry.ends_by_docker_event() && !entry.cgroup_exists() {
+                self.finish(slot, false, cut_short)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies `--filter` (and drops a pod's sandbox) once a container's facts are known; true when
+    /// the container was disarmed. Its slot is released with whatever it counted so far, so
+    /// nothing of it is kept.
+    fn judge(&mut self, slot: u32) -> Result<bool, RecordError> {
+        let Some(entry) = self.tracked.get_mut(&slot) else {
+            return Ok(false);
+        };
+        if entry.verdict.is_some() {
+            return Ok(false);
+        }
+        let keep = if entry.is_sandbox() {
+            false
+        } else if self.filters.is_empty() {
+            true
+        } else {
+            match entry.facts() {
+                Some(facts) => self.filters.matches(&facts),
+                None => return Ok(false),
+            }
+        };
+        entry.verdict = Some(keep);
+        if keep {
+            return Ok(false);
+        }
+        let name = entry.display_name();
+        if entry.is_sandbox() {
+            log::debug!("container {name} is a pod sandbox (pause); not recorded");
+        } else {
+            log::info!("container {name} does not match --filter; disarmed");
+            self.filtered_out.push(name);
+        }
+        self.tracked.remove(&slot);
+        self.release_slot(slot)?;
+        Ok(true)
+    }
+
+    /// Tells what `--filter` left out, and makes a recording in which nothing matched a finding.
+    fn say_filtered(&mut self) {
+        if self.filters.is_empty() {
+            return;
+        }
+        self.filtered_out.sort();
+        let out = if self.filtered_out.is_empty() {
+            "no container was seen at all".to_owned()
+        } else {
+            format!("filtered out: {}", self.filtered_out.join(", "))
+        };
+        if self.outcome.recorded == 0 && self.outcome.failed.is_empty() {
+            self.outcome.nothing_matched = true;
+            summary::error(&format!(
+                "no container matched --filter {}; {out}",
+                self.filters.describe()
+            ));
+        } else if !self.filtered_out.is_empty() {
+            summary::note(&format!(
+                "seccomp-profiler: not recorded (--filter {}): {}",
+                self.filters.describe(),
+                self.filtered_out.join(", ")
+            ));
+        }
     }
 
     fn progress(&self) -> String {
@@ -337,6 +458,9 @@ impl Recorder<'_> {
                 .or_insert_with(|| hardening::Observation::start(&info));
             entry.learn(info);
         }
+        if let Err(err) = self.judge(slot) {
+            log::warn!("cannot disarm a filtered-out container: {err}");
+        }
     }
 
     /// Makes up for events missed while the API was unreachable: every container whose cgroup is
@@ -412,6 +536,19 @@ impl Recorder<'_> {
         cut_short: Option<&'static str>,
     ) -> Result<(), RecordError> {
         let runtime = |err: tracer::TracerError| RecordError::Runtime(err.to_string());
+        if self.judge(slot)? {
+            return Ok(());
+        }
+        if let Some(entry) = self.tracked.get(&slot)
+            && entry.verdict.is_none()
+            && !self.filters.is_empty()
+        {
+            // Gone before any engine named it: --filter cannot say it matches, so it is not kept.
+            let name = format!("{} (unnamed: it ended before its engine could say)", entry.display_name());
+            self.filtered_out.push(name);
+            self.tracked.remove(&slot);
+            return self.release_slot(slot);
+        }
         let Some(mut entry) = self.tracked.remove(&slot) else {
             return Ok(());
         };

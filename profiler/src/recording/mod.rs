@@ -67,6 +67,8 @@ pub struct Options {
     /// `record --containers --verify`: replay each recorded container with its whole
     /// recommendation applied (`hardening::replay`).
     pub verify: bool,
+    /// `--filter`: with `--containers`, which containers are kept (all must match).
+    pub filters: crate::engines::Filters,
 }
 
 /// One finished recording, handed to the [`Sink`].
@@ -115,16 +117,20 @@ pub struct Outcome {
     pub uncertain: Vec<String>,
     /// `--verify`: containers that did not run with their whole recommendation applied.
     pub verify_failed: Vec<String>,
+    /// `--filter` was given and no container matched it (the summary names what was filtered
+    /// out): a finding.
+    pub nothing_matched: bool,
 }
 
 impl Outcome {
     /// The exit code of a `record`: 4 when a recording could not be written or the Docker API
     /// was lost for a while, 1 when a container was not recorded or did not run in its `--verify`
-    /// replay, 5 when CMD failed, else 0 (a run cut short is not a failure).
+    /// replay or no container matched `--filter`, 5 when CMD failed, else 0 (a run cut short is not a failure).
     pub fn exit_code(&self) -> i32 {
         if !self.failed.is_empty() || !self.api_outages.is_empty() {
             exit::RUNTIME
-        } else if !self.missed.is_empty() || !self.verify_failed.is_empty() {
+        } else if !self.missed.is_empty() || !self.verify_failed.is_empty() || self.nothing_matched
+        {
             exit::FINDING
         } else if self.cmd_failed {
             exit::CMD_FAILED
