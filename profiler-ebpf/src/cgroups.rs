@@ -193,8 +193,6 @@ fn by_runtime() -> bool {
     let Ok(comm) = bpf_get_current_comm() else {
         return false;
     };
-    let runtime = |name: &[u8]| {
-        bytes_at(&comm, 0, name) && comm.get(name.len()) == Some(&0)
-    };
+    let runtime = |name: &[u8]| bytes_at(&comm, 0, name) && comm.get(name.len()) == Some(&0);
     runtime(b"runc") || runtime(b"crun")
 }

@@ -135,7 +135,9 @@ impl Filter {
 /// Whether a container running `image` matches `ancestor=wanted`.
 fn ancestor(image: &str, wanted: &str) -> bool {
     let normal = |reference: &str| {
-        let reference = reference.strip_prefix("docker.io/library/").unwrap_or(reference);
+        let reference = reference
+            .strip_prefix("docker.io/library/")
+            .unwrap_or(reference);
         let reference = reference.strip_prefix("localhost/").unwrap_or(reference);
         let last = reference.rsplit('/').next().unwrap_or(reference);
         if last.contains(':') || last.contains('@') {
@@ -195,7 +197,10 @@ mod tests {
             ..Facts::default()
         };
         assert!(filter("name=app-").matches(&facts), "substring");
-        assert!(!filter("name=^/app-").matches(&facts), "anchored at the start");
+        assert!(
+            !filter("name=^/app-").matches(&facts),
+            "anchored at the start"
+        );
         assert!(filter("name=^/web").matches(&facts));
         assert!(filter("name=1$").matches(&facts));
         assert!("name=(".parse::<Filter>().is_err());

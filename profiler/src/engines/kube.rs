@@ -54,9 +54,12 @@ impl Pod {
 
 /// A pod's sandbox (pause) container rather than one of its workload containers.
 pub fn is_sandbox(annotations: &BTreeMap<String, String>) -> bool {
-    ["io.kubernetes.cri.container-type", "io.kubernetes.cri-o.ContainerType"]
-        .iter()
-        .any(|k| annotations.get(*k).map(String::as_str) == Some("sandbox"))
+    [
+        "io.kubernetes.cri.container-type",
+        "io.kubernetes.cri-o.ContainerType",
+    ]
+    .iter()
+    .any(|k| annotations.get(*k).map(String::as_str) == Some("sandbox"))
 }
 
 /// The characters `k8s.io/apimachinery/pkg/util/rand.SafeEncodeString` and the name generator use.

@@ -111,8 +111,11 @@ fn pod_uid_of(path: &str) -> Option<String> {
     path.split('/').find_map(|part| {
         let part = part.strip_suffix(".slice").unwrap_or(part);
         let (_, uid) = part.rsplit_once("pod")?;
-        (uid.len() >= 32 && uid.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-' || b == b'_'))
-            .then(|| uid.replace('_', "-"))
+        (uid.len() >= 32
+            && uid
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b'-' || b == b'_'))
+        .then(|| uid.replace('_', "-"))
     })
 }
 
@@ -198,15 +201,21 @@ fn parse_podman_inspect(json: &[u8]) -> Option<Meta> {
                 .collect()
         })
         .unwrap_or_default();
-    let nnp = (first.pointer("/HostConfig/SecurityOpt").and_then(|v| v.as_array()))
-        .map(|opts| {
-            opts.iter()
-                .any(|o| o.as_str().is_some_and(|o| o.starts_with("no-new-privileges")))
-        });
+    let nnp = (first
+        .pointer("/HostConfig/SecurityOpt")
+        .and_then(|v| v.as_array()))
+    .map(|opts| {
+        opts.iter().any(|o| {
+            o.as_str()
+                .is_some_and(|o| o.starts_with("no-new-privileges"))
+        })
+    });
     Some(Meta {
         engine: Some(Engine::Podman),
         name: text("/Name")?.trim_start_matches('/').to_owned(),
-        image: text("/ImageName").or(text("/Config/Image")).map(str::to_owned),
+        image: text("/ImageName")
+            .or(text("/Config/Image"))
+            .map(str::to_owned),
         labels,
         kube: None,
         containerd_namespace: None,
@@ -245,10 +254,16 @@ mod tests {
     fn every_engines_cgroup_shape() {
         let cases = [
             (format!("/docker/{ID}"), None),
-            (format!("/system.slice/docker-{ID}.scope"), Some(Engine::Docker)),
+            (
+                format!("/system.slice/docker-{ID}.scope"),
+                Some(Engine::Docker),
+            ),
             (format!("/x/{ID}"), None),
             (format!("/libpod_parent/libpod-{ID}"), Some(Engine::Podman)),
-            (format!("/machine.slice/libpod-{ID}.scope"), Some(Engine::Podman)),
+            (
+                format!("/machine.slice/libpod-{ID}.scope"),
+                Some(Engine::Podman),
+            ),
             (
                 format!(
                     "/kubepods.slice/kubepods-besteffort.slice/\
@@ -261,7 +276,10 @@ mod tests {
                 format!("/kubepods/burstable/pod1b2c3d4e-0000-4000-8000-000000000001/{ID}"),
                 None,
             ),
-            (format!("/kubepods.slice/crio-{ID}.scope"), Some(Engine::Crio)),
+            (
+                format!("/kubepods.slice/crio-{ID}.scope"),
+                Some(Engine::Crio),
+            ),
         ];
         for (path, engine) in cases {
             let shape = classify(&path).expect("classified");
@@ -282,12 +300,20 @@ mod tests {
         assert!(!conmon.shaped, "conmon's cgroup is not a container");
         let ctr = classify("/default/my-app").expect("classified");
         assert_eq!((ctr.shaped, ctr.id.as_str()), (false, "my-app"));
-        assert!(!classify(&format!("/docker/{}", "G".repeat(64))).expect("x").shaped);
+        assert!(
+            !classify(&format!("/docker/{}", "G".repeat(64)))
+                .expect("x")
+                .shaped
+        );
     }
 
     #[test]
     fn engine_clients_that_start_containers() {
-        let cmd = |args: &[&str]| args.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        let cmd = |args: &[&str]| {
+            args.iter()
+                .map(std::ffi::OsString::from)
+                .collect::<Vec<_>>()
+        };
         assert_eq!(
             starts_containers(&cmd(&["/usr/bin/ctr", "run", "--rm", "img", "x"])).as_deref(),
             Some("ctr")

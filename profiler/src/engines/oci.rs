@@ -80,7 +80,10 @@ pub(super) fn parse(config_json: &str, bundle: &Path) -> Option<Meta> {
         .position(|c| *c == CONTAINERD_TASKS)
         .and_then(|at| components.get(at + 1))
         .map(|ns| (*ns).to_owned());
-    let engine = if annotations.keys().any(|k| k.starts_with("io.kubernetes.cri-o.")) {
+    let engine = if annotations
+        .keys()
+        .any(|k| k.starts_with("io.kubernetes.cri-o."))
+    {
         Some(Engine::Crio)
     } else if containerd_namespace.as_deref() == Some(DOCKER_NAMESPACE) {
         Some(Engine::Docker)
@@ -93,7 +96,10 @@ pub(super) fn parse(config_json: &str, bundle: &Path) -> Option<Meta> {
     };
     let kube = kube::Pod::from_annotations(&annotations);
     let sandbox = kube::is_sandbox(&annotations);
-    let name = kube.as_ref().map(kube::Pod::container_name).unwrap_or_default();
+    let name = kube
+        .as_ref()
+        .map(kube::Pod::container_name)
+        .unwrap_or_default();
     let image = (annotations.get("io.kubernetes.cri.image-name"))
         .or(annotations.get("io.kubernetes.cri-o.ImageName"))
         .cloned();

@@ -222,7 +222,10 @@ impl Recorder<'_> {
         let runtime = |err: tracer::TracerError| RecordError::Runtime(err.to_string());
         for path in self.tracer.take_missed().map_err(runtime)? {
             if let Some(shape) = engines::classify(&path).filter(|shape| shape.shaped) {
-                log::warn!("container {} started while every recording slot was taken", shape.id);
+                log::warn!(
+                    "container {} started while every recording slot was taken",
+                    shape.id
+                );
                 self.outcome.missed.push(shape.id);
             }
         }
@@ -252,7 +255,10 @@ impl Recorder<'_> {
                 self.release_slot(*slot)?;
                 continue;
             }
-            log::debug!("container {} armed in slot {slot} (cgroup {path})", shape.id);
+            log::debug!(
+                "container {} armed in slot {slot} (cgroup {path})",
+                shape.id
+            );
             let tracked = Tracked::new(*slot, shape.id, path.clone(), outages.clone());
             self.tracked.insert(*slot, tracked);
         }
@@ -269,7 +275,10 @@ impl Recorder<'_> {
     /// Asks engines other than Docker about the containers Docker does not name (Podman's
     /// inspect, the OCI bundle), applies `--filter` to everything named since the last look, and
     /// finishes the non-Docker containers whose cgroup is gone (no Docker event says so).
-    async fn describe_others(&mut self, cut_short: Option<&'static str>) -> Result<(), RecordError> {
+    async fn describe_others(
+        &mut self,
+        cut_short: Option<&'static str>,
+    ) -> Result<(), RecordError> {
         let slots: Vec<u32> = self.tracked.keys().copied().collect();
         for slot in slots {
             let Some(entry) = self.tracked.get_mut(&slot) else {
@@ -544,7 +553,10 @@ impl Recorder<'_> {
             && !self.filters.is_empty()
         {
             // Gone before any engine named it: --filter cannot say it matches, so it is not kept.
-            let name = format!("{} (unnamed: it ended before its engine could say)", entry.display_name());
+            let name = format!(
+                "{} (unnamed: it ended before its engine could say)",
+                entry.display_name()
+            );
             self.filtered_out.push(name);
             self.tracked.remove(&slot);
             return self.release_slot(slot);

@@ -145,15 +145,24 @@ impl Tracked {
         self.info.is_none()
             && self.named_by.is_none()
             && self.meta.is_none()
-            && self.shape.as_ref().is_some_and(|s| s.engine != Some(engines::Engine::Docker))
+            && self
+                .shape
+                .as_ref()
+                .is_some_and(|s| s.engine != Some(engines::Engine::Docker))
     }
 
     /// Whether Docker's events tell when it ends (else its cgroup's removal does).
     pub fn ends_by_docker_event(&self) -> bool {
         self.info.is_some()
             || self.named_by.is_some()
-            || self.meta.as_ref().is_some_and(|m| m.engine == Some(engines::Engine::Docker))
-            || self.shape.as_ref().is_some_and(|s| s.engine == Some(engines::Engine::Docker))
+            || self
+                .meta
+                .as_ref()
+                .is_some_and(|m| m.engine == Some(engines::Engine::Docker))
+            || self
+                .shape
+                .as_ref()
+                .is_some_and(|s| s.engine == Some(engines::Engine::Docker))
     }
 
     /// A pod's sandbox (pause) container, which is never recorded.

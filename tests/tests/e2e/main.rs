@@ -33,6 +33,7 @@ mod capabilities;
 mod ci_workflow;
 mod containers;
 mod doctor;
+mod engines;
 mod faults;
 mod formats;
 mod hardening;
