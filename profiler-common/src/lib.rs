@@ -242,6 +242,12 @@ impl Target {
     /// install a filter. The runtime's own re-exec (runc's memfd copy) happens in the host's mount
     /// namespace, before it unshares, so it does not open the gate; the entrypoint's execve does.
     pub const GATE_ON_EXEC: u32 = 1;
+
+    // --- engines (issue 10) ---
+    /// `record --cgroup` of a cgroup whose processes run in the host's mount namespace (a systemd
+    /// service, a plain cgroup): there is no runtime setup to leave out, so every thread of the
+    /// target counts from its first syscall seen (processes started in it later included).
+    pub const GATE_OPEN: u32 = 2;
 }
 
 /// A filter install seen at `sys_enter`, waiting for its return value at `sys_exit`.

@@ -76,6 +76,8 @@ pub enum Command {
 ///                                      allow-all seccomp filter right before it, the same gate a
 ///                                      container runtime passes, so nothing the launcher does is recorded.
 ///   record --container NAME|ID         a running Docker container, from now on (its start-up is not seen).
+///   record --cgroup PATH               an existing cgroup (a systemd service, a pod) and its children,
+///                                      from now on.
 ///   record --containers [-o DIR] -- CMD
 ///                                      every container started while CMD runs (docker run, docker-compose
 ///                                      up, a test script), each from its first syscall after the runtime
@@ -123,6 +125,12 @@ pub struct RecordArgs {
     #[arg(long, value_name = "NAME|ID", conflicts_with_all = ["containers", "cmd"])]
     pub container: Option<String>,
 
+    /// Attach to this existing cgroup2 directory (relative to the cgroup2 mount, as in the "0::"
+    /// line of /proc/PID/cgroup, or absolute under it) and its child cgroups instead of running
+    /// CMD: a systemd service, a pod. From now on; what ran before is not seen.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["container", "containers", "cmd", "user"])]
+    pub cgroup: Option<PathBuf>,
+
     /// Record every Docker container that starts while CMD runs (CMD itself is not recorded).
     #[arg(long)]
     pub containers: bool,
@@ -142,7 +150,7 @@ pub struct RecordArgs {
     pub filter: Vec<crate::engines::Filter>,
 
     /// The command to run, after `--`.
-    #[arg(last = true, value_name = "CMD", required_unless_present = "container")]
+    #[arg(last = true, value_name = "CMD", required_unless_present_any = ["container", "cgroup"])]
     pub cmd: Vec<OsString>,
 }
 

@@ -469,6 +469,19 @@ impl Tracer {
         Ok(slot)
     }
 
+    /// Records one more cgroup into an existing target's slot (`record --cgroup`: its children).
+    pub fn add_target_in_slot(
+        &mut self,
+        cgroup_id: u64,
+        slot: u32,
+        flags: u32,
+    ) -> Result<(), TracerError> {
+        let mut targets: HashMap<&mut MapData, u64, Target> = self.open_mut(maps::TARGETS)?;
+        targets
+            .insert(cgroup_id, Target { slot, flags }, 0)
+            .map_err(|_| TracerError::TooManyTargets)
+    }
+
     /// Stops recording a cgroup (its counts stay readable).
     pub fn remove_target(&mut self, cgroup_id: u64) -> Result<(), TracerError> {
         let mut targets: HashMap<&mut MapData, u64, Target> = self.open_mut(maps::TARGETS)?;

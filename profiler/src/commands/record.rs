@@ -16,7 +16,10 @@ use crate::{
 };
 
 pub fn run(args: RecordArgs, verbose: u8) -> anyhow::Result<i32> {
-    let target = Target::new(args.cmd, args.user, args.container, args.containers);
+    let target = match args.cgroup {
+        Some(path) => Target::Cgroup { path },
+        None => Target::new(args.cmd, args.user, args.container, args.containers),
+    };
     if let Target::Command { cmd, .. } = &target
         && let Some(client) = crate::engines::starts_containers(cmd)
     {

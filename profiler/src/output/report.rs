@@ -68,6 +68,9 @@ pub struct RunContext {
     pub duration_ms: u64,
     /// Processes CMD left in its cgroup when it exited, killed by the recorder.
     pub leftover_processes_killed: usize,
+    /// `record --cgroup`: the recorded cgroup, relative to the cgroup2 mount.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cgroup: Option<String>,
 }
 
 impl RunContext {

@@ -14,6 +14,7 @@
 
 mod attach;
 pub mod build;
+pub mod cgroup_target;
 mod command;
 mod containers;
 pub mod context;
@@ -40,6 +41,8 @@ pub enum Target {
     /// `--containers -- CMD`: every container that starts while CMD runs (CMD itself is not
     /// recorded).
     Containers { cmd: Vec<OsString> },
+    /// `--cgroup PATH`: an existing cgroup2 directory (and its children), from now on.
+    Cgroup { path: std::path::PathBuf },
 }
 
 impl Target {
@@ -151,6 +154,7 @@ pub fn run(target: &Target, options: &Options, sink: &mut dyn Sink) -> anyhow::R
             }
             Target::Container { name } => attach::record(name, options, sink).await,
             Target::Containers { cmd } => containers::record(cmd, options, sink).await,
+            Target::Cgroup { path } => cgroup_target::record(path, options, sink).await,
         }
     })
 }

@@ -46,7 +46,14 @@ fn podman_container_is_recorded_and_replays() {
         "-c".into(),
         WORKLOAD.into(),
     ]);
-    let recording = session.record("podman", &cmd, RECORD_TIMEOUT);
+    // Other engineers' and CI jobs' containers may start meanwhile: only Podman's is wanted.
+    let recording = session.record_with(
+        "podman",
+        &["--filter", "engine=podman"],
+        &cmd,
+        RECORD_TIMEOUT,
+        0,
+    );
     assert!(
         recording
             .output
@@ -133,7 +140,21 @@ fn containerd_kubelet_container_is_named_by_its_pod() {
         ]
         .map(str::to_owned),
     );
-    let recording = session.record("containerd", &cmd, RECORD_TIMEOUT);
+    // Only containerd's (and the filter keys a kubelet's containers have); others may start too.
+    let recording = session.record_with(
+        "containerd",
+        &[
+            "--filter",
+            "engine=containerd",
+            "--filter",
+            "namespace=prod",
+            "--filter",
+            "pod=shop-7d4b9c8f6d-x2x9k",
+        ],
+        &cmd,
+        RECORD_TIMEOUT,
+        0,
+    );
     assert!(
         recording
             .output
@@ -260,4 +281,98 @@ fn filter_keeps_only_matching_containers() {
         none.output
     );
     assert!(none.profile_names().is_empty(), "{}", none.output);
+}
+
+/// `record --cgroup PATH`: a plain cgroup made here with a process already in it (marked at
+/// attach) and one that joins it after attach (counted from its first syscall, no gate): the
+/// profile has what both did (`mkdir`/`rmdir` of the first, `symlink` of the second); a path that
+/// is no cgroup exits 2.
+#[test]
+fn record_cgroup_follows_an_existing_cgroup() {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    let mount = (mountinfo.lines())
+        .find_map(|line| {
+            let (left, right) = line.split_once(" - ")?;
+            (right.split_whitespace().next() == Some("cgroup2"))
+                .then(|| left.split_whitespace().nth(4).map(str::to_owned))
+                .flatten()
+        })
+        .expect("a cgroup2 mount");
+    let name = format!("sp-engines-cgroup-{}", std::process::id());
+    let dir = std::path::Path::new(&mount).join(&name);
+    std::fs::create_dir(&dir).expect("make a cgroup");
+    let work = crate::support::tempdir();
+    let procs = dir.join("cgroup.procs");
+    let spawn = |script: String| {
+        std::process::Command::new("sh")
+            .args([
+                "-c",
+                &format!("echo $$ > {}; exec sh -c '{script}'", procs.display()),
+            ])
+            .spawn()
+            .expect("spawn sh")
+    };
+    let before = work.path().join("d");
+    let mut first = spawn(format!(
+        "while :; do mkdir {0}; rmdir {0}; sleep 0.05; done",
+        before.display()
+    ));
+    let link = work.path().join("l");
+    let late = std::thread::spawn({
+        let link = link.clone();
+        let spawn_late = move || {
+            std::thread::sleep(Duration::from_millis(1200));
+            std::process::Command::new("sh")
+                .args([
+                    "-c",
+                    &format!(
+                        "echo $$ > {}; exec sh -c 'ln -s /etc/hostname {}; sleep 0.3'",
+                        procs.display(),
+                        link.display()
+                    ),
+                ])
+                .status()
+        };
+        spawn_late
+    });
+    let out = work.path().join("p.json");
+    let recorded = run(
+        profiler_command([
+            "record",
+            "--duration",
+            "3s",
+            "--cgroup",
+            &format!("/{name}"),
+            "-o",
+        ])
+        .arg(&out),
+        Duration::from_secs(60),
+    );
+    let _ = late.join();
+    let _ = first.kill();
+    let _ = first.wait();
+    std::thread::sleep(Duration::from_millis(200));
+    let _ = std::fs::remove_dir(&dir);
+    recorded.assert_code(0);
+    assert!(link.exists(), "the late process did not run");
+    assert!(
+        recorded
+            .stderr
+            .contains(&format!("recorded cgroup /{name} ")),
+        "{recorded}"
+    );
+    let profile = seccomp_profiler_tests::Profile::read(&out);
+    crate::support::assert_allows_one_of(&profile, &["mkdir", "mkdirat"]);
+    crate::support::assert_allows(&profile, &["rmdir"]);
+    crate::support::assert_allows_one_of(&profile, &["symlink", "symlinkat"]);
+
+    let missing = run(
+        &mut profiler_command(["record", "--cgroup", "/no-such-cgroup-sp", "-o"]).arg(&out),
+        Duration::from_secs(30),
+    );
+    missing.assert_code(2);
+    assert!(
+        missing.stderr.contains("is not a cgroup2 directory"),
+        "{missing}"
+    );
 }
