@@ -86,8 +86,11 @@ pub mod maps {
 /// still counted in `stats::SLOTS_EXHAUSTED`).
 pub const MISSED_MAX: u32 = 256;
 
-/// Room for a cgroup path in [`maps::SLOT_PATHS`]: `/system.slice/docker-<64 hex>.scope` is 91.
-pub const CGROUP_PATH_MAX: usize = 128;
+/// Room for a cgroup path in [`maps::SLOT_PATHS`]: `/system.slice/docker-<64 hex>.scope` is 91, a
+/// kubelet container under the systemd driver
+/// (`/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod<uid>.slice/cri-containerd-<64 hex>.scope`)
+/// about 190.
+pub const CGROUP_PATH_MAX: usize = 256;
 
 /// Bits of [`maps::SLOT_FLAGS`]: which gate opened…
 pub const GATE_FILTER: u32 = 1;
@@ -195,6 +198,18 @@ pub struct WatchPrefix {
 }
 const _: () = assert!(core::mem::size_of::<WatchPrefix>() == 64);
 
+// --- engines (issue 10): bits of `globals::WATCH_MODE` ---
+/// Arm a new cgroup whose last path component has a container's shape, wherever it is in the tree:
+/// `<64 hex>`, optionally prefixed `docker-`, `libpod-`, `cri-containerd-` or `crio-`, optionally
+/// suffixed `.scope` (design.md §17). Pod, QoS and system slices and conmon's
+/// `libpod-conmon-<id>` do not have it, so they take no slot.
+pub const WATCH_SHAPES: u32 = 1;
+/// Also arm any cgroup2 directory a container runtime (`runc`, `crun`: the task's comm) makes:
+/// a container whose id is any name (`ctr run … NAME`, cgroup `/<namespace>/NAME`) or whose
+/// cgroup has any path (`ctr run --cgroup /x/y`). The runtime also makes missing parents: userspace
+/// releases those (a cgroup with an armed child is no container).
+pub const WATCH_RUNTIME_MKDIR: u32 = 2;
+
 /// Globals userspace sets with `EbpfLoader::override_global` before load. Offsets come from the
 /// running kernel's BTF (`/sys/kernel/btf/vmlinux`), because aya emits no CO-RE relocations.
 pub mod globals {
@@ -239,6 +254,11 @@ pub mod globals {
     pub const DENTRY_NAME_OFFSET: &str = "DENTRY_NAME_OFFSET";
     pub const DENTRY_INODE_OFFSET: &str = "DENTRY_INODE_OFFSET";
     pub const INODE_INO_OFFSET: &str = "INODE_INO_OFFSET";
+    // --- engines (issue 10): container discovery for every engine ---
+    /// Which new cgroups `cgroup_mkdir` arms besides those under `WATCH_PREFIXES`
+    /// ([`super::WATCH_SHAPES`], [`super::WATCH_RUNTIME_MKDIR`]); 0 for a command or an attached
+    /// container.
+    pub const WATCH_MODE: &str = "WATCH_MODE";
 }
 
 /// Indexes of the [`maps::STATS`] array.
@@ -271,6 +291,12 @@ impl Target {
     /// install a filter. The runtime's own re-exec (runc's memfd copy) happens in the host's mount
     /// namespace, before it unshares, so it does not open the gate; the entrypoint's execve does.
     pub const GATE_ON_EXEC: u32 = 1;
+
+    // --- engines (issue 10) ---
+    /// `record --cgroup` of a cgroup whose processes run in the host's mount namespace (a systemd
+    /// service, a plain cgroup): there is no runtime setup to leave out, so every thread of the
+    /// target counts from its first syscall seen (processes started in it later included).
+    pub const GATE_OPEN: u32 = 2;
 }
 
 /// A filter install seen at `sys_enter`, waiting for its return value at `sys_exit`.

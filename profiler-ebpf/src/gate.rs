@@ -91,6 +91,18 @@ pub(crate) fn gate_opens(ctx: &RawTracePointContext, target: &Target, tid: u32, 
         note_slot(target.slot, GATE_EXEC);
         return true;
     }
+    // engines (issue 10): a host cgroup recorded with `record --cgroup` has no gate.
+    if target.flags & Target::GATE_OPEN != 0 {
+        mark(
+            ctx,
+            tid,
+            Mark {
+                execed: 1,
+                ..Mark::new(target.slot)
+            },
+        );
+        return true;
+    }
     false
 }
 

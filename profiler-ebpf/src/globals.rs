@@ -53,3 +53,6 @@ pub(crate) static DENTRY_NAME_OFFSET: Global<u32> = Global::new(0);
 pub(crate) static DENTRY_INODE_OFFSET: Global<u32> = Global::new(0);
 #[unsafe(no_mangle)]
 pub(crate) static INODE_INO_OFFSET: Global<u32> = Global::new(0);
+// --- engines (issue 10) ---
+#[unsafe(no_mangle)]
+pub(crate) static WATCH_MODE: Global<u32> = Global::new(0);

@@ -101,6 +101,8 @@ pub struct WatchArgs {
 ///                                      allow-all seccomp filter right before it, the same gate a
 ///                                      container runtime passes, so nothing the launcher does is recorded.
 ///   record --container NAME|ID         a running Docker container, from now on (its start-up is not seen).
+///   record --cgroup PATH               an existing cgroup (a systemd service, a pod) and its children,
+///                                      from now on.
 ///   record --containers [-o DIR] -- CMD
 ///                                      every container started while CMD runs (docker run, docker-compose
 ///                                      up, a test script), each from its first syscall after the runtime
@@ -148,6 +150,12 @@ pub struct RecordArgs {
     #[arg(long, value_name = "NAME|ID", conflicts_with_all = ["containers", "cmd"])]
     pub container: Option<String>,
 
+    /// Attach to this existing cgroup2 directory (relative to the cgroup2 mount, as in the "0::"
+    /// line of /proc/PID/cgroup, or absolute under it) and its child cgroups instead of running
+    /// CMD: a systemd service, a pod. From now on; what ran before is not seen.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["container", "containers", "cmd", "user"])]
+    pub cgroup: Option<PathBuf>,
+
     /// Record every Docker container that starts while CMD runs (CMD itself is not recorded).
     #[arg(long)]
     pub containers: bool,
@@ -180,9 +188,16 @@ pub struct RecordArgs {
     /// (comma-separated; default: both).
     #[arg(long, value_name = "on,off", value_delimiter = ',', value_enum)]
     pub nnp: Vec<crate::runtimes::Nnp>,
+    /// With --containers: record only containers that match (repeatable; all must match).
+    /// `name=RE` (a regular expression searched in the name with Docker's leading '/', as
+    /// `docker ps`), `label=KEY[=VALUE]`, `ancestor=IMAGE`, `engine=docker|podman|containerd|cri-o`,
+    /// `namespace=NS`, `pod=NAME`. Others are disarmed once their engine names them; none of
+    /// their syscalls is kept. No container matching is a finding (exit 1).
+    #[arg(long, value_name = "KEY=VALUE", requires = "containers")]
+    pub filter: Vec<crate::engines::Filter>,
 
     /// The command to run, after `--`.
-    #[arg(last = true, value_name = "CMD", required_unless_present = "container")]
+    #[arg(last = true, value_name = "CMD", required_unless_present_any = ["container", "cgroup"])]
     pub cmd: Vec<OsString>,
 }
 
@@ -261,6 +276,13 @@ pub struct CheckArgs {
     /// The recorded values are checked against the profile's argument conditions either way.
     #[arg(long)]
     pub args: bool,
+    /// With --containers: check only containers that match (repeatable; all must match).
+    /// `name=RE` (a regular expression searched in the name with Docker's leading '/', as
+    /// `docker ps`), `label=KEY[=VALUE]`, `ancestor=IMAGE`, `engine=docker|podman|containerd|cri-o`,
+    /// `namespace=NS`, `pod=NAME`. Others are disarmed once their engine names them; none of
+    /// their syscalls is kept. No container matching is a finding (exit 1).
+    #[arg(long, value_name = "KEY=VALUE", requires = "containers")]
+    pub filter: Vec<crate::engines::Filter>,
 
     /// The command to run, after `--`.
     #[arg(last = true, value_name = "CMD", required_unless_present = "container")]

@@ -57,7 +57,8 @@ pub const TABLE: [ExitCode; 6] = [
                   --containers` or `check --containers` could not record a container (more than \
                   64 ran at once; the summary names each), `record --containers --verify`: a \
                   container did not run with its whole recommendation applied (the summary shows \
-                  its `docker run` line and last log lines)",
+                  its `docker run` line and last log lines), `--containers --filter`: no container \
+                  matched (the summary names those filtered out)",
         action: "fix the code, or accept the growth: `check --update`, then review the profile's \
                  diff; for `--verify`, adjust the advice the summary names (README, read-only \
                  root)",
@@ -66,7 +67,9 @@ pub const TABLE: [ExitCode; 6] = [
         code: INPUT,
         meaning: "invalid input: bad arguments, an unreadable or invalid profile or report, CMD \
                   not found, an unknown `--user`, a `--container` that does not exist or is not \
-                  running, an output that cannot be written (a missing directory, a symlink, two \
+                  running, a `--cgroup` that is not a cgroup2 directory, a container engine \
+                  client as CMD without `--containers` (`record -- docker run …`), a bad \
+                  `--filter`, an output that cannot be written (a missing directory, a symlink, two \
                   outputs naming one file, a full disk); `exec`: a filter the kernel refuses",
         action: "fix the command line or the file the message names",
     },

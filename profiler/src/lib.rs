@@ -9,6 +9,7 @@ pub mod cgroup;
 pub mod cli;
 pub mod commands;
 pub mod docker;
+pub mod engines;
 pub mod exit;
 pub mod hardening;
 pub mod launcher;

@@ -93,6 +93,9 @@ pub struct Options {
     pub watch_prefixes: Vec<String>,
     /// `Target` flags for those cgroups.
     pub watch_flags: u32,
+    /// Which other new cgroups become targets (`profiler_common::WATCH_SHAPES`,
+    /// `WATCH_RUNTIME_MKDIR`); 0: only those under `watch_prefixes`.
+    pub watch_mode: u32,
 }
 
 /// What one syscall table slot recorded for one target.
@@ -228,6 +231,7 @@ impl Tracer {
                 true,
             )
             .override_global(globals::WATCH_FLAGS, &options.watch_flags, true)
+            .override_global(globals::WATCH_MODE, &options.watch_mode, true)
             .override_global(
                 globals::BPRM_SECUREEXEC_BIT,
                 &offsets.bprm_secureexec_bit,
@@ -510,6 +514,19 @@ impl Tracer {
             .insert(cgroup_id, Target { slot, flags }, 0)
             .map_err(map_err(maps::TARGETS))?;
         Ok(slot)
+    }
+
+    /// Records one more cgroup into an existing target's slot (`record --cgroup`: its children).
+    pub fn add_target_in_slot(
+        &mut self,
+        cgroup_id: u64,
+        slot: u32,
+        flags: u32,
+    ) -> Result<(), TracerError> {
+        let mut targets: HashMap<&mut MapData, u64, Target> = self.open_mut(maps::TARGETS)?;
+        targets
+            .insert(cgroup_id, Target { slot, flags }, 0)
+            .map_err(|_| TracerError::TooManyTargets)
     }
 
     /// Stops recording a cgroup (its counts stay readable).

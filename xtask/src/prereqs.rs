@@ -78,6 +78,18 @@ const TEST_PACKAGES: &[(&str, &str)] = &[
     ),
 ];
 
+/// Debian packages of the engine tests (issue 10): engines other than Docker, started by the tests.
+const ENGINE_TEST_PACKAGES: &[(&str, &str)] = &[
+    (
+        "podman",
+        "the engine tests record a rootful Podman 4.3 container (with runc) and replay it",
+    ),
+    (
+        "containerd",
+        "the engine tests start a private containerd 1.6 and drive it with ctr (kubelet-shaped cgroups)",
+    ),
+];
+
 /// The pinned bpf-linker: this version builds with stable 1.95 against Debian's LLVM 22.
 const BPF_LINKER_VERSION: &str = "0.13.0";
 const LLVM_PREFIX: &str = "/usr/lib/llvm-22";
@@ -110,6 +122,7 @@ fn packages(set: Set) -> Vec<(&'static str, &'static str)> {
     if set == Set::Test {
         all.extend_from_slice(TEST_PACKAGES);
         all.extend_from_slice(RUNTIME_PACKAGES);
+        all.extend_from_slice(ENGINE_TEST_PACKAGES);
     }
     all
 }

@@ -16,7 +16,20 @@ use crate::{
 };
 
 pub fn run(args: RecordArgs, verbose: u8) -> anyhow::Result<i32> {
-    let target = Target::new(args.cmd, args.user, args.container, args.containers);
+    let target = match args.cgroup {
+        Some(path) => Target::Cgroup { path },
+        None => Target::new(args.cmd, args.user, args.container, args.containers),
+    };
+    if let Target::Command { cmd, .. } = &target
+        && let Some(client) = crate::engines::starts_containers(cmd)
+    {
+        return exit::input(format!(
+            "`{client}` starts a container that runs apart from CMD (its daemon and runtime start \
+             it), so this would profile the `{client}` client itself, not the container; use \
+             `--containers -- {}` to record the containers it starts",
+            recording::context::os_args(cmd).join(" ")
+        ));
+    }
     let options = Options {
         duration: args.duration,
         verbose: verbose > 0,
@@ -26,6 +39,7 @@ pub fn run(args: RecordArgs, verbose: u8) -> anyhow::Result<i32> {
             runtimes: args.runtimes.clone(),
             nnp: args.nnp.clone(),
         },
+        filters: crate::engines::Filters(args.filter),
     };
     let mut sink = match &target {
         Target::Containers { .. } => {

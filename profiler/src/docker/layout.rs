@@ -1,24 +1,11 @@
 //! Where Docker's containers live and what they are called on disk: the cgroup v2 paths dockerd
-//! gives a container (so `--containers` knows which new cgroups are containers), a process's
+//! gives a container (which new cgroups are containers, of every engine, is `crate::engines`), a process's
 //! cgroup v2 path, and the file name a container's profile gets. Paths only; it never talks to
 //! the daemon.
 
 use std::{fs, io};
 
 use super::ContainerInfo;
-
-/// Where dockerd puts containers in the cgroup2 tree: `/docker/<id>` with the cgroupfs driver,
-/// `/system.slice/docker-<id>.scope` with the systemd driver. `--containers` arms new cgroups under
-/// these prefixes.
-pub const CGROUP_PREFIXES: [&str; 2] = ["/docker/", "/system.slice/docker-"];
-
-/// The 64-hex container id in a cgroup path like `/docker/<id>` or `/system.slice/docker-<id>.scope`.
-pub fn container_id_of_path(path: &str) -> Option<String> {
-    let last = path.rsplit('/').next()?;
-    let id = last.strip_prefix("docker-").unwrap_or(last);
-    let id = id.strip_suffix(".scope").unwrap_or(id);
-    (id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit())).then(|| id.to_owned())
-}
 
 /// The two places dockerd puts a container in the cgroup v2 tree, relative to the cgroup2 mount:
 /// `/docker/<id>` with the cgroupfs driver (this project's machines: hybrid hierarchy, cgroup2 at
@@ -104,24 +91,6 @@ pub fn file_stem(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn container_ids_from_cgroup_paths() {
-        let id = "a".repeat(64);
-        assert_eq!(
-            container_id_of_path(&format!("/docker/{id}")),
-            Some(id.clone())
-        );
-        assert_eq!(
-            container_id_of_path(&format!("/system.slice/docker-{id}.scope")),
-            Some(id.clone())
-        );
-        assert_eq!(container_id_of_path("/docker/buildkit"), None);
-        assert_eq!(
-            container_id_of_path(&format!("/docker/{}", "g".repeat(64))),
-            None
-        );
-    }
 
     #[test]
     fn cgroup2_path_from_hybrid_proc_file() {

@@ -30,8 +30,7 @@ mod layout;
 
 pub use events::{EventSource, Outage, Update};
 pub use layout::{
-    CGROUP_PREFIXES, cgroup2_path_of_pid, container_id_of_path, expected_cgroup2_paths, file_stem,
-    profile_file_name, profile_stem,
+    cgroup2_path_of_pid, expected_cgroup2_paths, file_stem, profile_file_name, profile_stem,
 };
 
 /// Label Docker Compose puts on every container it creates: the project name.

@@ -108,6 +108,9 @@ pub struct RunContext {
     pub duration_ms: u64,
     /// Processes CMD left in its cgroup when it exited, killed by the recorder.
     pub leftover_processes_killed: usize,
+    /// `record --cgroup`: the recorded cgroup, relative to the cgroup2 mount.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cgroup: Option<String>,
 }
 
 impl RunContext {
@@ -139,6 +142,22 @@ pub struct ContainerContext {
     pub attached_after_start: bool,
     /// The container was still running when recording ended.
     pub running_at_end: bool,
+    /// The engine that started it (`docker`, `podman`, `containerd`, `cri-o`), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub engine: Option<&'static str>,
+    /// Its Kubernetes pod, from the CRI annotations (design.md §17).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kubernetes: Option<KubernetesContext>,
+}
+
+/// A Kubernetes container's pod, as its CRI annotations name it.
+#[derive(Debug, Clone, Serialize)]
+pub struct KubernetesContext {
+    pub namespace: String,
+    pub pod: String,
+    pub pod_uid: Option<String>,
+    pub workload: String,
+    pub container: String,
 }
 
 #[derive(Debug, Serialize, PartialEq, Eq, PartialOrd, Ord)]

@@ -325,9 +325,10 @@ fn print_arguments(report: &Report) {
 
 pub fn recording(built: &Built, output: Option<&Path>, report: Option<&Path>) {
     let run = &built.report.run;
-    let what = match &run.container {
-        Some(container) => format!("container {}", container.name),
-        None => format!("`{}`", run.command.join(" ")),
+    let what = match (&run.container, &run.cgroup) {
+        (Some(container), _) => format!("container {}", container.name),
+        (None, Some(cgroup)) => format!("cgroup {cgroup}"),
+        (None, None) => format!("`{}`", run.command.join(" ")),
     };
     let ended = match (run.cut_short_reason, run.exit_code, run.signal) {
         (Some(reason), ..) => crate::recording::supervisor::StopReason::describe(reason),

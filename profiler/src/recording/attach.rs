@@ -10,7 +10,7 @@ use futures_util::StreamExt as _;
 use profiler_common::Target;
 
 use super::{
-    Finished, Options, Outcome, RecordError, Sink, build, check_privileges, context,
+    Finished, Options, Outcome, RecordError, Sink, build_for, check_privileges, context,
     supervisor::{Event, Supervisor},
 };
 use crate::{cgroup, docker, output::summary, tracer::Tracer};
@@ -94,10 +94,13 @@ pub(super) async fn record(
         started.elapsed(),
         cut_short,
     );
-    let mut built = build(&recording, run, &sink.profile_ref(None), &options.runtimes)?;
-    if options.args {
-        built.restrict_arguments();
-    }
+    let mut built = build_for(
+        &recording,
+        run,
+        &sink.profile_ref(None),
+        &options.runtimes,
+        options.args,
+    )?;
     let warnings = context::mode_warnings(&built.report.run, built.report.runtime.as_ref());
     built.report.warnings.extend(warnings);
     sink.accept(Finished { stem: None, built })?;

@@ -161,6 +161,22 @@ fn implied(named: &Named, go_runtime: bool) -> Vec<ImpliedEntry> {
     implied
 }
 
+/// [`build`], then what the command line asks of every target's profile: `--args` restricts
+/// `socket`, `clone` and `personality` to the recorded values.
+pub fn build_for(
+    recording: &Recording,
+    run: RunContext,
+    profile_ref: &str,
+    request: &runtimes::Request,
+    args: bool,
+) -> Result<Built, RecordError> {
+    let mut built = build(recording, run, profile_ref, request)?;
+    if args {
+        built.restrict_arguments();
+    }
+    Ok(built)
+}
+
 /// Names the recorded syscalls and builds the minimal profile and the report (with the capability
 /// recommendation, which refers to the profile as `profile_ref`).
 pub fn build(

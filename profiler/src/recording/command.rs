@@ -12,7 +12,7 @@ use std::{
 };
 
 use super::{
-    Finished, Options, Outcome, RecordError, Sink, build, check_privileges, context,
+    Finished, Options, Outcome, RecordError, Sink, build_for, check_privileges, context,
     supervisor::{Event, Supervisor, signal_pid},
 };
 use crate::{
@@ -122,10 +122,13 @@ pub(super) async fn record(
         leftover_processes_killed: leftover,
         ..RunContext::host()
     };
-    let mut built = build(&recording, run, &sink.profile_ref(None), &options.runtimes)?;
-    if options.args {
-        built.restrict_arguments();
-    }
+    let built = build_for(
+        &recording,
+        run,
+        &sink.profile_ref(None),
+        &options.runtimes,
+        options.args,
+    )?;
     // One target: a sink that cannot take it fails the command, with the error's own exit code.
     sink.accept(Finished { stem: None, built })?;
     Ok(Outcome {

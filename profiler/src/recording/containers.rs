@@ -18,19 +18,21 @@ use std::{
     time::{Duration, Instant, SystemTime},
 };
 
-use profiler_common::Target;
+use profiler_common::{Target, WATCH_RUNTIME_MKDIR, WATCH_SHAPES};
 
 use super::{
-    Finished, Options, Outcome, RecordError, Sink, build, check_privileges, context,
+    Finished, Options, Outcome, RecordError, Sink, build_for, check_privileges, context,
     supervisor::{Event, Supervisor, signal_pid},
     tracked::Tracked,
 };
 use crate::{
     cgroup::{self, OwnedCgroup},
-    docker, hardening, launcher,
+    docker, engines, hardening, launcher,
     output::summary,
     tracer::{self, Tracer},
 };
+
+mod scope;
 
 /// How long to keep listening for `die` events after CMD exits, so containers CMD stopped on its
 /// way out are written as stopped, not as still running.
@@ -67,6 +69,10 @@ struct Recorder<'a> {
     args: bool,
     /// `--runtimes`/`--nnp`.
     runtimes: crate::runtimes::Request,
+    /// `--filter`.
+    filters: engines::Filters,
+    /// Containers `--filter` left out (disarmed), by name, and why when not by the filter.
+    filtered_out: Vec<String>,
 }
 
 /// A finished container waiting for its `--verify` replay.
@@ -95,11 +101,11 @@ pub(super) async fn record(
     let started = Instant::now();
     let tracer = Tracer::load_with(&tracer::Options {
         verbose: options.verbose,
-        watch_prefixes: docker::CGROUP_PREFIXES
-            .iter()
-            .map(|p| (*p).to_owned())
-            .collect(),
+        // Every engine's containers are armed by the shape of their cgroup, or because a
+        // runtime made it (design.md §17): no prefix to watch.
+        watch_prefixes: Vec::new(),
         watch_flags: Target::GATE_ON_EXEC,
+        watch_mode: WATCH_SHAPES | WATCH_RUNTIME_MKDIR,
     })?;
     let mut events = docker::EventSource::start(&engine);
     log::info!(
@@ -134,6 +140,8 @@ pub(super) async fn record(
         verify: options.verify,
         args: options.args,
         runtimes: options.runtimes.clone(),
+        filters: options.filters.clone(),
+        filtered_out: Vec::new(),
     };
 
     let status = loop {
@@ -149,6 +157,7 @@ pub(super) async fn record(
             event = supervisor.next() => match event {
                 Event::Tick => {
                     recorder.discover()?;
+                    recorder.describe_others(supervisor.cut_short().map(|r| r.name())).await?;
                     recorder.observations.values_mut().for_each(hardening::Observation::poll);
                     recorder.tracer.flush_logs();
                     supervisor.progress(&recorder.progress());
@@ -188,6 +197,7 @@ pub(super) async fn record(
     }
     drop(events);
     recorder.discover()?;
+    recorder.describe_others(cut_short).await?;
     let run_time = run_started.elapsed();
     recorder.end_outage();
     recorder.finish_all(cut_short).await?;
@@ -196,6 +206,7 @@ pub(super) async fn record(
     drop(driver);
     recorder.verify().await;
 
+    recorder.say_filtered();
     let mut outcome = recorder.outcome;
     outcome.exit_code = status.code();
     outcome.cmd_failed = cut_short.is_none() && !status.success();
@@ -218,29 +229,46 @@ impl Recorder<'_> {
     fn discover(&mut self) -> Result<(), RecordError> {
         let runtime = |err: tracer::TracerError| RecordError::Runtime(err.to_string());
         for path in self.tracer.take_missed().map_err(runtime)? {
-            if let Some(id) = docker::container_id_of_path(&path) {
-                log::warn!("container {id} started while every recording slot was taken");
-                self.outcome.missed.push(id);
+            if let Some(shape) = engines::classify(&path).filter(|shape| shape.shaped) {
+                log::warn!(
+                    "container {} started while every recording slot was taken",
+                    shape.id
+                );
+                self.outcome.missed.push(shape.id);
             }
         }
         let outages: Vec<usize> = self.api_down.into_iter().collect();
-        for (_, target) in self.tracer.targets().map_err(runtime)? {
-            if self.tracked.contains_key(&target.slot) {
+        let armed: Vec<(u32, String)> = {
+            let mut armed = Vec::new();
+            for (_, target) in self.tracer.targets().map_err(runtime)? {
+                if let Some(path) = self.tracer.slot_path(target.slot).map_err(runtime)? {
+                    armed.push((target.slot, path));
+                }
+            }
+            armed
+        };
+        for (slot, path) in &armed {
+            if self.tracked.contains_key(slot) {
                 continue;
             }
-            let Some(path) = self.tracer.slot_path(target.slot).map_err(runtime)? else {
+            let Some(shape) = engines::classify(path) else {
                 continue;
             };
-            let Some(id) = docker::container_id_of_path(&path) else {
-                log::debug!("armed cgroup {path} is not a container; ignoring");
+            // A runtime makes a container's missing parents too (`/default` for `/default/NAME`,
+            // a pod's slices): a cgroup with an armed child is no container (design.md §17).
+            let parent = !shape.shaped
+                && (armed.iter()).any(|(_, other)| other.starts_with(&format!("{path}/")));
+            if parent {
+                log::debug!("armed cgroup {path} is a container's parent; releasing its slot");
+                self.release_slot(*slot)?;
                 continue;
-            };
+            }
             log::debug!(
-                "container {id} armed in slot {} (cgroup {path})",
-                target.slot
+                "container {} armed in slot {slot} (cgroup {path})",
+                shape.id
             );
-            let tracked = Tracked::new(target.slot, id, path, outages.clone());
-            self.tracked.insert(target.slot, tracked);
+            let tracked = Tracked::new(*slot, shape.id, path.clone(), outages.clone());
+            self.tracked.insert(*slot, tracked);
         }
         Ok(())
     }
@@ -343,6 +371,9 @@ impl Recorder<'_> {
                 .or_insert_with(|| hardening::Observation::start(&info));
             entry.learn(info);
         }
+        if let Err(err) = self.judge(slot) {
+            log::warn!("cannot disarm a filtered-out container: {err}");
+        }
     }
 
     /// Makes up for events missed while the API was unreachable: every container whose cgroup is
@@ -418,6 +449,22 @@ impl Recorder<'_> {
         cut_short: Option<&'static str>,
     ) -> Result<(), RecordError> {
         let runtime = |err: tracer::TracerError| RecordError::Runtime(err.to_string());
+        if self.judge(slot)? {
+            return Ok(());
+        }
+        if let Some(entry) = self.tracked.get(&slot)
+            && entry.verdict.is_none()
+            && !self.filters.is_empty()
+        {
+            // Gone before any engine named it: --filter cannot say it matches, so it is not kept.
+            let name = format!(
+                "{} (unnamed: it ended before its engine could say)",
+                entry.display_name()
+            );
+            self.filtered_out.push(name);
+            self.tracked.remove(&slot);
+            return self.release_slot(slot);
+        }
         let Some(mut entry) = self.tracked.remove(&slot) else {
             return Ok(());
         };
@@ -449,10 +496,7 @@ impl Recorder<'_> {
             cut_short,
         );
         let profile_ref = self.sink.profile_ref(Some(&stem));
-        let mut built = build(&recording, run, &profile_ref, &self.runtimes)?;
-        if self.args {
-            built.restrict_arguments();
-        }
+        let mut built = build_for(&recording, run, &profile_ref, &self.runtimes, self.args)?;
         let warnings = context::mode_warnings(&built.report.run, built.report.runtime.as_ref());
         built.report.warnings.extend(warnings);
         self.harden(&entry, &stem, &profile_ref, &mut built, running_at_end);
@@ -487,7 +531,12 @@ impl Recorder<'_> {
     ) {
         let observed = match self.observations.remove(&entry.slot) {
             Some(observation) => observation.finish(),
-            None => Err("`docker inspect` never answered for it".to_owned()),
+            None => match entry.other_engine().and_then(|meta| meta.engine) {
+                Some(engine) => Err(format!(
+                    "it is a {engine} container, and only Docker's root filesystems are observed"
+                )),
+                None => Err("`docker inspect` never answered for it".to_owned()),
+            },
         };
         let report = &mut built.report;
         let ran_as_root = report

@@ -68,6 +68,8 @@ pub fn container(
         no_new_privileges: info.map(|i| i.no_new_privileges),
         attached_after_start: attached,
         running_at_end,
+        engine: info.map(|_| crate::engines::Engine::Docker.name()),
+        kubernetes: None,
     }
 }
 

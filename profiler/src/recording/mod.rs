@@ -14,6 +14,7 @@
 
 mod attach;
 pub mod build;
+pub mod cgroup_target;
 mod command;
 mod containers;
 pub mod context;
@@ -24,7 +25,7 @@ pub mod watch;
 
 use std::{ffi::OsString, time::Duration};
 
-pub use build::{Built, build};
+pub use build::{Built, build, build_for};
 
 use crate::{exit, profile::ProfileError};
 
@@ -42,6 +43,8 @@ pub enum Target {
     /// `--containers -- CMD`: every container that starts while CMD runs (CMD itself is not
     /// recorded).
     Containers { cmd: Vec<OsString> },
+    /// `--cgroup PATH`: an existing cgroup2 directory (and its children), from now on.
+    Cgroup { path: std::path::PathBuf },
 }
 
 impl Target {
@@ -74,6 +77,8 @@ pub struct Options {
     pub args: bool,
     /// `--runtimes`/`--nnp`: which runtimes and no-new-privileges modes the profile is made for.
     pub runtimes: crate::runtimes::Request,
+    /// `--filter`: with `--containers`, which containers are kept (all must match).
+    pub filters: crate::engines::Filters,
 }
 
 /// One finished recording, handed to the [`Sink`].
@@ -122,16 +127,20 @@ pub struct Outcome {
     pub uncertain: Vec<String>,
     /// `--verify`: containers that did not run with their whole recommendation applied.
     pub verify_failed: Vec<String>,
+    /// `--filter` was given and no container matched it (the summary names what was filtered
+    /// out): a finding.
+    pub nothing_matched: bool,
 }
 
 impl Outcome {
     /// The exit code of a `record`: 4 when a recording could not be written or the Docker API
     /// was lost for a while, 1 when a container was not recorded or did not run in its `--verify`
-    /// replay, 5 when CMD failed, else 0 (a run cut short is not a failure).
+    /// replay or no container matched `--filter`, 5 when CMD failed, else 0 (a run cut short is not a failure).
     pub fn exit_code(&self) -> i32 {
         if !self.failed.is_empty() || !self.api_outages.is_empty() {
             exit::RUNTIME
-        } else if !self.missed.is_empty() || !self.verify_failed.is_empty() {
+        } else if !self.missed.is_empty() || !self.verify_failed.is_empty() || self.nothing_matched
+        {
             exit::FINDING
         } else if self.cmd_failed {
             exit::CMD_FAILED
@@ -152,6 +161,7 @@ pub fn run(target: &Target, options: &Options, sink: &mut dyn Sink) -> anyhow::R
             }
             Target::Container { name } => attach::record(name, options, sink).await,
             Target::Containers { cmd } => containers::record(cmd, options, sink).await,
+            Target::Cgroup { path } => cgroup_target::record(path, options, sink).await,
         }
     })
 }

@@ -12,7 +12,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::{cgroup, docker, output::report::ContainerContext, recording::context};
+use crate::{
+    cgroup, docker, engines,
+    output::report::{ContainerContext, KubernetesContext},
+    recording::context,
+};
 
 /// A container seen during the recording.
 #[derive(Clone)]
@@ -36,6 +40,12 @@ pub(super) struct Tracked {
     pub outages: Vec<usize>,
     /// Its recording has been read (at `die`, when its cgroup was found gone, or at the end).
     pub finished: bool,
+    /// What its cgroup path says (engine, id, pod).
+    pub shape: Option<engines::Shape>,
+    /// What an engine other than Docker said about it (`podman inspect`, its OCI bundle).
+    meta: Option<engines::Meta>,
+    /// `--filter`'s verdict once its facts were known: Some(false) means disarmed.
+    pub verdict: Option<bool>,
 }
 
 /// Where a container's name comes from, best first.
@@ -51,7 +61,6 @@ impl Tracked {
         Tracked {
             slot,
             id,
-            cgroup,
             info: None,
             named_by: None,
             started: Instant::now(),
@@ -59,6 +68,10 @@ impl Tracked {
             exit_code: None,
             outages,
             finished: false,
+            shape: engines::classify(&cgroup),
+            meta: None,
+            verdict: None,
+            cgroup,
         }
     }
 
@@ -105,9 +118,92 @@ impl Tracked {
 
     pub fn display_name(&self) -> String {
         let from_event = || self.named_by.as_ref().and_then(|e| e.name.clone());
+        let from_meta = || self.other_engine().map(|meta| meta.name.clone());
         (self.info.as_ref().map(|info| info.name.clone()))
             .or_else(from_event)
+            .or_else(from_meta)
             .unwrap_or_else(|| self.short_id())
+    }
+
+    /// What a non-Docker engine said about it (None for a Docker container: Docker's API names it).
+    pub fn other_engine(&self) -> Option<&engines::Meta> {
+        self.meta
+            .as_ref()
+            .filter(|meta| meta.engine != Some(engines::Engine::Docker))
+    }
+
+    /// Keeps what `podman inspect` or its OCI bundle said.
+    pub fn learn_meta(&mut self, meta: engines::Meta) {
+        self.meta = Some(meta);
+    }
+
+    /// Whether its facts are to be asked of an engine other than Docker: it is no Docker
+    /// container by its shape, or Docker has not named it (a CRI container has Docker's bare-id
+    /// shape). A Docker container's bundle says so (containerd namespace `moby`), after which
+    /// only Docker's API names it.
+    pub fn wants_meta(&self) -> bool {
+        self.info.is_none()
+            && self.named_by.is_none()
+            && self.meta.is_none()
+            && self
+                .shape
+                .as_ref()
+                .is_some_and(|s| s.engine != Some(engines::Engine::Docker))
+    }
+
+    /// Whether Docker's events tell when it ends (else its cgroup's removal does).
+    pub fn ends_by_docker_event(&self) -> bool {
+        self.info.is_some()
+            || self.named_by.is_some()
+            || self
+                .meta
+                .as_ref()
+                .is_some_and(|m| m.engine == Some(engines::Engine::Docker))
+            || self
+                .shape
+                .as_ref()
+                .is_some_and(|s| s.engine == Some(engines::Engine::Docker))
+    }
+
+    /// A pod's sandbox (pause) container, which is never recorded.
+    pub fn is_sandbox(&self) -> bool {
+        self.meta.as_ref().is_some_and(|m| m.sandbox)
+    }
+
+    /// Everything `--filter` can match, once something named it; None before.
+    pub fn facts(&self) -> Option<engines::filter::Facts<'_>> {
+        use engines::filter::Facts;
+        if let Some(info) = &self.info {
+            return Some(Facts {
+                engine: Some(engines::Engine::Docker),
+                name: &info.name,
+                labels: Some(&info.labels),
+                image: Some(&info.image),
+                namespace: None,
+                pod: None,
+            });
+        }
+        if let Some(event) = &self.named_by {
+            return Some(Facts {
+                engine: Some(engines::Engine::Docker),
+                name: event.name.as_deref().unwrap_or_default(),
+                labels: None,
+                image: event.image.as_deref(),
+                namespace: None,
+                pod: None,
+            });
+        }
+        let meta = self.other_engine()?;
+        let kube = meta.kube.as_ref();
+        Some(Facts {
+            engine: meta.engine,
+            name: &meta.name,
+            labels: Some(&meta.labels),
+            image: meta.image.as_deref(),
+            namespace: (kube.map(|k| k.namespace.as_str()))
+                .or(meta.containerd_namespace.as_deref()),
+            pod: kube.map(|k| k.pod.as_str()),
+        })
     }
 
     /// The file name of its profile, without `.json`: its compose service, else its name.
@@ -145,6 +241,19 @@ impl Tracked {
             container.image = event.image.clone();
             container.compose_project = event.compose_project.clone();
             container.compose_service = event.compose_service.clone();
+            container.engine = Some(engines::Engine::Docker.name());
+        }
+        if let (None, None, Some(meta)) = (&self.info, &self.named_by, self.other_engine()) {
+            container.image = meta.image.clone();
+            container.engine = meta.engine.map(engines::Engine::name);
+            container.no_new_privileges = meta.no_new_privileges;
+            container.kubernetes = meta.kube.as_ref().map(|pod| KubernetesContext {
+                namespace: pod.namespace.clone(),
+                pod: pod.pod.clone(),
+                pod_uid: pod.uid.clone(),
+                workload: pod.workload.clone(),
+                container: pod.container.clone(),
+            });
         }
         container
     }

@@ -13,7 +13,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use profiler_common::Target;
+use profiler_common::{Target, WATCH_RUNTIME_MKDIR, WATCH_SHAPES};
 
 use super::{
     RecordError,
@@ -22,7 +22,7 @@ use super::{
     supervisor::{Event, Supervisor},
 };
 use crate::{
-    cgroup, docker,
+    cgroup, docker, engines,
     output::{report::DeniedEntry, summary},
     tracer::{self, Tracer},
 };
@@ -85,11 +85,11 @@ async fn run(options: &WatchOptions, live: Live<'_>) -> anyhow::Result<WatchOutc
     let mount = cgroup::cgroup2_mount()?;
     let mut tracer = Tracer::load_with(&tracer::Options {
         verbose: options.verbose,
-        watch_prefixes: docker::CGROUP_PREFIXES
-            .iter()
-            .map(|p| (*p).to_owned())
-            .collect(),
+        // Every engine's containers, armed by the shape of their cgroup or because a runtime
+        // made it (design.md §17), as `record --containers` does.
+        watch_prefixes: Vec::new(),
         watch_flags: Target::GATE_ON_EXEC,
+        watch_mode: WATCH_SHAPES | WATCH_RUNTIME_MKDIR,
     })?;
     let started = Instant::now();
     let mut known: BTreeMap<u32, Known> = BTreeMap::new();
@@ -202,7 +202,7 @@ async fn poll(
         let Some(path) = tracer.slot_path(target.slot)? else {
             continue;
         };
-        let id = docker::container_id_of_path(&path).unwrap_or_else(|| path.clone());
+        let id = container_id_of_path(&path).unwrap_or_else(|| path.clone());
         let name = name_of(engine, &id).await;
         let ignored = !wanted(&options.names, &name);
         let dir = mount.join(path.trim_start_matches('/'));
@@ -260,27 +260,34 @@ fn wanted(names: &[String], name: &str) -> bool {
     names.is_empty() || names.iter().any(|n| name.contains(n.as_str()))
 }
 
-/// Containers whose cgroup exists now under the prefixes dockerd uses: (path relative to the
-/// cgroup2 mount, container id).
+/// The container id of a cgroup2 path whose last component has a container's shape (any engine's:
+/// `engines::classify`).
+fn container_id_of_path(path: &str) -> Option<String> {
+    engines::classify(path)
+        .filter(|shape| shape.shaped)
+        .map(|shape| shape.id)
+}
+
+/// Containers whose cgroup exists now, of any engine: directories of the cgroup2 tree whose name
+/// has a container's shape (path relative to the cgroup2 mount, container id). Kubelet pods sit
+/// four levels down (`/kubepods.slice/kubepods-<qos>.slice/kubepods-<qos>-pod<uid>.slice/<id>`).
 fn running_containers(mount: &Path) -> Vec<(String, String)> {
+    const DEPTH: usize = 5;
     let mut found = Vec::new();
-    for prefix in docker::CGROUP_PREFIXES {
-        // "/docker/" is a directory of containers; "/system.slice/docker-" a name prefix.
-        let (parent, stem) = match prefix.rsplit_once('/') {
-            Some((parent, stem)) => (parent, stem),
-            None => continue,
-        };
-        let Ok(entries) = std::fs::read_dir(mount.join(parent.trim_start_matches('/'))) else {
+    let mut dirs = vec![(String::new(), 0)];
+    while let Some((relative, depth)) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(mount.join(relative.trim_start_matches('/'))) else {
             continue;
         };
         for entry in entries.flatten() {
-            let file_name = entry.file_name().to_string_lossy().into_owned();
-            if !file_name.starts_with(stem) || !entry.path().is_dir() {
+            if !entry.file_type().is_ok_and(|kind| kind.is_dir()) {
                 continue;
             }
-            let relative = format!("{parent}/{file_name}");
-            if let Some(id) = docker::container_id_of_path(&relative) {
-                found.push((relative, id));
+            let child = format!("{relative}/{}", entry.file_name().to_string_lossy());
+            match container_id_of_path(&child) {
+                Some(id) => found.push((child, id)),
+                None if depth + 1 < DEPTH => dirs.push((child, depth + 1)),
+                None => {}
             }
         }
     }

@@ -39,6 +39,7 @@ mod ci_workflow;
 mod containers;
 mod denials;
 mod doctor;
+mod engines;
 mod faults;
 mod formats;
 mod hardening;

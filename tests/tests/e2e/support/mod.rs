@@ -21,6 +21,7 @@ use seccomp_profiler_tests::workload;
 
 mod checks;
 mod docker;
+pub mod engines;
 mod load;
 mod session;
 
