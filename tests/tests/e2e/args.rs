@@ -1,6 +1,6 @@
 //! End to end: argument rules (`record --args`, docs/design.md §16). The `sockets` workload
-//! (`src/bin/sockets.rs`) opens AF_UNIX, AF_INET and AF_INET6 sockets and forks with a plain
-//! clone; its `alg` and `newuser` modes then try `socket(AF_ALG, …)` and
+//! (`src/bin/sockets.rs`) opens AF_UNIX, AF_INET, AF_INET6 and AF_NETLINK/NETLINK_ROUTE sockets,
+//! queries its personality and forks with a plain clone; its `alg` and `newuser` modes then try `socket(AF_ALG, …)` and
 //! `clone(CLONE_NEWUSER)` and exit 3 on EPERM. Recorded with `--args`, its profile lets the plain
 //! run work and denies both modes, as a command (`exec`) and as a container under a real runtime;
 //! recorded without `--args`, the same calls are allowed by name. The values are in the report
@@ -22,7 +22,7 @@ use crate::support::{BUSYBOX, QUICK_TIMEOUT, Session, TIMEOUT, strings, tempdir}
 const EPERM_EXIT: i32 = 3;
 
 /// The values the plain run passes, as the report names them.
-const FAMILIES: [&str; 3] = ["AF_UNIX", "AF_INET", "AF_INET6"];
+const FAMILIES: [&str; 4] = ["AF_UNIX", "AF_INET", "AF_INET6", "AF_NETLINK"];
 
 fn sockets() -> PathBuf {
     workload("sockets")
@@ -88,11 +88,19 @@ fn args_command_profile_allows_the_run_and_denies_other_values() {
             report.json
         );
         assert_eq!(argument_names(&report, "clone_namespace_flags"), ["0"]);
+        assert_eq!(
+            argument_names(&report, "netlink_protocols"),
+            ["NETLINK_ROUTE"]
+        );
+        assert_eq!(
+            argument_names(&report, "personalities"),
+            ["0xffffffff (query)"]
+        );
     }
     assert!(plain.report().json.get("argument_rules").is_none());
     assert_eq!(
         strings::<Vec<String>>(&restricted.report().json["argument_rules"]["restricted"]),
-        ["clone", "socket"]
+        ["clone", "personality", "socket"]
     );
 
     // --args: one rule per value, Docker's style; clone3 answered ENOSYS; without: by name.
@@ -118,6 +126,10 @@ fn args_command_profile_allows_the_run_and_denies_other_values() {
                 r#"[{"index":0,"op":"SCMP_CMP_MASKED_EQ","value":2114060288}]"#.to_owned()
             ),
             (
+                "personality".to_owned(),
+                r#"[{"index":0,"op":"SCMP_CMP_EQ","value":4294967295}]"#.to_owned()
+            ),
+            (
                 "socket".to_owned(),
                 r#"[{"index":0,"op":"SCMP_CMP_EQ","value":1}]"#.to_owned()
             ),
@@ -128,6 +140,11 @@ fn args_command_profile_allows_the_run_and_denies_other_values() {
             (
                 "socket".to_owned(),
                 r#"[{"index":0,"op":"SCMP_CMP_EQ","value":10}]"#.to_owned()
+            ),
+            (
+                "socket".to_owned(),
+                r#"[{"index":0,"op":"SCMP_CMP_EQ","value":16},{"index":2,"op":"SCMP_CMP_EQ","value":0}]"#
+                    .to_owned()
             ),
         ]
     );
