@@ -197,6 +197,38 @@ fn args_command_profile_allows_the_run_and_denies_other_values() {
     };
     diff(&restricted.profile, &plain.profile).assert_code(1);
     diff(&plain.profile, &restricted.profile).assert_code(0);
+
+    // check --update keeps the rules (--args is implied by them) and adds the new value's rule:
+    // CLONE_NEWUSER then runs, AF_ALG stays denied.
+    let updated = dir.path().join("updated.json");
+    std::fs::copy(&restricted.profile, &updated).unwrap_or_else(|err| panic!("copy: {err}"));
+    let mut command = profiler_command([
+        OsString::from("check"),
+        "--update".into(),
+        "--profile".into(),
+        updated.clone().into(),
+        "--".into(),
+        sockets().into(),
+        "newuser".into(),
+    ]);
+    run(&mut command, TIMEOUT).assert_code(0);
+    let grown = seccomp_profiler_tests::Profile::read(&updated);
+    assert!(
+        !allowed_by_name(&grown).contains(&"socket".to_owned()),
+        "{:#}",
+        grown.json
+    );
+    assert!(
+        conditional_rules(&grown).contains(&(
+            "clone".to_owned(),
+            r#"[{"index":0,"op":"SCMP_CMP_MASKED_EQ","value":2114060288,"valueTwo":268435456}]"#
+                .to_owned()
+        )),
+        "{:#}",
+        grown.json
+    );
+    exec(&updated, Some("newuser")).assert_code(0);
+    exec(&updated, Some("alg")).assert_code(EPERM_EXIT);
 }
 
 /// The bind mounts that make a host binary run in the busybox image: the binary and each shared
