@@ -272,8 +272,9 @@ pub struct CheckArgs {
     #[arg(long, conflicts_with_all = ["user", "report"])]
     pub containers: bool,
 
-    /// With --update: write argument rules for socket, clone and personality, as `record --args`.
-    /// The recorded values are checked against the profile's argument conditions either way.
+    /// With --update: write argument rules for socket, clone and personality, as `record --args`
+    /// (implied when the checked-in profile already has them). The recorded values are checked
+    /// against the profile's argument conditions either way.
     #[arg(long)]
     pub args: bool,
     /// With --containers: check only containers that match (repeatable; all must match).

@@ -51,7 +51,8 @@ pub const TABLE: [ExitCode; 6] = [
     },
     ExitCode {
         code: FINDING,
-        meaning: "a finding: `check` saw syscalls outside the profile (all are listed; with \
+        meaning: "a finding: `check` saw syscalls outside the profile or an argument value \
+                  outside its conditions (all are listed; with \
                   `--containers` also a container with no profile in DIR, or no container at \
                   all), `diff` saw NEW allow a syscall or capability OLD does not, `record \
                   --containers` or `check --containers` could not record a container (more than \

@@ -42,7 +42,7 @@ pub fn run(args: CheckArgs, verbose: u8) -> anyhow::Result<i32> {
             recording::context::os_args(&args.cmd).join(" ")
         ));
     }
-    let options = Options {
+    let mut options = Options {
         duration: args.duration,
         verbose: verbose > 0,
         verify: false,
@@ -61,6 +61,8 @@ pub fn run(args: CheckArgs, verbose: u8) -> anyhow::Result<i32> {
         return check_containers(&profile_path, args.update, cmd, &target, &options);
     }
     let profile = super::load_profile(&profile_path)?;
+    // A profile that already restricts by value keeps doing so when --update rewrites it.
+    options.args |= restricts_arguments(&profile);
     if args.update && !crate::profile::is_profile_json(&crate::profile::read_text(&profile_path)?) {
         return exit::input(format!(
             "{}: --update rewrites the profile as Docker/OCI JSON, and this file is another form \
@@ -159,6 +161,9 @@ fn check_containers(
     }
     // Every checked-in profile is loaded (and checked) before anything runs: bad input fails fast.
     let profiles = load_profile_dir(dir)?;
+    let mut options = options.clone();
+    options.args |= profiles.values().any(restricts_arguments);
+    let options = &options;
     if update {
         writer::ensure_dir("profile", dir)?;
     }
@@ -211,6 +216,19 @@ fn check_containers(
         exit::FINDING
     } else {
         outcome.exit_code()
+    })
+}
+
+/// Whether a profile has argument conditions on `socket`, `clone` or `personality` (as
+/// `record --args` writes them): then `--update` writes argument rules too.
+fn restricts_arguments(profile: &Profile) -> bool {
+    profile.syscalls.iter().any(|rule| {
+        rule.action.permits()
+            && !rule.args.is_empty()
+            && rule
+                .names
+                .iter()
+                .any(|name| ["socket", "clone", "personality"].contains(&name.as_str()))
     })
 }
 

@@ -16,7 +16,10 @@
 //! direct `socket` syscall everywhere. A syscall whose values were not all kept (an overflow) is
 //! left allowed by name. It never decides what a workload needs (the recording does).
 
-use std::{collections::BTreeSet, fmt};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    fmt,
+};
 
 use super::{
     Action, ArgCond, ENOSYS, Op, Profile, ProfileError, Rule,
@@ -132,6 +135,52 @@ fn rules_for(syscall: &'static str, observed: &Observed) -> Vec<Rule> {
         .collect()
 }
 
+/// merge: when some input restricts `clone` by its arguments (and none allows it outright),
+/// `clone3` stays answered ENOSYS even if another input allowed it: that input works with ENOSYS
+/// too (glibc falls back), while allowing clone3 would void the restriction. `allowed` and
+/// `others` are merge's unconditional names and its other rules (keyed by the rule without names).
+pub(super) fn keep_clone3_refused(
+    allowed: &mut BTreeSet<String>,
+    others: &mut BTreeMap<String, (Rule, BTreeSet<String>)>,
+    warnings: &mut Vec<String>,
+) {
+    let clone_conditional = others.values().any(|(rule, names)| {
+        rule.action.permits() && !rule.args.is_empty() && names.contains(CLONE)
+    });
+    if !clone_conditional || allowed.contains(CLONE) || !allowed.remove(CLONE3) {
+        return;
+    }
+    let probe = others.values_mut().find(|(rule, _)| {
+        Rule {
+            names: vec![CLONE3.to_owned()],
+            ..rule.clone()
+        }
+        .is_probe_rule()
+    });
+    match probe {
+        Some((_, names)) => {
+            names.insert(CLONE3.to_owned());
+        }
+        None => {
+            let rule = Rule {
+                action: Action::Errno,
+                errno_ret: Some(ENOSYS),
+                comment: Some(CLONE3_COMMENT.to_owned()),
+                ..Rule::default()
+            };
+            let key = serde_json::to_string(&rule)
+                .expect("a Rule holds only strings, numbers and lists, which always serialize");
+            others.insert(key, (rule, BTreeSet::from([CLONE3.to_owned()])));
+        }
+    }
+    warnings.push(
+        "clone3: allowed by an input, but answered ENOSYS in the merge because another input \
+         allows clone only for some namespace flags (clone3's flags cannot be checked; glibc \
+         falls back to clone)"
+            .to_owned(),
+    );
+}
+
 impl Profile {
     /// `record --args`: allows `socket`, `clone` and `personality` only for the values in
     /// `observed`, one rule per value, and answers `clone3` with ENOSYS when `clone` is restricted.
@@ -168,7 +217,7 @@ impl Profile {
         for rule in &mut self.syscalls {
             if rule.action == Action::Allow && rule.is_unconditional() {
                 rule.names.retain(|name| {
-                    !restricted.contains(&name.as_str()) && !(clone_restricted && name == CLONE3)
+                    !(restricted.contains(&name.as_str()) || clone_restricted && name == CLONE3)
                 });
             }
         }
@@ -344,7 +393,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::syscalls::Arch;
+    use crate::{profile::merge, syscalls::Arch};
 
     fn observed() -> Observed {
         Observed {
@@ -502,6 +551,70 @@ mod tests {
         // A value dropped narrows; allowing socket by name widens the restricted profile.
         assert!(!compare(&new, &old).widened);
         assert!(compare(&old, &Side::Profile(recorded(&["read", "socket"]))).widened);
+    }
+
+    fn named(profiles: &[(&str, &Profile)]) -> Vec<(String, Profile)> {
+        profiles
+            .iter()
+            .map(|(name, profile)| ((*name).to_owned(), (*profile).clone()))
+            .collect()
+    }
+
+    #[test]
+    fn argument_values_are_unioned_and_clone3_stays_enosys() {
+        let restricted_by = |families: &[u64], clone3: bool| {
+            let mut names = vec!["read", "clone", "socket"];
+            if clone3 {
+                names.push("clone3");
+            }
+            let mut profile = recorded(&names);
+            profile.restrict_arguments(&crate::arguments::Observed {
+                socket_families: families.iter().copied().collect(),
+                clone_namespaces: [0].into(),
+                ..Default::default()
+            });
+            profile
+        };
+        let (one, two) = (
+            restricted_by(&[1, 2], false),
+            restricted_by(&[2, 10], false),
+        );
+        let merged = merge::merge(&named(&[("a", &one), ("b", &two)])).unwrap();
+        let families: Vec<u64> = merged
+            .profile
+            .syscalls
+            .iter()
+            .filter(|rule| rule.names == ["socket"])
+            .map(|rule| rule.args[0].value)
+            .collect();
+        assert_eq!(
+            families,
+            [1, 10, 2],
+            "one rule per value, sorted as rules are"
+        );
+        assert!(merged.warnings.is_empty(), "{:?}", merged.warnings);
+
+        // An input that allowed clone3 (no --args) and one that restricts clone.
+        let by_name = recorded(&["read", "clone", "clone3", "socket"]);
+        let merged = merge::merge(&named(&[("a", &one), ("b", &by_name)])).unwrap();
+        assert!(
+            merged.profile.allowed_names().contains("clone"),
+            "b allows clone by name"
+        );
+        let restricted = restricted_by(&[1], true);
+        let merged = merge::merge(&named(&[
+            ("a", &restricted),
+            ("b", &recorded(&["read", "clone3"])),
+        ]))
+        .unwrap();
+        assert!(!merged.profile.allowed_names().contains("clone3"));
+        assert!(merged.profile.enosys_names().contains("clone3"));
+        assert!(
+            merged.warnings.iter().any(|w| w.starts_with("clone3:")),
+            "{:?}",
+            merged.warnings
+        );
+        assert!(merged.profile.warnings().unwrap().is_empty());
     }
 
     #[test]

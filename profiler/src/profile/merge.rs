@@ -261,42 +261,8 @@ fn merge_rules(inputs: &[(String, Profile)], warnings: &mut Vec<String>) -> Vec<
         }
     }
 
-    // An input that restricts clone by its arguments answers clone3 with ENOSYS; another that
-    // allowed clone3 works with that too (glibc falls back), while allowing it would void the
-    // restriction (its flags are behind a pointer): design.md §16.
-    let clone_conditional = others.values().any(|(rule, names)| {
-        rule.action.permits() && !rule.args.is_empty() && names.contains("clone")
-    });
-    if clone_conditional && !allowed.contains("clone") && allowed.remove("clone3") {
-        let probe = others.values_mut().find(|(rule, _)| {
-            Rule {
-                names: vec!["clone3".to_owned()],
-                ..rule.clone()
-            }
-            .is_probe_rule()
-        });
-        match probe {
-            Some((_, names)) => {
-                names.insert("clone3".to_owned());
-            }
-            None => {
-                let rule = Rule {
-                    action: Action::Errno,
-                    errno_ret: Some(libc::ENOSYS as u32),
-                    ..Rule::default()
-                };
-                let key = serde_json::to_string(&rule)
-                    .expect("a Rule holds only strings, numbers and lists, which always serialize");
-                others.insert(key, (rule, BTreeSet::from(["clone3".to_owned()])));
-            }
-        }
-        warnings.push(
-            "clone3: allowed by an input, but answered ENOSYS in the merge because another input \
-             allows clone only for some namespace flags (clone3's flags cannot be checked; glibc \
-             falls back to clone)"
-                .to_owned(),
-        );
-    }
+    // clone3 stays ENOSYS when some input restricts clone by its arguments (args.rs).
+    super::args::keep_clone3_refused(&mut allowed, &mut others, warnings);
 
     let mut rules = Vec::with_capacity(others.len() + 1);
     if !allowed.is_empty() {
@@ -597,63 +563,6 @@ mod tests {
         let d = parse(r#"{"defaultAction":"SCMP_ACT_ERRNO"}"#);
         let merged = merge(&named(&[("d", &d), ("a", &a)])).unwrap().profile;
         assert_eq!(merged.default_errno_ret, Some(1));
-    }
-
-    #[test]
-    fn argument_values_are_unioned_and_clone3_stays_enosys() {
-        let recorded = |families: &[u64], clone3: bool| {
-            let mut names = vec!["read", "clone", "socket"];
-            if clone3 {
-                names.push("clone3");
-            }
-            let mut profile = minimal(&names, Arch::native_family());
-            profile.restrict_arguments(&crate::arguments::Observed {
-                socket_families: families.iter().copied().collect(),
-                clone_namespaces: [0].into(),
-                ..Default::default()
-            });
-            profile
-        };
-        let (one, two) = (recorded(&[1, 2], false), recorded(&[2, 10], false));
-        let merged = merge(&named(&[("a", &one), ("b", &two)])).unwrap();
-        let families: Vec<u64> = merged
-            .profile
-            .syscalls
-            .iter()
-            .filter(|rule| rule.names == ["socket"])
-            .map(|rule| rule.args[0].value)
-            .collect();
-        assert_eq!(
-            families,
-            [1, 10, 2],
-            "one rule per value, sorted as rules are"
-        );
-        assert!(merged.warnings.is_empty(), "{:?}", merged.warnings);
-
-        // An input that allowed clone3 (no --args) and one that restricts clone.
-        let by_name = minimal(
-            &["read", "clone", "clone3", "socket"],
-            Arch::native_family(),
-        );
-        let merged = merge(&named(&[("a", &one), ("b", &by_name)])).unwrap();
-        assert!(
-            merged.profile.allowed_names().contains("clone"),
-            "b allows clone by name"
-        );
-        let restricted = recorded(&[1], true);
-        let merged = merge(&named(&[
-            ("a", &restricted),
-            ("b", &minimal(&["read", "clone3"], Arch::native_family())),
-        ]))
-        .unwrap();
-        assert!(!merged.profile.allowed_names().contains("clone3"));
-        assert!(merged.profile.enosys_names().contains("clone3"));
-        assert!(
-            merged.warnings.iter().any(|w| w.starts_with("clone3:")),
-            "{:?}",
-            merged.warnings
-        );
-        assert!(merged.profile.warnings().unwrap().is_empty());
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! A workload whose argument values are known, for the argument-rule tests (docs/design.md §16).
 //!
 //! Every run opens and closes an `AF_UNIX` stream socket, an `AF_INET` and an `AF_INET6` datagram
-//! socket (no traffic: it runs with `--network none`), then forks one child with a plain
-//! `clone(SIGCHLD)` (no namespace flags) that exits at once, and waits for it. A mode then tries
+//! socket and an `AF_NETLINK` socket of protocol `NETLINK_ROUTE` (no traffic: it runs with
+//! `--network none`), asks for its personality (`personality(0xffffffff)`), then forks one child
+//! with a plain `clone(SIGCHLD)` (no namespace flags) that exits at once, and waits for it. A mode then tries
 //! one call a profile recorded from the plain run allows by name but not by value:
 //!
 //! - `alg`: `socket(AF_ALG, SOCK_SEQPACKET, 0)`;
@@ -18,8 +19,12 @@ const EXIT_EPERM: i32 = 3;
 const EXIT_OTHER: i32 = 4;
 
 fn socket(family: i32, kind: i32, name: &str) -> Result<(), Error> {
+    socket_with(family, kind, 0, name)
+}
+
+fn socket_with(family: i32, kind: i32, protocol: i32, name: &str) -> Result<(), Error> {
     // SAFETY: socket takes no pointers.
-    let fd = unsafe { libc::socket(family, kind | libc::SOCK_CLOEXEC, 0) };
+    let fd = unsafe { libc::socket(family, kind | libc::SOCK_CLOEXEC, protocol) };
     if fd < 0 {
         return Err(Error::last_os_error());
     }
@@ -59,11 +64,32 @@ fn fork_with(flags: libc::c_long, name: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// `personality(0xffffffff)`: a query that changes nothing.
+fn persona() -> Result<(), Error> {
+    // SAFETY: personality takes no pointers; 0xffffffff only reads the persona.
+    let persona = unsafe { libc::personality(0xffff_ffff) };
+    if persona < 0 {
+        return Err(Error::last_os_error());
+    }
+    println!("sockets: personality {persona:#x} ok");
+    Ok(())
+}
+
 fn main() {
     let mode = std::env::args().nth(1);
     let plain = socket(libc::AF_UNIX, libc::SOCK_STREAM, "AF_UNIX")
         .and_then(|()| socket(libc::AF_INET, libc::SOCK_DGRAM, "AF_INET"))
         .and_then(|()| socket(libc::AF_INET6, libc::SOCK_DGRAM, "AF_INET6"))
+        .and_then(|()| {
+            let (family, kind) = (libc::AF_NETLINK, libc::SOCK_RAW);
+            socket_with(
+                family,
+                kind,
+                libc::NETLINK_ROUTE,
+                "AF_NETLINK/NETLINK_ROUTE",
+            )
+        })
+        .and_then(|()| persona())
         .and_then(|()| fork_with(0, "clone"));
     if let Err(err) = plain {
         println!("sockets: FAILED: {err}");

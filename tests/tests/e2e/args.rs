@@ -1,6 +1,6 @@
 //! End to end: argument rules (`record --args`, docs/design.md §16). The `sockets` workload
-//! (`src/bin/sockets.rs`) opens AF_UNIX, AF_INET and AF_INET6 sockets and forks with a plain
-//! clone; its `alg` and `newuser` modes then try `socket(AF_ALG, …)` and
+//! (`src/bin/sockets.rs`) opens AF_UNIX, AF_INET, AF_INET6 and AF_NETLINK/NETLINK_ROUTE sockets,
+//! queries its personality and forks with a plain clone; its `alg` and `newuser` modes then try `socket(AF_ALG, …)` and
 //! `clone(CLONE_NEWUSER)` and exit 3 on EPERM. Recorded with `--args`, its profile lets the plain
 //! run work and denies both modes, as a command (`exec`) and as a container under a real runtime;
 //! recorded without `--args`, the same calls are allowed by name. The values are in the report
@@ -22,7 +22,7 @@ use crate::support::{BUSYBOX, QUICK_TIMEOUT, Session, TIMEOUT, strings, tempdir}
 const EPERM_EXIT: i32 = 3;
 
 /// The values the plain run passes, as the report names them.
-const FAMILIES: [&str; 3] = ["AF_UNIX", "AF_INET", "AF_INET6"];
+const FAMILIES: [&str; 4] = ["AF_UNIX", "AF_INET", "AF_INET6", "AF_NETLINK"];
 
 fn sockets() -> PathBuf {
     workload("sockets")
@@ -88,11 +88,19 @@ fn args_command_profile_allows_the_run_and_denies_other_values() {
             report.json
         );
         assert_eq!(argument_names(&report, "clone_namespace_flags"), ["0"]);
+        assert_eq!(
+            argument_names(&report, "netlink_protocols"),
+            ["NETLINK_ROUTE"]
+        );
+        assert_eq!(
+            argument_names(&report, "personalities"),
+            ["0xffffffff (query)"]
+        );
     }
     assert!(plain.report().json.get("argument_rules").is_none());
     assert_eq!(
         strings::<Vec<String>>(&restricted.report().json["argument_rules"]["restricted"]),
-        ["clone", "socket"]
+        ["clone", "personality", "socket"]
     );
 
     // --args: one rule per value, Docker's style; clone3 answered ENOSYS; without: by name.
@@ -118,6 +126,10 @@ fn args_command_profile_allows_the_run_and_denies_other_values() {
                 r#"[{"index":0,"op":"SCMP_CMP_MASKED_EQ","value":2114060288}]"#.to_owned()
             ),
             (
+                "personality".to_owned(),
+                r#"[{"index":0,"op":"SCMP_CMP_EQ","value":4294967295}]"#.to_owned()
+            ),
+            (
                 "socket".to_owned(),
                 r#"[{"index":0,"op":"SCMP_CMP_EQ","value":1}]"#.to_owned()
             ),
@@ -128,6 +140,11 @@ fn args_command_profile_allows_the_run_and_denies_other_values() {
             (
                 "socket".to_owned(),
                 r#"[{"index":0,"op":"SCMP_CMP_EQ","value":10}]"#.to_owned()
+            ),
+            (
+                "socket".to_owned(),
+                r#"[{"index":0,"op":"SCMP_CMP_EQ","value":16},{"index":2,"op":"SCMP_CMP_EQ","value":0}]"#
+                    .to_owned()
             ),
         ]
     );
@@ -180,6 +197,38 @@ fn args_command_profile_allows_the_run_and_denies_other_values() {
     };
     diff(&restricted.profile, &plain.profile).assert_code(1);
     diff(&plain.profile, &restricted.profile).assert_code(0);
+
+    // check --update keeps the rules (--args is implied by them) and adds the new value's rule:
+    // CLONE_NEWUSER then runs, AF_ALG stays denied.
+    let updated = dir.path().join("updated.json");
+    std::fs::copy(&restricted.profile, &updated).unwrap_or_else(|err| panic!("copy: {err}"));
+    let mut command = profiler_command([
+        OsString::from("check"),
+        "--update".into(),
+        "--profile".into(),
+        updated.clone().into(),
+        "--".into(),
+        sockets().into(),
+        "newuser".into(),
+    ]);
+    run(&mut command, TIMEOUT).assert_code(0);
+    let grown = seccomp_profiler_tests::Profile::read(&updated);
+    assert!(
+        !allowed_by_name(&grown).contains(&"socket".to_owned()),
+        "{:#}",
+        grown.json
+    );
+    assert!(
+        conditional_rules(&grown).contains(&(
+            "clone".to_owned(),
+            r#"[{"index":0,"op":"SCMP_CMP_MASKED_EQ","value":2114060288,"valueTwo":268435456}]"#
+                .to_owned()
+        )),
+        "{:#}",
+        grown.json
+    );
+    exec(&updated, Some("newuser")).assert_code(0);
+    exec(&updated, Some("alg")).assert_code(EPERM_EXIT);
 }
 
 /// The bind mounts that make a host binary run in the busybox image: the binary and each shared
