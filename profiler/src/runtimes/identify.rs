@@ -16,7 +16,15 @@ use std::{
 
 use serde::Serialize;
 
-use crate::tracer::Installer;
+/// The executable of the task whose filter install first opened a target's gate, as the kernel
+/// saw it (`mm->exe_file`; read by `tracer`): its last path component (`memfd:<name>` for a
+/// memfd), inode number, and the task's comm.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Installer {
+    pub exe_name: String,
+    pub exe_ino: u64,
+    pub comm: String,
+}
 
 /// What is known about the runtime that installed a target's filter.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
