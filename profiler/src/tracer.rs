@@ -111,16 +111,6 @@ pub struct Observed {
     pub runtime_phase: bool,
 }
 
-/// The executable of the task whose filter install first opened a target's gate, as the kernel
-/// saw it (`mm->exe_file`): its last path component (`memfd:<name>` for a memfd), inode number,
-/// and the task's comm.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Installer {
-    pub exe_name: String,
-    pub exe_ino: u64,
-    pub comm: String,
-}
-
 /// Everything read back for one target.
 #[derive(Clone, Debug, Default)]
 pub struct Recording {
@@ -160,6 +150,8 @@ pub struct CapCheck {
     /// The native syscall number the first check happened in, if known.
     pub first_syscall: Option<u32>,
 }
+
+pub use crate::runtimes::identify::Installer;
 
 fn nul_terminated(raw: &[u8]) -> String {
     let end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());

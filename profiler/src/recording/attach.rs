@@ -13,7 +13,7 @@ use super::{
     Finished, Options, Outcome, RecordError, Sink, build_for, check_privileges, context,
     supervisor::{Event, Supervisor},
 };
-use crate::{cgroup, docker, output::summary, tracer::Tracer};
+use crate::{cgroup, docker, output::summary, runtimes, tracer::Tracer};
 
 pub(super) async fn record(
     name: &str,
@@ -94,11 +94,17 @@ pub(super) async fn record(
         started.elapsed(),
         cut_short,
     );
+    // Attached, the container's start was not seen, and the summary says to merge this profile
+    // with a recording of a start; the runtime table is applied only when asked (`--runtimes`).
+    let request = runtimes::Request {
+        runtimes: Some(options.runtimes.runtimes.clone().unwrap_or_default()),
+        nnp: options.runtimes.nnp.clone(),
+    };
     let mut built = build_for(
         &recording,
         run,
         &sink.profile_ref(None),
-        &options.runtimes,
+        &request,
         options.args,
     )?;
     let warnings = context::mode_warnings(&built.report.run, built.report.runtime.as_ref());

@@ -213,7 +213,13 @@ pub fn build(
         .collect();
     let mut profile =
         Profile::minimal(&allowed, Arch::native_family()).map_err(RecordError::Build)?;
-    let runtime = plan.report.installed_by.is_some().then_some(plan.report);
+    // `record -- CMD`: the installer is this tool's own launcher, not a container runtime.
+    let by_container_runtime = plan
+        .report
+        .installed_by
+        .as_ref()
+        .is_some_and(|i| i.name != env!("CARGO_PKG_NAME"));
+    let runtime = by_container_runtime.then_some(plan.report);
     if let Some(line) = runtime.as_ref().and_then(runtimes::RuntimeReport::describe)
         && let Some(allow) = profile.syscalls.first_mut()
     {

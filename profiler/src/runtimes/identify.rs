@@ -16,7 +16,15 @@ use std::{
 
 use serde::Serialize;
 
-use crate::tracer::Installer;
+/// The executable of the task whose filter install first opened a target's gate, as the kernel
+/// saw it (`mm->exe_file`; read by `tracer`): its last path component (`memfd:<name>` for a
+/// memfd), inode number, and the task's comm.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Installer {
+    pub exe_name: String,
+    pub exe_ino: u64,
+    pub comm: String,
+}
 
 /// What is known about the runtime that installed a target's filter.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -70,8 +78,30 @@ fn search_dirs() -> Vec<PathBuf> {
     dirs
 }
 
-/// Identifies the installer; never fails (unknown parts stay None).
+/// Identifies the installer; never fails (unknown parts stay None). Remembered per executable
+/// (name, inode) for the life of the process: `--containers` may see hundreds of containers
+/// started by one runtime, and `--version` need not run for each.
 pub fn identify(installer: &Installer) -> Identity {
+    static SEEN: std::sync::Mutex<Vec<(Installer, Identity)>> = std::sync::Mutex::new(Vec::new());
+    let key = Installer {
+        comm: String::new(),
+        ..installer.clone()
+    };
+    let mut seen = SEEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, known)) = seen.iter().find(|(k, _)| *k == key) {
+        return Identity {
+            comm: installer.comm.clone(),
+            ..known.clone()
+        };
+    }
+    let identity = identify_uncached(installer);
+    seen.push((key, identity.clone()));
+    identity
+}
+
+fn identify_uncached(installer: &Installer) -> Identity {
     let name = program_name(&installer.exe_name).to_owned();
     let memfd = installer.exe_name.starts_with("memfd:");
     let own_inode = std::fs::metadata("/proc/self/exe").map(|m| m.ino()).ok();

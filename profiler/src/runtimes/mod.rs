@@ -37,7 +37,8 @@ impl Nnp {
 /// `record --runtimes NAME[@VERSION],… --nnp on,off`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Request {
-    /// None: the runtime that installed the filter.
+    /// None: the runtime that installed the filter. Empty: none (the runtime seen still decides
+    /// whether the Go runtime's set is implied).
     pub runtimes: Option<Vec<String>>,
     /// Empty: both.
     pub nnp: Vec<Nnp>,
@@ -174,7 +175,7 @@ pub fn plan(
         go |= measured.go;
         made_for.push(format!("{} {}", measured.name, measured.version));
     }
-    if request.runtimes.is_none() {
+    if request.runtimes.as_ref().is_none_or(Vec::is_empty) {
         // The runtime seen is a target even without measured data: its own phase was recorded.
         go |= identity.as_ref().is_some_and(|i| i.go);
     }

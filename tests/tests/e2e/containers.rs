@@ -533,16 +533,20 @@ fn unconfined_container_is_gated_on_first_execve() {
 
 /// no-new-privileges: runc installs the filter just before execve, so its capset/setuid come
 /// before the gate and stay out; the report says so and the profile replays with no-new-privileges.
+/// `--nnp on` makes the profile for that mode alone (by default it would also carry runc's
+/// measured no-new-privileges-off phase: tests/tests/e2e/runtimes.rs).
 #[test]
 fn no_new_privileges_recording_replays_with_it() {
     let mut session = Session::begin("nnp");
     let name = session.container("rec");
-    let recording = session.record(
+    let recording = session.record_with(
         "record",
+        &["--nnp", "on"],
         &DockerRun::named(&name)
             .no_new_privileges()
             .argv(BUSYBOX, &["ls", "/"]),
         QUICK_TIMEOUT,
+        0,
     );
     let profile = only_profile(&recording, &name);
     let report = recording.report(&name);
