@@ -297,6 +297,7 @@ mod tests {
             cut_short_reason: None,
             duration_ms: 1,
             leftover_processes_killed: 0,
+            cgroup: None,
         }
     }
 
