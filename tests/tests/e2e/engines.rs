@@ -239,7 +239,7 @@ fn filter_keeps_only_matching_containers() {
     );
     assert_eq!(
         recording.profile_names().into_iter().collect::<Vec<_>>(),
-        [app.clone()],
+        std::slice::from_ref(&app),
         "only the app- container\n{}",
         recording.output
     );
@@ -320,7 +320,7 @@ fn record_cgroup_follows_an_existing_cgroup() {
     let link = work.path().join("l");
     let late = std::thread::spawn({
         let link = link.clone();
-        let spawn_late = move || {
+        move || {
             std::thread::sleep(Duration::from_millis(1200));
             std::process::Command::new("sh")
                 .args([
@@ -332,8 +332,7 @@ fn record_cgroup_follows_an_existing_cgroup() {
                     ),
                 ])
                 .status()
-        };
-        spawn_late
+        }
     });
     let out = work.path().join("p.json");
     let recorded = run(
@@ -367,7 +366,7 @@ fn record_cgroup_follows_an_existing_cgroup() {
     crate::support::assert_allows_one_of(&profile, &["symlink", "symlinkat"]);
 
     let missing = run(
-        &mut profiler_command(["record", "--cgroup", "/no-such-cgroup-sp", "-o"]).arg(&out),
+        profiler_command(["record", "--cgroup", "/no-such-cgroup-sp", "-o"]).arg(&out),
         Duration::from_secs(30),
     );
     missing.assert_code(2);
