@@ -175,6 +175,19 @@ impl Filters {
         self.0.iter().all(|filter| filter.matches(facts))
     }
 
+    /// The verdict when only the engine is known (from the cgroup's shape), if the filters need
+    /// nothing else: a container that ends before its engine names it is still judged.
+    pub fn by_engine_only(&self, engine: Engine) -> Option<bool> {
+        let mut verdict = true;
+        for filter in &self.0 {
+            match filter {
+                Filter::Engine(wanted) => verdict &= *wanted == engine,
+                _ => return None,
+            }
+        }
+        Some(verdict)
+    }
+
     /// The filters as the command line gave them, for messages: `name=app-, engine=podman`.
     pub fn describe(&self) -> String {
         let parts: Vec<String> = self.0.iter().map(Filter::to_string).collect();
@@ -230,6 +243,14 @@ mod tests {
         let all = Filters(vec![filter("namespace=prod"), filter("engine=docker")]);
         assert!(!all.matches(&facts), "filters AND");
         assert_eq!(all.describe(), "namespace=prod, engine=docker");
+        let podman = Filters(vec![filter("engine=podman")]);
+        assert_eq!(podman.by_engine_only(Engine::Podman), Some(true));
+        assert_eq!(podman.by_engine_only(Engine::Crio), Some(false));
+        assert_eq!(
+            all.by_engine_only(Engine::Docker),
+            None,
+            "namespace= needs more"
+        );
         for bad in ["name", "size=1", "engine=lxc", "pod="] {
             assert!(bad.parse::<Filter>().is_err(), "{bad}");
         }

@@ -142,13 +142,6 @@ pub struct Meta {
     pub source: String,
 }
 
-impl Meta {
-    /// The file name stem of its profile: `<namespace>_<workload>_<container>` for Kubernetes.
-    pub fn stem_base(&self) -> &str {
-        &self.name
-    }
-}
-
 /// How long `podman container inspect` may take.
 const PODMAN_TIMEOUT: Duration = Duration::from_secs(5);
 

@@ -80,7 +80,10 @@ pub(super) fn parse(config_json: &str, bundle: &Path) -> Option<Meta> {
         .position(|c| *c == CONTAINERD_TASKS)
         .and_then(|at| components.get(at + 1))
         .map(|ns| (*ns).to_owned());
-    let engine = if annotations
+    // Podman writes some `io.kubernetes.cri-o.*` keys too (Created, TTY): its own marker first.
+    let engine = if annotations.get("io.container.manager").map(String::as_str) == Some("libpod") {
+        Some(Engine::Podman)
+    } else if annotations
         .keys()
         .any(|k| k.starts_with("io.kubernetes.cri-o."))
     {
@@ -89,8 +92,6 @@ pub(super) fn parse(config_json: &str, bundle: &Path) -> Option<Meta> {
         Some(Engine::Docker)
     } else if containerd_namespace.is_some() {
         Some(Engine::Containerd)
-    } else if annotations.get("io.container.manager").map(String::as_str) == Some("libpod") {
-        Some(Engine::Podman)
     } else {
         None
     };
@@ -146,5 +147,13 @@ mod tests {
         assert_eq!(docker.engine, Some(Engine::Docker));
         assert_eq!(docker.no_new_privileges, Some(false));
         assert!(parse("not json", bundle).is_none());
+        // Podman's own bundle, as Podman 4.3 writes it (with two CRI-O keys).
+        let podman = parse(
+            r#"{"annotations":{"io.container.manager":"libpod",
+                "io.kubernetes.cri-o.Created":"2026-11-30T11:55:28Z","io.kubernetes.cri-o.TTY":"false"}}"#,
+            Path::new("/var/lib/containers/storage/overlay-containers/abc/userdata"),
+        )
+        .expect("parsed");
+        assert_eq!(podman.engine, Some(Engine::Podman));
     }
 }

@@ -96,20 +96,15 @@ pub(super) async fn record(
 
     let started = Instant::now();
     supervisor.start_clock(options.duration);
-    loop {
-        match supervisor.next().await {
-            Event::Tick => {
-                tracer.flush_logs();
-                if !dir.is_dir() {
-                    break;
-                }
-                adopt_children(&mut tracer, &dir, slot, flags, &mut known)?;
-                if let Ok(total) = tracer.total(slot) {
-                    supervisor.progress(&format!("recording: {total} syscalls so far"));
-                }
-            }
-            // Not ours to stop: the recording ends, the cgroup's processes go on.
-            Event::Stop(_) | Event::Kill => break,
+    // Not ours to stop: a signal (or --duration) ends the recording, the cgroup's processes go on.
+    while let Event::Tick = supervisor.next().await {
+        tracer.flush_logs();
+        if !dir.is_dir() {
+            break;
+        }
+        adopt_children(&mut tracer, &dir, slot, flags, &mut known)?;
+        if let Ok(total) = tracer.total(slot) {
+            supervisor.progress(&format!("recording: {total} syscalls so far"));
         }
     }
     supervisor.clear_progress();

@@ -38,13 +38,14 @@ fn podman_container_is_recorded_and_replays() {
     podman_image();
     let name = session.container("app");
     let mut cmd = podman_run();
+    // A moment of life, so that `podman inspect` answers before `--rm` removes it.
     cmd.extend([
         "--name".into(),
         name.clone(),
         BUSYBOX.into(),
         "sh".into(),
         "-c".into(),
-        WORKLOAD.into(),
+        format!("sleep 0.3; {WORKLOAD}"),
     ]);
     // Other engineers' and CI jobs' containers may start meanwhile: only Podman's is wanted.
     let recording = session.record_with(
@@ -213,7 +214,6 @@ fn containerd_kubelet_container_is_named_by_its_pod() {
     replayed.assert_code(0);
     assert!(replayed.stdout.contains("done"), "{replayed}");
     assert_denied_mkdir(&replay("denied", &["mkdir", "/tmp/x"]));
-    let _ = containerd.state();
 }
 
 /// `--filter name=app-`: of two containers started at once only `app-*` is recorded, the other is
@@ -239,7 +239,7 @@ fn filter_keeps_only_matching_containers() {
     );
     assert_eq!(
         recording.profile_names().into_iter().collect::<Vec<_>>(),
-        [app.clone()],
+        std::slice::from_ref(&app),
         "only the app- container\n{}",
         recording.output
     );
@@ -320,7 +320,7 @@ fn record_cgroup_follows_an_existing_cgroup() {
     let link = work.path().join("l");
     let late = std::thread::spawn({
         let link = link.clone();
-        let spawn_late = move || {
+        move || {
             std::thread::sleep(Duration::from_millis(1200));
             std::process::Command::new("sh")
                 .args([
@@ -332,8 +332,7 @@ fn record_cgroup_follows_an_existing_cgroup() {
                     ),
                 ])
                 .status()
-        };
-        spawn_late
+        }
     });
     let out = work.path().join("p.json");
     let recorded = run(
@@ -367,12 +366,76 @@ fn record_cgroup_follows_an_existing_cgroup() {
     crate::support::assert_allows_one_of(&profile, &["symlink", "symlinkat"]);
 
     let missing = run(
-        &mut profiler_command(["record", "--cgroup", "/no-such-cgroup-sp", "-o"]).arg(&out),
+        profiler_command(["record", "--cgroup", "/no-such-cgroup-sp", "-o"]).arg(&out),
         Duration::from_secs(30),
     );
     missing.assert_code(2);
     assert!(
         missing.stderr.contains("is not a cgroup2 directory"),
         "{missing}"
+    );
+}
+
+/// The kernel side's shape matcher (`WATCH_SHAPES`), on cgroups made here: a container's last
+/// path component (`<64 hex>`, `docker-…scope`, `libpod-…`, `cri-containerd-…scope`, `crio-…`) is
+/// armed wherever it is, with its whole path kept even when it is as long as a kubelet's systemd
+/// path; its parents, pod slices, conmon's `libpod-conmon-<id>` and near misses are not.
+#[test]
+fn kernel_arms_container_shaped_cgroups_only() {
+    use seccomp_profiler::{cgroup, tracer};
+    seccomp_profiler_tests::require_root();
+    let tracer = tracer::Tracer::load_with(&tracer::Options {
+        watch_flags: profiler_common::Target::GATE_ON_EXEC,
+        watch_mode: profiler_common::WATCH_SHAPES,
+        ..Default::default()
+    })
+    .expect("load the eBPF programs");
+    let root = cgroup::cgroup2_mount().expect("cgroup2 mount");
+    let id = format!("{:064x}", u128::from(std::process::id()) << 32 | 0xabc);
+    let base = format!("sp-shape-{}", std::process::id());
+    let pod = "kubepods-besteffort-pod1b2c3d4e_0000_4000_8000_000000000001.slice";
+    let armed = [
+        format!("{base}/{id}"),
+        format!("{base}/docker-{id}.scope"),
+        format!("{base}/libpod-{id}"),
+        format!("{base}/{pod}/cri-containerd-{id}.scope"),
+        format!("{base}/{pod}/crio-{id}.scope"),
+    ];
+    let not_armed = [
+        base.clone(),
+        format!("{base}/{pod}"),
+        format!("{base}/libpod-conmon-{id}.scope"),
+        format!("{base}/x{id}"),
+        format!("{base}/{}", &id[1..]),
+        format!("{base}/{}", id.to_uppercase()),
+    ];
+    let mut made = Vec::new();
+    let mut mkdir = |relative: &str| {
+        let dir = root.join(relative);
+        if !dir.exists() {
+            std::fs::create_dir(&dir).unwrap_or_else(|err| panic!("mkdir {relative}: {err}"));
+            made.push(dir.clone());
+        }
+        dir
+    };
+    mkdir(&base);
+    mkdir(&format!("{base}/{pod}"));
+    for relative in armed.iter().chain(not_armed.iter()) {
+        mkdir(relative);
+    }
+    let mut paths: Vec<String> = (tracer.targets().expect("targets").into_iter())
+        .filter_map(|(_, target)| tracer.slot_path(target.slot).expect("slot path"))
+        .filter(|path| path.starts_with(&format!("/{base}/")))
+        .collect();
+    paths.sort();
+    for dir in made.iter().rev() {
+        let _ = std::fs::remove_dir(dir);
+    }
+    let mut expected: Vec<String> = armed.iter().map(|p| format!("/{p}")).collect();
+    expected.sort();
+    assert_eq!(paths, expected);
+    assert!(
+        expected.iter().any(|p| p.len() > 128),
+        "a path longer than 128 bytes is kept whole"
     );
 }

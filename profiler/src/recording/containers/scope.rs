@@ -66,9 +66,12 @@ impl Recorder<'_> {
         } else if self.filters.is_empty() {
             true
         } else {
-            match entry.facts() {
-                Some(facts) => self.filters.matches(&facts),
-                None => return Ok(false),
+            let by_shape = (entry.shape.as_ref().and_then(|shape| shape.engine))
+                .and_then(|engine| self.filters.by_engine_only(engine));
+            match (entry.facts(), by_shape) {
+                (Some(facts), _) => self.filters.matches(&facts),
+                (None, Some(verdict)) => verdict,
+                (None, None) => return Ok(false),
             }
         };
         entry.verdict = Some(keep);

@@ -5,7 +5,7 @@
 //! `docker save | ctr images import`). `cargo xtask prereqs` installs `podman` and `containerd`.
 
 use std::{
-    path::{Path, PathBuf},
+    path::PathBuf,
     process::{Child, Command, Stdio},
     time::Duration,
 };
@@ -86,10 +86,6 @@ impl Containerd {
 
     pub fn socket(&self) -> PathBuf {
         self.dir.path().join("sock")
-    }
-
-    pub fn state(&self) -> &Path {
-        self.dir.path()
     }
 
     /// `ctr -a SOCK -n NAMESPACE run --rm --net-host` followed by `args`.
