@@ -182,7 +182,7 @@ pub fn build(
             &recorded,
         )
     });
-    let report = Report {
+    let mut report = Report {
         tool: crate::output::report::Tool::default(),
         run,
         capabilities,
@@ -195,7 +195,9 @@ pub fn build(
         implied_syscalls: implied,
         warnings,
         denied_syscalls: super::denied::name(recording),
+        coverage_hints: Vec::new(),
     };
+    report.coverage_hints = super::coverage::hints(&report);
     Ok(Built {
         profile,
         report,

@@ -17,6 +17,7 @@ pub mod build;
 mod command;
 mod containers;
 pub mod context;
+pub mod coverage;
 pub mod denied;
 pub mod supervisor;
 mod tracked;

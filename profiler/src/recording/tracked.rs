@@ -36,6 +36,8 @@ pub(super) struct Tracked {
     pub outages: Vec<usize>,
     /// Its recording has been read (at `die`, when its cgroup was found gone, or at the end).
     pub finished: bool,
+    /// `docker exec` sessions started in it while recording (dockerd runs HEALTHCHECKs as execs).
+    pub execs: u32,
 }
 
 /// Where a container's name comes from, best first.
@@ -59,6 +61,7 @@ impl Tracked {
             exit_code: None,
             outages,
             finished: false,
+            execs: 0,
         }
     }
 
@@ -84,6 +87,7 @@ impl Tracked {
                 self.died = Some(instant_of(event.time_nanos));
                 self.exit_code = event.exit_code;
             }
+            "exec_start" => self.execs += 1,
             _ => {}
         }
         if event.name.is_some() {
