@@ -158,11 +158,6 @@ impl Mark {
             syscall: Mark::FRESH,
         }
     }
-
-    /// Whether `syscall` names a syscall in progress (not one of the sentinels above).
-    pub const fn in_syscall(&self) -> bool {
-        self.syscall < Mark::FRESH
-    }
 }
 
 /// The first check of one capability in one target.

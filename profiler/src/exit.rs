@@ -59,10 +59,12 @@ pub const TABLE: [ExitCode; 6] = [
                   64 ran at once; the summary names each), `record --containers --verify`: a \
                   container did not run with its whole recommendation applied (the summary shows \
                   its `docker run` line and last log lines), `--containers --filter`: no container \
-                  matched (the summary names those filtered out)",
+                  matched (the summary names those filtered out), `check --enforce` or `watch` saw \
+                  seccomp refuse calls (each listed with its count, errno and first command)",
         action: "fix the code, or accept the growth: `check --update`, then review the profile's \
                  diff; for `--verify`, adjust the advice the summary names (README, read-only \
-                 root)",
+                 root); for a refusal, allow it in the profile (or `merge` a recording of that \
+                 path)",
     },
     ExitCode {
         code: INPUT,

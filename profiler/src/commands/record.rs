@@ -12,6 +12,7 @@ use crate::{
     cli::{Format, RecordArgs},
     exit,
     output::{self, Destination, formats, summary, writer},
+    profile::Action,
     recording::{self, Finished, Options, Sink, Target},
 };
 
@@ -105,10 +106,12 @@ impl Sink for Complain<'_> {
         finished.built.profile = finished.built.profile.complain();
         self.0.accept(finished)?;
         summary::note(&format!(
-            "  complain mode: {profile_ref} has defaultAction SCMP_ACT_LOG: a call outside it is \
-             logged by the kernel (audit), not refused. The strict profile is the same file with \
-             \"defaultAction\": \"SCMP_ACT_ERRNO\" (what `record` without --complain writes); \
-             `seccomp-profiler check --container NAME --profile STRICT` lists what it would refuse"
+            "  complain mode: {profile_ref} has defaultAction {}: a call outside it is logged by \
+             the kernel (audit), not refused. The strict profile is the same file with \
+             defaultAction {} (what `record` without --complain writes); `seccomp-profiler check \
+             --container NAME --profile STRICT` lists what it would refuse",
+            Action::Log,
+            Action::Errno
         ));
         Ok(())
     }

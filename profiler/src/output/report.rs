@@ -39,6 +39,10 @@ pub struct Report {
     /// denies something (`check --enforce`, `watch`, a container's own profile). Sorted.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub denied_syscalls: Vec<DeniedEntry>,
+    /// What this run may not have covered (rare or timing-dependent syscalls, a short run, no
+    /// `docker exec`), each with what to do: `recording::coverage`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub coverage_hints: Vec<String>,
 }
 
 /// One syscall (of one table) seccomp refused with one errno.

@@ -387,6 +387,9 @@ pub fn recording(built: &Built, output: Option<&Path>, report: Option<&Path>) {
     for warning in &built.report.warnings {
         say!("  warning: {warning}");
     }
+    for hint in &built.report.coverage_hints {
+        say!("  coverage: {hint}");
+    }
     print_capabilities(&built.report);
     match output {
         Some(path) => {

@@ -252,7 +252,7 @@ pub fn build(
             &recorded,
         )
     });
-    let report = Report {
+    let mut report = Report {
         tool: crate::output::report::Tool::default(),
         run,
         capabilities,
@@ -268,7 +268,9 @@ pub fn build(
         runtime,
         warnings,
         denied_syscalls: super::denied::name(recording),
+        coverage_hints: Vec::new(),
     };
+    report.coverage_hints = super::coverage::hints(&report);
     Ok(Built {
         profile,
         report,

@@ -499,6 +499,7 @@ impl Recorder<'_> {
         let mut built = build_for(&recording, run, &profile_ref, &self.runtimes, self.args)?;
         let warnings = context::mode_warnings(&built.report.run, built.report.runtime.as_ref());
         built.report.warnings.extend(warnings);
+        (built.report.coverage_hints).extend(super::coverage::container_hints(entry.execs));
         self.harden(&entry, &stem, &profile_ref, &mut built, running_at_end);
         let outage = entry.outage_warning(&self.outcome.api_outages, running_at_end);
         let name = entry.display_name();

@@ -18,6 +18,7 @@ pub mod cgroup_target;
 mod command;
 mod containers;
 pub mod context;
+pub mod coverage;
 pub mod denied;
 pub mod supervisor;
 mod tracked;

@@ -46,6 +46,8 @@ pub(super) struct Tracked {
     meta: Option<engines::Meta>,
     /// `--filter`'s verdict once its facts were known: Some(false) means disarmed.
     pub verdict: Option<bool>,
+    /// `docker exec` sessions started in it while recording (dockerd runs HEALTHCHECKs as execs).
+    pub execs: u32,
 }
 
 /// Where a container's name comes from, best first.
@@ -72,6 +74,7 @@ impl Tracked {
             meta: None,
             verdict: None,
             cgroup,
+            execs: 0,
         }
     }
 
@@ -97,6 +100,7 @@ impl Tracked {
                 self.died = Some(instant_of(event.time_nanos));
                 self.exit_code = event.exit_code;
             }
+            "exec_start" => self.execs += 1,
             _ => {}
         }
         if event.name.is_some() {

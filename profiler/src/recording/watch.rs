@@ -122,23 +122,19 @@ async fn run(options: &WatchOptions, live: Live<'_>) -> anyhow::Result<WatchOutc
         ))
     ));
     supervisor.start_clock(options.duration);
-    loop {
-        match supervisor.next().await {
-            Event::Tick => {
-                tracer.flush_logs();
-                poll(
-                    &mut tracer,
-                    &engine,
-                    &mount,
-                    options,
-                    &mut known,
-                    &mut finished,
-                    live,
-                )
-                .await?;
-            }
-            Event::Stop(_) | Event::Kill => break,
-        }
+    // Until --duration or a signal (Stop), or a second signal (Kill).
+    while let Event::Tick = supervisor.next().await {
+        tracer.flush_logs();
+        poll(
+            &mut tracer,
+            &engine,
+            &mount,
+            options,
+            &mut known,
+            &mut finished,
+            live,
+        )
+        .await?;
     }
     poll(
         &mut tracer,
