@@ -14,9 +14,9 @@ use aya::{
     programs::RawTracePoint,
 };
 use profiler_common::{
-    CAP_DENIED, CAP_GRANTED, CAP_OTHER_CRED, CAP_SLOTS, CAP_VM_PROBE, CGROUP_PATH_MAX, CapFirst,
-    InstallerSeen, MAX_TARGETS, Mark, NR_SLOTS, TABLES, Target, WATCH_PREFIX_MAX,
-    WATCH_PREFIX_SLOTS, WatchPrefix, cap_counts_key, comm_index, counts_key, globals, maps, stats,
+    CAP_SLOTS, CGROUP_PATH_MAX, CapFirst, InstallerSeen, MAX_TARGETS, Mark, NR_SLOTS, TABLES,
+    Target, WATCH_PREFIX_MAX, WATCH_PREFIX_SLOTS, WatchPrefix, cap_counts_key, comm_index,
+    counts_key, globals, maps, stats,
 };
 use thiserror::Error;
 
@@ -134,21 +134,6 @@ pub struct Recording {
     pub arguments: crate::arguments::Observed,
     /// Who installed the filter that opened the gate; None when no filter install did.
     pub installer: Option<Installer>,
-}
-
-/// Checks of one capability by gated threads after their first exec past the gate.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CapCheck {
-    pub cap: u32,
-    pub granted: u64,
-    pub denied: u64,
-    /// CAP_SYS_ADMIN checks made as the kernel's memory-accounting probe (either result).
-    pub vm_accounting_probes: u64,
-    /// Checks of credentials other than the task's own (kernel-overridden, e.g. overlayfs).
-    pub other_cred: u64,
-    pub first_comm: String,
-    /// The native syscall number the first check happened in, if known.
-    pub first_syscall: Option<u32>,
 }
 
 pub use crate::runtimes::identify::Installer;
@@ -459,44 +444,6 @@ impl Tracer {
         self.capabilities
     }
 
-    fn read_capabilities(&self, slot: u32) -> Result<Vec<CapCheck>, TracerError> {
-        let counts: PerCpuArray<&MapData, [u64; CAP_SLOTS]> = self.open(maps::CAP_COUNTS)?;
-        let sum = |bucket: u32| -> Result<[u64; CAP_SLOTS], TracerError> {
-            let per_cpu = counts
-                .get(&cap_counts_key(slot, bucket), 0)
-                .map_err(map_err(maps::CAP_COUNTS))?;
-            let mut sums = [0u64; CAP_SLOTS];
-            for row in per_cpu.iter() {
-                for (sum, value) in sums.iter_mut().zip(row.iter()) {
-                    *sum += value;
-                }
-            }
-            Ok(sums)
-        };
-        let (granted, denied) = (sum(CAP_GRANTED)?, sum(CAP_DENIED)?);
-        let (probes, other_cred) = (sum(CAP_VM_PROBE)?, sum(CAP_OTHER_CRED)?);
-        let firsts: Array<&MapData, CapFirst> = self.open(maps::CAP_FIRST)?;
-        let mut checks = Vec::new();
-        for cap in 0..CAP_SLOTS {
-            if granted[cap] == 0 && denied[cap] == 0 && probes[cap] == 0 && other_cred[cap] == 0 {
-                continue;
-            }
-            let first = firsts
-                .get(&(slot * CAP_SLOTS as u32 + cap as u32), 0)
-                .map_err(map_err(maps::CAP_FIRST))?;
-            checks.push(CapCheck {
-                cap: cap as u32,
-                granted: granted[cap],
-                denied: denied[cap],
-                vm_accounting_probes: probes[cap],
-                other_cred: other_cred[cap],
-                first_comm: nul_terminated(&first.comm),
-                first_syscall: (first.syscall < Mark::FRESH).then_some(first.syscall),
-            });
-        }
-        Ok(checks)
-    }
-
     /// Starts recording the cgroup `cgroup_id`; returns the target's slot.
     pub fn add_target(&mut self, cgroup_id: u64, flags: u32) -> Result<u32, TracerError> {
         let mut queue: Queue<&mut MapData, u32> = self.open_mut(maps::FREE_SLOTS)?;
@@ -699,8 +646,10 @@ pub fn attach_noop() -> Result<Ebpf, TracerError> {
     Ok(ebpf)
 }
 
-#[path = "tracer_denials.rs"]
+mod capabilities;
 pub mod denials;
+
+pub use capabilities::CapCheck;
 
 /// How often the record loop polls (child exit, progress, eBPF logs).
 pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
