@@ -19,6 +19,7 @@ mod command;
 mod containers;
 pub mod context;
 pub mod denied;
+mod kernel_memory;
 pub mod supervisor;
 mod tracked;
 pub mod watch;
