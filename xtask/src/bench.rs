@@ -279,9 +279,8 @@ fn measure_loops(profiler: &Path, noop: &Path, opts: Options, bpftrace: bool) ->
     );
     let mut l = Loops::default();
     for round in 1..=opts.rounds {
-        l.plain.push(ns_per_syscall(
-            cmd::new(&syscall_loop).args(&loop_args),
-        )?);
+        l.plain
+            .push(ns_per_syscall(cmd::new(&syscall_loop).args(&loop_args))?);
         let mut b = cmd::new(noop);
         b.arg("--");
         looped(&mut b);
