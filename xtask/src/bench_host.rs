@@ -34,7 +34,10 @@ impl Background {
         let what = cmd::display(&c);
         let mut child = spawn(&mut c, Stdio::null(), Stdio::piped())?;
         let lines = drain(child.stderr.take());
-        wait_line(&lines, &what, |l| l.contains("tracing active after"))?;
+        ready_or_kill(
+            &mut child,
+            wait_line(&lines, &what, |l| l.contains("tracing active after")),
+        )?;
         let pid = child.id() as i32;
         Ok(Background {
             child,
@@ -49,7 +52,9 @@ impl Background {
         c.args(["--", "sleep", "3600"]);
         let what = cmd::display(&c);
         let child = spawn(&mut c, Stdio::null(), Stdio::null())?;
-        let sleep = wait_child_of(child.id(), &what)?;
+        let mut child = child;
+        let sleep = wait_child_of(child.id(), &what);
+        let sleep = ready_or_kill(&mut child, sleep)?;
         Ok(Background {
             child,
             what,
@@ -76,7 +81,10 @@ impl Background {
         let what = cmd::display(&c);
         let mut child = spawn(&mut c, Stdio::piped(), Stdio::null())?;
         let lines = drain(child.stdout.take());
-        wait_line(&lines, &what, |l| l.starts_with("Attaching"))?;
+        ready_or_kill(
+            &mut child,
+            wait_line(&lines, &what, |l| l.starts_with("Attaching")),
+        )?;
         // bpftrace prints the line right before it attaches.
         thread::sleep(Duration::from_millis(500));
         let pid = child.id() as i32;
@@ -105,6 +113,15 @@ impl Background {
         }
         Ok(())
     }
+}
+
+/// A background process that never became ready is killed and reaped, never left behind.
+fn ready_or_kill<T>(child: &mut Child, ready: Result<T>) -> Result<T> {
+    if ready.is_err() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    ready
 }
 
 fn spawn(c: &mut Command, stdout: Stdio, stderr: Stdio) -> Result<Child> {
