@@ -1,119 +1,533 @@
-//! `cargo xtask bench`: what tracing costs every syscall, how long `record` takes to start, and
-//! the rate at which a syscall storm is still counted exactly.
-//! Three runs of `syscall-loop`, interleaved over rounds so drift hits them alike: (a) plain,
-//! (b) under `noop-tracer` (empty programs on the recorder's hooks: the floor any tracer pays),
-//! (c) under `seccomp-profiler record`. The budget is (c)/(b) ≤ 1.25 on per-syscall cost. The
-//! storm stage is in `bench_storm`. Results go to the terminal and `target/xtask/bench.json`. It
-//! measures and never fails on a slow result (only on a lost count); the workloads themselves live
-//! in `tests/src/bin/`.
+//! `cargo xtask bench` (issue 13): what tracing costs, measured side by side and paired per round.
+//! Each round runs `syscall-loop` (getppid) (a) plain, (b) under `noop-tracer` (empty programs on
+//! the recorder's hooks: the floor), (c) under `seccomp-profiler record`, (d) under bpftrace
+//! counting the same cgroup (when installed), and, NOT recorded, while something else is: (e)
+//! under a background floor, (f) one background recording, (g) N background recordings. The
+//! lines are medians of per-round ratios with min–max: c÷b, f÷e (the untraced host tax), g÷f, d÷b.
+//! Then nginx under wrk (`bench_wrk`), start-up, peak RSS and kernel map memory of `record --
+//! /bin/true`, per-program cost from bpf stats (`bench_host`), and the storm (`bench_storm`).
+//! One table and `target/xtask/bench.json`; it measures and never fails on a slow result (only on
+//! a lost count or a failed run). The workloads live in `tests/src/bin/`.
 
 use std::fs;
-use std::path::PathBuf;
-use std::process::Command;
+use std::io::Read;
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::process::{Command, ExitStatus, Stdio};
 
 use anyhow::{Context, Result, bail};
-use serde_json::json;
+use serde_json::{Value, json};
 
-use crate::bench_storm::{self, Storm};
-use crate::{cmd, demo, prereqs, workspace};
-
-/// The (c)/(b) per-syscall cost ratio the recorder must stay under.
-const BUDGET_RATIO: f64 = 1.25;
-const STARTUP_RUNS: usize = 5;
+use crate::bench_host::{self, Background, BenchCgroup, BpfStats, ProgramCost};
+use crate::{bench_storm, bench_wrk, cmd, demo, prereqs, workspace};
 
 #[derive(Clone, Copy, Debug)]
 pub struct Options {
     pub rounds: usize,
     pub iterations: u64,
+    pub concurrent: usize,
+    pub quick: bool,
 }
 
-pub fn run(opts: Options) -> Result<()> {
+/// One line of the table: a median with its min–max, and a budget when the issue sets one.
+struct Line {
+    name: String,
+    unit: &'static str,
+    median: f64,
+    range: Option<(f64, f64)>,
+    budget: Option<Budget>,
+}
+
+#[derive(Clone, Copy)]
+enum Budget {
+    AtMost(f64),
+    Below(f64),
+    AtLeast(f64),
+}
+
+impl Budget {
+    fn holds(self, value: f64) -> bool {
+        match self {
+            Budget::AtMost(b) => value <= b,
+            Budget::Below(b) => value < b,
+            Budget::AtLeast(b) => value >= b,
+        }
+    }
+
+    fn describe(self) -> String {
+        match self {
+            Budget::AtMost(b) => format!("<= {b}"),
+            Budget::Below(b) => format!("< {b}"),
+            Budget::AtLeast(b) => format!(">= {b}"),
+        }
+    }
+}
+
+impl Line {
+    fn samples(name: impl Into<String>, unit: &'static str, samples: &[f64]) -> Line {
+        let min = samples.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = samples.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        Line {
+            name: name.into(),
+            unit,
+            median: median(samples),
+            range: (samples.len() > 1).then_some((min, max)),
+            budget: None,
+        }
+    }
+
+    fn budget(mut self, budget: Budget) -> Line {
+        self.budget = Some(budget);
+        self
+    }
+
+    fn verdict(&self) -> &'static str {
+        match self.budget {
+            Some(b) if b.holds(self.median) => "ok",
+            Some(_) => "OVER",
+            None => "-",
+        }
+    }
+
+    fn value(&self) -> String {
+        let digits = if self.median.abs() >= 1000.0 { 0 } else { 2 };
+        match self.range {
+            Some((lo, hi)) => format!(
+                "{:.digits$} ({:.digits$}–{:.digits$}){}",
+                self.median, lo, hi, self.unit
+            ),
+            None => format!("{:.digits$}{}", self.median, self.unit),
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "name": self.name,
+            "unit": self.unit.trim(),
+            "median": self.median,
+            "min": self.range.map(|r| r.0),
+            "max": self.range.map(|r| r.1),
+            "budget": self.budget.map(Budget::describe),
+            "verdict": self.verdict(),
+        })
+    }
+}
+
+/// Per-round samples of the loop stage, ns per getppid.
+#[derive(Default)]
+struct Loops {
+    plain: Vec<f64>,
+    floor: Vec<f64>,
+    record: Vec<f64>,
+    bpftrace: Vec<f64>,
+    host_floor: Vec<f64>,
+    host_one: Vec<f64>,
+    host_many: Vec<f64>,
+}
+
+pub fn run(mut opts: Options) -> Result<()> {
     if !workspace::is_root() {
         bail!("`cargo xtask bench` needs root (it loads eBPF programs); run it as root");
     }
-    if opts.rounds == 0 || opts.iterations == 0 {
-        bail!("--rounds and --iterations must be at least 1");
+    if opts.quick {
+        opts.rounds = opts.rounds.min(2);
+        opts.iterations = opts.iterations.min(300_000);
     }
-    prereqs::ensure(prereqs::Set::Build)?;
+    if opts.rounds == 0 || opts.iterations == 0 || opts.concurrent == 0 {
+        bail!("--rounds, --iterations and --concurrent must be at least 1");
+    }
+    prereqs::ensure(prereqs::Set::Bench)?;
     demo::build_release().context("build the release binaries")?;
-
     let profiler = workspace::release_bin("seccomp-profiler");
-    let syscall_loop = workspace::release_bin("syscall-loop");
     let noop_tracer = workspace::release_bin("noop-tracer");
-    let loop_args = |cmd: &mut Command| {
-        cmd.arg(&syscall_loop)
-            .arg("--iterations")
-            .arg(opts.iterations.to_string());
+    let has_bpftrace = cmd::succeeds(cmd::new("bpftrace").arg("--version"));
+
+    let loops = measure_loops(&profiler, &noop_tracer, opts, has_bpftrace)?;
+    let costs = measure_program_costs(&profiler, &noop_tracer, opts)?;
+    let wrk_seconds = if opts.quick { 1 } else { 3 };
+    let wrk = bench_wrk::measure(&profiler, &noop_tracer, opts.rounds, wrk_seconds)?;
+    let start = measure_start(&profiler, if opts.quick { 3 } else { 7 })?;
+    let storm = if opts.quick {
+        None
+    } else {
+        Some(bench_storm::measure(&profiler, &noop_tracer, opts.rounds)?)
     };
 
-    println!(
-        "xtask: bench: {} rounds of syscall-loop --iterations {} (plain, noop-tracer, record)",
-        opts.rounds, opts.iterations
-    );
-    let (mut plain, mut noop, mut record) = (Vec::new(), Vec::new(), Vec::new());
-    for round in 1..=opts.rounds {
-        let mut a = cmd::new(&syscall_loop);
-        a.arg("--iterations").arg(opts.iterations.to_string());
-        let mut b = cmd::new(&noop_tracer);
-        b.arg("--");
-        loop_args(&mut b);
-        let mut c = cmd::new(&profiler);
-        c.args(["record", "-o", "/dev/null", "--"]);
-        loop_args(&mut c);
-        plain.push(ns_per_syscall(&mut a)?);
-        noop.push(ns_per_syscall(&mut b)?);
-        record.push(ns_per_syscall(&mut c)?);
-        println!(
-            "  round {round}/{}: plain {:.1} ns, noop-tracer {:.1} ns, record {:.1} ns",
-            opts.rounds,
-            plain[round - 1],
-            noop[round - 1],
-            record[round - 1]
-        );
+    let n = opts.concurrent;
+    let mut lines = vec![
+        Line::samples("getppid plain", " ns", &loops.plain),
+        Line::samples(
+            "getppid under the floor (empty programs)",
+            " ns",
+            &loops.floor,
+        ),
+        Line::samples("getppid recorded", " ns", &loops.record),
+        Line::samples(
+            "recorded ÷ floor",
+            "x",
+            &ratios(&loops.record, &loops.floor),
+        )
+        .budget(Budget::AtMost(1.15)),
+        Line::samples(
+            "untraced loop, one recording active ÷ floor",
+            "x",
+            &ratios(&loops.host_one, &loops.host_floor),
+        )
+        .budget(Budget::AtMost(1.05)),
+        Line::samples(
+            format!("untraced loop, {n} recordings ÷ one recording"),
+            "x",
+            &ratios(&loops.host_many, &loops.host_one),
+        )
+        .budget(Budget::AtMost(1.1)),
+    ];
+    if has_bpftrace {
+        lines.push(Line::samples(
+            "bpftrace counting the loop's cgroup ÷ floor",
+            "x",
+            &ratios(&loops.bpftrace, &loops.floor),
+        ));
     }
-
-    let mut startup = Vec::new();
-    for _ in 0..STARTUP_RUNS {
-        let mut c = cmd::new(&profiler);
-        c.args(["-v", "record", "-o", "/dev/null", "--", "/bin/true"]);
-        let out = cmd::output(&mut c)?;
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let ms = parse_tracing_active_ms(&stderr).with_context(|| {
-            format!(
-                "find `tracing active after <ms> ms` in the stderr of `{}`:\n{}",
-                cmd::display(&c),
-                stderr.trim_end()
+    lines.extend([
+        Line::samples("nginx plain (wrk)", " req/s", &wrk.plain),
+        Line::samples(
+            "nginx under the floor ÷ plain",
+            "x",
+            &ratios(&wrk.floor, &wrk.plain),
+        ),
+        Line::samples(
+            "nginx recorded ÷ plain",
+            "x",
+            &ratios(&wrk.recorded, &wrk.plain),
+        ),
+        Line::samples("start-up to tracing active", " ms", &start.startup_ms)
+            .budget(Budget::Below(50.0)),
+        Line::samples("peak RSS of record -- /bin/true", " MiB", &start.rss_mib)
+            .budget(Budget::Below(16.0)),
+        Line::samples("kernel map memory, one command", " MiB", &start.map_mib)
+            .budget(Budget::Below(2.0)),
+    ]);
+    if let Some(storm) = &storm {
+        lines.push(
+            Line::samples(
+                "storm: recorded syscalls/s, exact",
+                "/s",
+                &storm.recorded_rates(),
             )
-        })?;
-        startup.push(ms);
+            .budget(Budget::AtLeast(bench_storm::TARGET_RATE)),
+        );
     }
 
-    let storm = bench_storm::measure(&profiler, &noop_tracer, opts.rounds)?;
-
-    let summary = Summary::new(opts, &plain, &noop, &record, &startup);
-    summary.print();
-    storm.print();
-    let path = write_json(&summary, &storm)?;
+    let machine = Machine::this();
+    print_table(&machine, opts, &lines, &costs);
+    if let Some(storm) = &storm {
+        println!();
+        storm.print();
+    }
+    let json = json!({
+        "machine": machine.to_json(),
+        "rounds": opts.rounds,
+        "iterations": opts.iterations,
+        "concurrent": opts.concurrent,
+        "quick": opts.quick,
+        "lines": lines.iter().map(Line::to_json).collect::<Vec<_>>(),
+        "samples": {
+            "ns_per_syscall": {
+                "plain": loops.plain, "floor": loops.floor, "record": loops.record,
+                "bpftrace": loops.bpftrace, "untraced_floor": loops.host_floor,
+                "untraced_one_recording": loops.host_one, "untraced_n_recordings": loops.host_many,
+            },
+            "nginx_requests_per_sec": { "plain": wrk.plain, "floor": wrk.floor, "record": wrk.recorded },
+            "startup_ms": start.startup_ms, "peak_rss_mib": start.rss_mib, "kernel_map_mib": start.map_mib,
+        },
+        "program_costs": costs.to_json(),
+        "storm": storm.as_ref().map(bench_storm::Storm::to_json),
+    });
+    let path = workspace::scratch_dir()?.join("bench.json");
+    let text = serde_json::to_string_pretty(&json).context("serialise bench.json")?;
+    fs::write(&path, text + "\n").with_context(|| format!("write {}", path.display()))?;
     println!("xtask: bench: wrote {}", path.display());
-    if !summary.within_budget() {
-        eprintln!();
-        eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
-        eprintln!(
-            "!!! OVER BUDGET: record costs {:.3}x the empty-program floor per syscall (budget {BUDGET_RATIO}x)",
-            summary.ratio
-        );
-        eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
-    }
-    if !storm.reaches_target() {
-        eprintln!();
-        eprintln!(
-            "!!! BELOW TARGET: the storm was recorded at {:.0} syscalls/s (target {:.0}); compare \
-             its plain and noop-tracer rows to tell a busy machine from a slow recorder",
-            storm.rate(),
-            bench_storm::TARGET_RATE
-        );
+    let over: Vec<&str> = lines
+        .iter()
+        .filter(|l| l.verdict() == "OVER")
+        .map(|l| l.name.as_str())
+        .collect();
+    if !over.is_empty() {
+        eprintln!("\n!!! OVER BUDGET: {}", over.join("; "));
     }
     Ok(())
+}
+
+fn measure_loops(profiler: &Path, noop: &Path, opts: Options, bpftrace: bool) -> Result<Loops> {
+    let syscall_loop = workspace::release_bin("syscall-loop");
+    let loop_args = vec!["--iterations".to_owned(), opts.iterations.to_string()];
+    let looped = |c: &mut Command| {
+        c.arg(&syscall_loop).args(&loop_args);
+    };
+    let cgroup = if bpftrace {
+        Some(BenchCgroup::create()?)
+    } else {
+        None
+    };
+    println!(
+        "xtask: bench: {} rounds of syscall-loop --iterations {} (plain, floor, record{}, untraced \
+         beside a floor / 1 / {} recordings)",
+        opts.rounds,
+        opts.iterations,
+        if bpftrace { ", bpftrace" } else { "" },
+        opts.concurrent
+    );
+    let mut l = Loops::default();
+    for round in 1..=opts.rounds {
+        l.plain
+            .push(ns_per_syscall(cmd::new(&syscall_loop).args(&loop_args))?);
+        let mut b = cmd::new(noop);
+        b.arg("--");
+        looped(&mut b);
+        l.floor.push(ns_per_syscall(&mut b)?);
+        let mut c = cmd::new(profiler);
+        c.args(["record", "-o", "/dev/null", "--"]);
+        looped(&mut c);
+        l.record.push(ns_per_syscall(&mut c)?);
+        if let Some(cgroup) = &cgroup {
+            let tracer = Background::bpftrace(&cgroup.path)?;
+            let ns = ns_per_syscall(&mut cgroup.run_inside(&syscall_loop, &loop_args));
+            tracer.stop()?;
+            l.bpftrace.push(ns?);
+        }
+        let beside = |tracers: Vec<Background>| -> Result<f64> {
+            let ns = ns_per_syscall(cmd::new(&syscall_loop).args(&loop_args));
+            for tracer in tracers {
+                tracer.stop()?;
+            }
+            ns
+        };
+        l.host_floor
+            .push(beside(vec![Background::floor_sleep(noop)?])?);
+        l.host_one
+            .push(beside(vec![Background::record_sleep(profiler)?])?);
+        let many = (0..opts.concurrent)
+            .map(|_| Background::record_sleep(profiler))
+            .collect::<Result<Vec<_>>>()?;
+        l.host_many.push(beside(many)?);
+        println!(
+            "  round {round}/{}: plain {:.1} ns, floor {:.1}, record {:.1}{}; untraced beside floor \
+             {:.1}, 1 recording {:.1}, {} recordings {:.1}",
+            opts.rounds,
+            l.plain[round - 1],
+            l.floor[round - 1],
+            l.record[round - 1],
+            l.bpftrace
+                .last()
+                .map(|ns| format!(", bpftrace {ns:.1}"))
+                .unwrap_or_default(),
+            l.host_floor[round - 1],
+            l.host_one[round - 1],
+            opts.concurrent,
+            l.host_many[round - 1]
+        );
+    }
+    Ok(l)
+}
+
+/// bpf stats per program: the floor's and the recorder's programs on the traced path (the loop
+/// recorded), and the recorder's on the untraced path (the loop beside a recording). Separate
+/// runs after the timed rounds: stats collection itself adds to every program run.
+struct Costs {
+    floor: Vec<ProgramCost>,
+    traced: Vec<ProgramCost>,
+    untraced: Vec<ProgramCost>,
+}
+
+impl Costs {
+    fn to_json(&self) -> Value {
+        let list = |c: &[ProgramCost]| c.iter().map(ProgramCost::to_json).collect::<Vec<_>>();
+        json!({
+            "floor_traced_loop": list(&self.floor),
+            "record_traced_loop": list(&self.traced),
+            "record_untraced_loop": list(&self.untraced),
+        })
+    }
+}
+
+fn measure_program_costs(profiler: &Path, noop: &Path, opts: Options) -> Result<Costs> {
+    let syscall_loop = workspace::release_bin("syscall-loop");
+    let script = format!(
+        "'{}' --iterations {}; sleep 2",
+        syscall_loop.display(),
+        opts.iterations
+    );
+    println!("xtask: bench: per-program cost (kernel.bpf_stats_enabled=1, separate runs)");
+    let _stats = BpfStats::enable()?;
+    let mut b = cmd::new(noop);
+    b.args(["--", "sh", "-c", &script]);
+    let (_, floor) = bench_host::loop_with_stats(&mut b)?;
+    let mut c = cmd::new(profiler);
+    c.args(["record", "-o", "/dev/null", "--", "sh", "-c", &script]);
+    let (_, traced) = bench_host::loop_with_stats(&mut c)?;
+    let recorder = Background::record_sleep(profiler)?;
+    let before = bench_host::program_costs(recorder.pid())?;
+    ns_per_syscall(cmd::new(&syscall_loop).args(["--iterations", &opts.iterations.to_string()]))?;
+    let after = bench_host::program_costs(recorder.pid())?;
+    recorder.stop()?;
+    let untraced = after
+        .into_iter()
+        .map(|mut cost| {
+            if let Some(old) = before.iter().find(|b| b.name == cost.name) {
+                cost.run_cnt -= old.run_cnt.min(cost.run_cnt);
+                cost.run_time_ns -= old.run_time_ns.min(cost.run_time_ns);
+            }
+            cost
+        })
+        .filter(|c| c.run_cnt > 0)
+        .collect();
+    Ok(Costs {
+        floor,
+        traced,
+        untraced,
+    })
+}
+
+struct Start {
+    startup_ms: Vec<f64>,
+    rss_mib: Vec<f64>,
+    map_mib: Vec<f64>,
+}
+
+/// `-v record -o /dev/null --report R -- /bin/true`, `runs` times: start-up from its log line,
+/// peak RSS from wait4's ru_maxrss (the VmHWM the process ended with), map memory from R.
+fn measure_start(profiler: &Path, runs: usize) -> Result<Start> {
+    println!("xtask: bench: {runs} runs of record -- /bin/true (start-up, peak RSS, map memory)");
+    let report = workspace::scratch_dir()?.join("bench-true.report.json");
+    let mut s = Start {
+        startup_ms: Vec::new(),
+        rss_mib: Vec::new(),
+        map_mib: Vec::new(),
+    };
+    for _ in 0..runs {
+        let mut c = cmd::new(profiler);
+        c.args(["-v", "record", "-o", "/dev/null", "--report"])
+            .arg(&report)
+            .args(["--", "/bin/true"]);
+        let (status, stderr, maxrss_kib) = run_with_rusage(&mut c)?;
+        cmd::check(&c, status)?;
+        let ms = parse_tracing_active_ms(&stderr).with_context(|| {
+            format!(
+                "find `tracing active after <ms> ms` in the stderr of `{}`",
+                cmd::display(&c)
+            )
+        })?;
+        let json: Value = serde_json::from_slice(
+            &fs::read(&report).with_context(|| format!("read {}", report.display()))?,
+        )
+        .context("parse the report")?;
+        let bytes = json["run"]["kernel_map_bytes"]
+            .as_u64()
+            .context("the report has no run.kernel_map_bytes")?;
+        s.startup_ms.push(ms);
+        s.rss_mib.push(maxrss_kib as f64 / 1024.0);
+        s.map_mib.push(bytes as f64 / (1024.0 * 1024.0));
+    }
+    Ok(s)
+}
+
+/// Runs `c` with stderr captured and reaps it with wait4 for its peak RSS (KiB).
+fn run_with_rusage(c: &mut Command) -> Result<(ExitStatus, String, i64)> {
+    let mut child = c
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("start `{}`", cmd::display(c)))?;
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        pipe.read_to_string(&mut stderr).context("read stderr")?;
+    }
+    let mut status = 0;
+    // SAFETY: rusage is plain data; wait4 fills it for our own child, which std has not reaped.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = child.id() as libc::pid_t;
+    // SAFETY: pid is our unreaped child; status and usage are valid for writes.
+    if unsafe { libc::wait4(pid, &mut status, 0, &mut usage) } != pid {
+        bail!(
+            "wait4 for `{}`: {}",
+            cmd::display(c),
+            std::io::Error::last_os_error()
+        );
+    }
+    Ok((ExitStatus::from_raw(status), stderr, usage.ru_maxrss))
+}
+
+struct Machine {
+    cpu: String,
+    cores: usize,
+    kernel: String,
+}
+
+impl Machine {
+    fn this() -> Machine {
+        let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu = cpuinfo
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("model name")?
+                    .split_once(':')
+                    .map(|(_, v)| v.trim().to_owned())
+            })
+            .unwrap_or_else(|| "unknown CPU".to_owned());
+        Machine {
+            cpu,
+            cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
+            kernel: fs::read_to_string("/proc/sys/kernel/osrelease")
+                .map(|k| k.trim().to_owned())
+                .unwrap_or_default(),
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        json!({ "cpu": self.cpu, "cores": self.cores, "kernel": self.kernel })
+    }
+}
+
+fn print_table(machine: &Machine, opts: Options, lines: &[Line], costs: &Costs) {
+    println!();
+    println!(
+        "== bench: {}, {} cores, Linux {}; {} rounds, medians of per-round values (min–max) ==",
+        machine.cpu, machine.cores, machine.kernel, opts.rounds
+    );
+    println!("{:<48} {:>28} {:>9} {:>5}", "", "value", "budget", "");
+    for line in lines {
+        println!(
+            "{:<48} {:>28} {:>9} {:>5}",
+            line.name,
+            line.value(),
+            line.budget.map(Budget::describe).unwrap_or_default(),
+            line.verdict()
+        );
+    }
+    println!();
+    println!(
+        "per-program cost (bpf stats: run_time_ns / run_cnt, all syscalls on the host in the run)"
+    );
+    for (title, list) in [
+        ("floor, loop traced", &costs.floor),
+        ("record, loop recorded", &costs.traced),
+        ("record, loop untraced", &costs.untraced),
+    ] {
+        for cost in list.iter() {
+            println!(
+                "  {title:<24} {:<28} {:>8.1} ns x {}",
+                cost.name,
+                cost.ns_per_run(),
+                cost.run_cnt
+            );
+        }
+    }
+}
+
+/// Per-round a[i] ÷ b[i].
+fn ratios(a: &[f64], b: &[f64]) -> Vec<f64> {
+    a.iter().zip(b).map(|(a, b)| a / b).collect()
 }
 
 /// Run one measurement, output captured; its stdout must carry the `ns_per_syscall=` line.
@@ -127,104 +541,6 @@ fn ns_per_syscall(c: &mut Command) -> Result<f64> {
             stdout.trim_end()
         )
     })
-}
-
-struct Summary {
-    opts: Options,
-    plain: Vec<f64>,
-    noop: Vec<f64>,
-    record: Vec<f64>,
-    startup_ms: Vec<f64>,
-    plain_ns: f64,
-    noop_ns: f64,
-    record_ns: f64,
-    startup_median_ms: f64,
-    ratio: f64,
-}
-
-impl Summary {
-    fn new(opts: Options, plain: &[f64], noop: &[f64], record: &[f64], startup: &[f64]) -> Self {
-        let (plain_ns, noop_ns, record_ns) = (median(plain), median(noop), median(record));
-        Summary {
-            opts,
-            plain: plain.to_vec(),
-            noop: noop.to_vec(),
-            record: record.to_vec(),
-            startup_ms: startup.to_vec(),
-            plain_ns,
-            noop_ns,
-            record_ns,
-            startup_median_ms: median(startup),
-            ratio: record_ns / noop_ns,
-        }
-    }
-
-    fn within_budget(&self) -> bool {
-        self.ratio <= BUDGET_RATIO
-    }
-
-    fn verdict(&self) -> &'static str {
-        if self.within_budget() { "PASS" } else { "OVER" }
-    }
-
-    fn print(&self) {
-        let r = self.opts.rounds;
-        println!();
-        println!("== bench (median of {r} rounds) ==");
-        println!("{:<34} {:>12} {:>16}", "", "ns/syscall", "added vs plain");
-        println!("{:<34} {:>12.1} {:>16}", "(a) plain", self.plain_ns, "-");
-        println!(
-            "{:<34} {:>12.1} {:>+16.1}",
-            "(b) noop-tracer (empty programs)",
-            self.noop_ns,
-            self.noop_ns - self.plain_ns
-        );
-        println!(
-            "{:<34} {:>12.1} {:>+16.1}",
-            "(c) seccomp-profiler record",
-            self.record_ns,
-            self.record_ns - self.plain_ns
-        );
-        println!(
-            "(c)/(b) per-syscall cost: {:.3}x (budget {BUDGET_RATIO}x) {}",
-            self.ratio,
-            self.verdict()
-        );
-        println!(
-            "record start-up (tracing active after): {:.1} ms (median of {})",
-            self.startup_median_ms,
-            self.startup_ms.len()
-        );
-    }
-
-    fn to_json(&self) -> serde_json::Value {
-        json!({
-            "rounds": self.opts.rounds,
-            "iterations": self.opts.iterations,
-            "ns_per_syscall": {
-                "plain": { "median": self.plain_ns, "samples": self.plain },
-                "noop_tracer": { "median": self.noop_ns, "samples": self.noop },
-                "record": { "median": self.record_ns, "samples": self.record },
-            },
-            "added_ns_vs_plain": {
-                "noop_tracer": self.noop_ns - self.plain_ns,
-                "record": self.record_ns - self.plain_ns,
-            },
-            "record_vs_noop_ratio": self.ratio,
-            "budget_ratio": BUDGET_RATIO,
-            "verdict": self.verdict(),
-            "startup_ms": { "median": self.startup_median_ms, "samples": self.startup_ms },
-        })
-    }
-}
-
-fn write_json(summary: &Summary, storm: &Storm) -> Result<PathBuf> {
-    let path = workspace::scratch_dir()?.join("bench.json");
-    let mut json = summary.to_json();
-    json["storm"] = storm.to_json();
-    let text = serde_json::to_string_pretty(&json).context("serialise bench.json")?;
-    fs::write(&path, text + "\n").with_context(|| format!("write {}", path.display()))?;
-    Ok(path)
 }
 
 /// The float after `ns_per_syscall=` on the line `ns_per_syscall=<float> syscalls=<n>`.
@@ -291,15 +607,17 @@ mod tests {
     }
 
     #[test]
-    fn budget_verdict() {
-        let opts = Options {
-            rounds: 1,
-            iterations: 1,
-        };
-        let within = Summary::new(opts, &[1000.0], &[1200.0], &[1250.0], &[80.0]);
-        assert_eq!(within.verdict(), "PASS");
-        let over = Summary::new(opts, &[1000.0], &[1200.0], &[1600.0], &[80.0]);
-        assert_eq!(over.verdict(), "OVER");
-        assert_eq!(over.to_json()["verdict"], "OVER");
+    fn paired_ratios_and_verdicts() {
+        // Paired per round: the median of the per-round ratios, not the ratio of medians.
+        let r = ratios(&[120.0, 300.0, 110.0], &[100.0, 200.0, 100.0]);
+        assert_eq!(r, vec![1.2, 1.5, 1.1]);
+        let line = Line::samples("x", "x", &r).budget(Budget::AtMost(1.15));
+        assert_eq!(line.median, 1.2);
+        assert_eq!(line.range, Some((1.1, 1.5)));
+        assert_eq!(line.verdict(), "OVER");
+        let ok = Line::samples("y", " ms", &[40.0]).budget(Budget::Below(50.0));
+        assert_eq!((ok.verdict(), ok.range), ("ok", None));
+        assert_eq!(Line::samples("z", "", &[1.0]).verdict(), "-");
+        assert_eq!(Line::samples("z", "", &[1.0]).to_json()["verdict"], "-");
     }
 }

@@ -65,6 +65,11 @@ impl Storm {
         median(&self.recorded_total)
     }
 
+    /// The recorded rate of every round (syscalls/s).
+    pub fn recorded_rates(&self) -> Vec<f64> {
+        self.recorded_total.clone()
+    }
+
     pub fn reaches_target(&self) -> bool {
         self.rate() >= TARGET_RATE
     }

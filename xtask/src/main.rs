@@ -3,7 +3,9 @@
 //! file only parses the command line and dispatches; each task lives in its own module.
 
 mod bench;
+mod bench_host;
 mod bench_storm;
+mod bench_wrk;
 mod cmd;
 mod crun;
 mod demo;
@@ -57,6 +59,12 @@ enum Task {
         /// Syscalls per syscall-loop run.
         #[arg(long, default_value_t = 3_000_000)]
         iterations: u64,
+        /// Concurrent recordings whose host tax is compared with one recording's.
+        #[arg(long, default_value_t = 8)]
+        concurrent: usize,
+        /// A short run for CI: 2 rounds, 300,000 syscalls, 1 s of wrk, no storm.
+        #[arg(long)]
+        quick: bool,
     },
     /// Run every fuzz target of fuzz/ at once from a copy of its corpus; fail on any crash (the
     /// `fuzz` stage of `test`; needs no root).
@@ -121,7 +129,17 @@ fn main() -> ExitCode {
         }),
         Task::Demo => demo::run(),
         Task::Test { args } => test::run(&args),
-        Task::Bench { rounds, iterations } => bench::run(bench::Options { rounds, iterations }),
+        Task::Bench {
+            rounds,
+            iterations,
+            concurrent,
+            quick,
+        } => bench::run(bench::Options {
+            rounds,
+            iterations,
+            concurrent,
+            quick,
+        }),
         Task::Fuzz { seconds } => fuzz::task(seconds),
         Task::Images { rebuild } => images::run(rebuild),
         Task::Dist { test: true, .. } => dist_test::task(),

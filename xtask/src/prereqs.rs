@@ -16,6 +16,8 @@ pub enum Set {
     Build,
     /// `Build` plus what the end-to-end tests use (`test`).
     Test,
+    /// `Build` plus the server, load generator and side-by-side tracer of `bench` (issue 13).
+    Bench,
 }
 
 /// Debian packages needed to build, with the reason printed when they get installed.
@@ -90,6 +92,20 @@ const ENGINE_TEST_PACKAGES: &[(&str, &str)] = &[
     ),
 ];
 
+/// Debian packages `cargo xtask bench` uses on top of `BUILD_PACKAGES` (issue 13).
+const BENCH_PACKAGES: &[(&str, &str)] = &[
+    ("nginx-light", "the server `bench` loads with wrk"),
+    ("wrk", "`bench` measures nginx's requests/s with it"),
+    (
+        "bpftrace",
+        "`bench` counts the same cgroup's syscalls with it, side by side",
+    ),
+    (
+        "bpftool",
+        "`bench` names the recorder's programs in its per-program cost",
+    ),
+];
+
 /// The pinned bpf-linker: this version builds with stable 1.95 against Debian's LLVM 22.
 const BPF_LINKER_VERSION: &str = "0.13.0";
 const LLVM_PREFIX: &str = "/usr/lib/llvm-22";
@@ -123,6 +139,9 @@ fn packages(set: Set) -> Vec<(&'static str, &'static str)> {
         all.extend_from_slice(TEST_PACKAGES);
         all.extend_from_slice(RUNTIME_PACKAGES);
         all.extend_from_slice(ENGINE_TEST_PACKAGES);
+    }
+    if set == Set::Bench {
+        all.extend_from_slice(BENCH_PACKAGES);
     }
     all
 }

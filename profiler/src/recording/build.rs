@@ -414,6 +414,7 @@ mod tests {
             duration_ms: 1,
             leftover_processes_killed: 0,
             cgroup: None,
+            kernel_map_bytes: None,
         }
     }
 

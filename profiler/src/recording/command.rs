@@ -98,6 +98,7 @@ pub(super) async fn record(
 
     let recording = tracer.read(slot)?;
     tracer.flush_logs();
+    let kernel_map_bytes = super::kernel_memory::map_bytes();
     drop(tracer);
     drop(cgroup);
 
@@ -120,6 +121,7 @@ pub(super) async fn record(
         cut_short_reason: cut_short,
         duration_ms: run_time.as_millis() as u64,
         leftover_processes_killed: leftover,
+        kernel_map_bytes,
         ..RunContext::host()
     };
     let built = build_for(

@@ -20,6 +20,7 @@ mod containers;
 pub mod context;
 pub mod coverage;
 pub mod denied;
+mod kernel_memory;
 pub mod supervisor;
 mod tracked;
 pub mod watch;

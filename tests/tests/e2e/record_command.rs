@@ -85,6 +85,13 @@ fn ground_truth_markers_are_recorded_from_every_task() {
     assert_eq!(run_info["exit_code"], 0, "{run_info:#}");
     assert_eq!(run_info["cut_short"], false, "{run_info:#}");
     assert_eq!(run_info["arch"], "x86_64", "{run_info:#}");
+    // The kernel memory of the recorder's maps (issue 13), read from its own map fds: present,
+    // and neither nothing nor absurd.
+    let map_bytes = run_info["kernel_map_bytes"].as_u64();
+    assert!(
+        map_bytes.is_some_and(|b| b > 0 && b < 256 << 20),
+        "kernel_map_bytes: {run_info:#}"
+    );
     // Allowed = seen + the signal-return paths the profiler adds because their use is timing
     // (profiler/src/commands/record.rs, SIGNAL_RETURN); ground-truth installs no signal handler
     // and is never stopped, so it makes neither.
