@@ -311,9 +311,43 @@ fn argument_rules_hold_in_a_container(runtime: &str) {
             profile.display()
         );
     }
+    // The kernel's denial counter sees the refused values too (design.md §15): each mode run
+    // under `check --enforce --containers` is named with exactly the call its rule refused.
+    for (mode, refused) in [("alg", "socket"), ("newuser", "clone")] {
+        let replay = session
+            .docker_run(&format!("enforce-{mode}"), Some(&profile), false)
+            .options(options.clone());
+        let line = replay.shell_line(BUSYBOX, &[binary.as_str(), mode]);
+        let out = run(
+            &mut profiler_command([
+                "check",
+                "--enforce",
+                "--containers",
+                "--",
+                "sh",
+                "-c",
+                &line,
+            ]),
+            QUICK_TIMEOUT,
+        );
+        assert_eq!(out.code(), 1, "{runtime}, mode {mode}:\n{}", out.stderr);
+        let rows = crate::denials::denial_rows(&out.stderr);
+        let names: Vec<&str> = rows.iter().map(|row| row.0.as_str()).collect();
+        assert_eq!(names, [refused], "{runtime}, mode {mode}:\n{}", out.stderr);
+        assert_eq!(
+            rows[0].2, "EPERM",
+            "{runtime}, mode {mode}:\n{}",
+            out.stderr
+        );
+    }
 }
 
 #[test]
 fn args_container_profile_under_runc() {
     argument_rules_hold_in_a_container("runc");
+}
+
+#[test]
+fn args_container_profile_under_crun() {
+    argument_rules_hold_in_a_container("crun");
 }

@@ -25,7 +25,7 @@ where
 }
 
 /// The rows of a `check --enforce` denial table: (syscall, count, errno, first command).
-fn denial_rows(stderr: &str) -> Vec<(String, u64, String, String)> {
+pub(crate) fn denial_rows(stderr: &str) -> Vec<(String, u64, String, String)> {
     stderr
         .lines()
         .filter_map(|line| {
