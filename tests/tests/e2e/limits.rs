@@ -111,10 +111,14 @@ fn a_full_disk_for_one_container_leaves_the_others_written() {
     let out = session.path().join("profiles");
     let _tmpfs = Tmpfs::mount(&out, "1m");
     let fill = out.join("fill");
-    // The disk is full from before `full` starts until well after its `die` was handled.
+    // `first` is written before the disk fills (the script waits for its profile, at most 10 s:
+    // the recorder handles a `die` asynchronously), and the disk is full from before `full`
+    // starts until well after its `die` was handled.
     let script = format!(
-        "{a}; dd if=/dev/zero of={fill} bs=64k 2>/dev/null; {b}; sleep 2; rm {fill}; {c}",
+        "{a}; for i in $(seq 100); do [ -e {written} ] && break; sleep 0.1; done; \
+         dd if=/dev/zero of={fill} bs=64k 2>/dev/null; {b}; sleep 2; rm {fill}; {c}",
         a = DockerRun::named(&first).shell_line(BUSYBOX, &["true"]),
+        written = out.join(format!("{first}.json")).display(),
         b = DockerRun::named(&full).shell_line(BUSYBOX, &["true"]),
         c = DockerRun::named(&last).shell_line(BUSYBOX, &["true"]),
         fill = fill.display(),
