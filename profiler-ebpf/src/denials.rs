@@ -17,16 +17,12 @@ use aya_ebpf::{
     },
     programs::RawTracePointContext,
 };
-use profiler_common::{
-    Denial, DenialKey, Mark, NR_SLOTS, TABLE_COMPAT, TABLE_NATIVE, TABLE_X32, X32_SYSCALL_BIT,
-    stats,
-};
+use profiler_common::{Denial, DenialKey, Mark, stats};
 
 use crate::{
     abi,
     maps::{DENIALS, MARKS, TARGETS},
     stats::bump,
-    syscalls::is_compat_task,
 };
 
 /// Called from `sys_exit` for every thread. Returns whether the thread is marked (then it has no
@@ -69,17 +65,7 @@ fn refused(regs: *const u8, ret: i64) -> Option<()> {
         return None;
     }
     let id = id as u64;
-    let (table, nr) = if is_compat_task() {
-        (TABLE_COMPAT, id)
-    } else if id & X32_SYSCALL_BIT != 0 {
-        (TABLE_X32, id & !X32_SYSCALL_BIT)
-    } else {
-        (TABLE_NATIVE, id)
-    };
-    if nr >= NR_SLOTS as u64 {
-        bump(stats::OUT_OF_RANGE);
-        return None;
-    }
+    let (table, nr) = crate::syscalls::table_of(id)?;
     // An errno answer is -errno (1..=4095); anything else (an errno of 0, a user-notification
     // supervisor's value) is counted as 0.
     let errno = if (-4095..0).contains(&ret) {

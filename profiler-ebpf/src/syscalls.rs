@@ -79,10 +79,10 @@ fn try_sys_enter(ctx: &RawTracePointContext) -> Option<()> {
     count(ctx, &target, id as u64, runtime_phase)
 }
 
-/// `runtime_phase`: a gated thread that has not exec'd yet (the runtime's own code under the
-/// filter); such syscalls are also noted per number ([`crate::runtime::note_runtime_phase`]).
+/// The table a syscall was made through and its number in it (design.md §5); None, counted in
+/// STATS, for a number beyond [`NR_SLOTS`].
 #[inline(always)]
-fn count(ctx: &RawTracePointContext, target: &Target, id: u64, runtime_phase: bool) -> Option<()> {
+pub(crate) fn table_of(id: u64) -> Option<(u32, u64)> {
     let (table, nr) = if is_compat_task() {
         (TABLE_COMPAT, id)
     } else if id & X32_SYSCALL_BIT != 0 {
@@ -94,6 +94,14 @@ fn count(ctx: &RawTracePointContext, target: &Target, id: u64, runtime_phase: bo
         bump(stats::OUT_OF_RANGE);
         return None;
     }
+    Some((table, nr))
+}
+
+/// `runtime_phase`: a gated thread that has not exec'd yet (the runtime's own code under the
+/// filter); such syscalls are also noted per number ([`crate::runtime::note_runtime_phase`]).
+#[inline(always)]
+fn count(ctx: &RawTracePointContext, target: &Target, id: u64, runtime_phase: bool) -> Option<()> {
+    let (table, nr) = table_of(id)?;
     let nr = nr as usize;
     if runtime_phase {
         crate::runtime::note_runtime_phase(counts_key(target.slot, table), nr);

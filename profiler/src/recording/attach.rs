@@ -44,7 +44,7 @@ pub(super) async fn record(
     let mut tracer = Tracer::load(options.verbose)?;
     let mut events = Box::pin(engine.events());
     let slot = tracer.add_target(cgroup_id, Target::GATE_ON_EXEC)?;
-    mark_running_threads(&mut tracer, slot, &dir)?;
+    mark_running_threads(&mut tracer, slot, &dir, true)?;
     summary::note(&format!(
         "seccomp-profiler: attached to container {} ({}): recording from now on; its start-up was \
          not seen. Ctrl-C to stop{}",
@@ -117,21 +117,30 @@ pub(super) async fn record(
     })
 }
 
-/// Marks every thread already in the container's cgroup as past the gate. Threads created while
-/// this runs by a not-yet-marked parent would be missed, so it repeats until a pass finds nothing new.
+/// Marks every thread already in the cgroup `dir` as past the gate. Threads created while this
+/// runs by a not-yet-marked parent would be missed, so it repeats until a pass finds nothing new.
+/// A `cgroup.threads` that cannot be read is an error when `required` (a container's own cgroup),
+/// else nothing to mark (`--cgroup`'s children: a domain cgroup with threaded children, or one
+/// just removed).
 pub(super) fn mark_running_threads(
     tracer: &mut Tracer,
     slot: u32,
     dir: &Path,
+    required: bool,
 ) -> anyhow::Result<()> {
     let mut seen = BTreeSet::new();
     for _ in 0..10 {
-        let text = std::fs::read_to_string(dir.join("cgroup.threads")).map_err(|err| {
-            RecordError::Runtime(format!(
-                "cannot list the threads of {}: {err}",
-                dir.display()
-            ))
-        })?;
+        let text = match std::fs::read_to_string(dir.join("cgroup.threads")) {
+            Ok(text) => text,
+            Err(_) if !required => return Ok(()),
+            Err(err) => {
+                return Err(RecordError::Runtime(format!(
+                    "cannot list the threads of {}: {err}",
+                    dir.display()
+                ))
+                .into());
+            }
+        };
         let fresh: Vec<u32> = text
             .lines()
             .filter_map(|l| l.trim().parse().ok())

@@ -20,7 +20,7 @@ use std::{
 use profiler_common::Target;
 
 use super::{
-    Finished, Options, Outcome, RecordError, Sink, build_for, check_privileges, context,
+    Finished, Options, Outcome, RecordError, Sink, attach, build_for, check_privileges, context,
     supervisor::{Event, Supervisor},
 };
 use crate::{
@@ -84,7 +84,7 @@ pub(super) async fn record(
     let slot = tracer.add_target(id, flags)?;
     let mut known = BTreeSet::from([id]);
     adopt_children(&mut tracer, &dir, slot, flags, &mut known)?;
-    mark_threads(&mut tracer, slot, &dir)?;
+    attach::mark_running_threads(&mut tracer, slot, &dir, false)?;
     summary::note(&format!(
         "seccomp-profiler: attached to cgroup {relative}: recording from now on (its child cgroups \
          too); what ran before was not seen. Ctrl-C to stop{}",
@@ -165,31 +165,10 @@ fn adopt_children(
                 && known.insert(id)
             {
                 tracer.add_target_in_slot(id, slot, flags)?;
-                mark_threads(tracer, slot, &child)?;
+                attach::mark_running_threads(tracer, slot, &child, false)?;
             }
             stack.push(child);
         }
-    }
-    Ok(())
-}
-
-/// Marks the threads already in one cgroup as past the gate, until a pass finds nothing new.
-fn mark_threads(tracer: &mut Tracer, slot: u32, dir: &Path) -> anyhow::Result<()> {
-    let mut seen = BTreeSet::new();
-    for _ in 0..10 {
-        let Ok(text) = std::fs::read_to_string(dir.join("cgroup.threads")) else {
-            // A domain cgroup with threaded children, or one just removed: nothing to mark here.
-            return Ok(());
-        };
-        let fresh: Vec<u32> = (text.lines())
-            .filter_map(|l| l.trim().parse().ok())
-            .filter(|tid| !seen.contains(tid))
-            .collect();
-        if fresh.is_empty() {
-            break;
-        }
-        tracer.mark_threads(slot, &fresh)?;
-        seen.extend(fresh);
     }
     Ok(())
 }

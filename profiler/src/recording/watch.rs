@@ -109,7 +109,7 @@ async fn run(options: &WatchOptions, live: Live<'_>) -> anyhow::Result<WatchOutc
             continue;
         }
         let slot = tracer.add_target(cgroup_id, Target::GATE_ON_EXEC)?;
-        mark_running_threads(&mut tracer, slot, &dir)?;
+        mark_running_threads(&mut tracer, slot, &dir, true)?;
         known.insert(slot, known_container(id, name, dir, true, false));
     }
     summary::note(&format!(
