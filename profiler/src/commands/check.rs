@@ -33,14 +33,9 @@ pub struct Outside {
 pub fn run(args: CheckArgs, verbose: u8) -> anyhow::Result<i32> {
     if args.container.is_none()
         && !args.containers
-        && let Some(client) = crate::engines::starts_containers(&args.cmd)
+        && let Some(refusal) = crate::engines::client_refusal(&args.cmd)
     {
-        return exit::input(format!(
-            "`{client}` starts a container that runs apart from CMD (its daemon and runtime start \
-             it), so this would profile the `{client}` client itself, not the container; use \
-             `--containers -- {}` to record the containers it starts",
-            recording::context::os_args(&args.cmd).join(" ")
-        ));
+        return exit::input(refusal);
     }
     let mut options = Options {
         duration: args.duration,

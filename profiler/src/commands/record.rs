@@ -22,14 +22,9 @@ pub fn run(args: RecordArgs, verbose: u8) -> anyhow::Result<i32> {
         None => Target::new(args.cmd, args.user, args.container, args.containers),
     };
     if let Target::Command { cmd, .. } = &target
-        && let Some(client) = crate::engines::starts_containers(cmd)
+        && let Some(refusal) = crate::engines::client_refusal(cmd)
     {
-        return exit::input(format!(
-            "`{client}` starts a container that runs apart from CMD (its daemon and runtime start \
-             it), so this would profile the `{client}` client itself, not the container; use \
-             `--containers -- {}` to record the containers it starts",
-            recording::context::os_args(cmd).join(" ")
-        ));
+        return exit::input(refusal);
     }
     let options = Options {
         duration: args.duration,
