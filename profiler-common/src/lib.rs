@@ -150,6 +150,13 @@ impl Mark {
     /// task's first return from clone/fork, the return from execve, the end of the syscall a
     /// thread was in when userspace marked it) legitimately has no `sys_enter` of its own.
     pub const FRESH: u32 = u32::MAX - 1;
+    /// `syscall` of an unmarked thread of a target whose filter install is in flight (its
+    /// arguments wait in PENDING): `sys_exit` looks at PENDING only for such a thread, so every
+    /// other thread on the machine pays one MARKS lookup there, not two. Not a mark: the entry is
+    /// removed, or becomes a real mark, at that `sys_exit`.
+    pub const INSTALLING: u32 = u32::MAX - 2;
+    /// The lowest sentinel: `syscall` values below it are syscall numbers.
+    pub const FIRST_SENTINEL: u32 = Mark::INSTALLING;
 
     pub const fn new(slot: u32) -> Mark {
         Mark {

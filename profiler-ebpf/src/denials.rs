@@ -21,18 +21,14 @@ use profiler_common::{Denial, DenialKey, Mark, stats};
 
 use crate::{
     abi,
-    maps::{DENIALS, MARKS, TARGETS},
+    maps::{DENIALS, TARGETS},
     stats::bump,
 };
 
-/// Called from `sys_exit` for every thread. Returns whether the thread is marked (then it has no
-/// filter install in flight and `sys_exit` is done). Cost for an unmarked thread: one hash miss;
-/// for a marked thread whose call was allowed: the lookup and one store.
+/// Called from `sys_exit` with a marked thread's mark (the gate looked it up). Cost for a call
+/// that was allowed: one store.
 #[inline(always)]
-pub(crate) fn on_exit(ctx: &RawTracePointContext, tid: u32) -> bool {
-    let Some(mark) = MARKS.get_ptr_mut(&tid) else {
-        return false;
-    };
+pub(crate) fn on_exit(ctx: &RawTracePointContext, mark: *mut Mark) {
     // SAFETY: the entry belongs to this thread, the only writer of its `syscall` field (`sys_enter`
     // and this program run in the thread itself; fork and exec write it before the thread runs on).
     let entered = unsafe {
@@ -45,7 +41,6 @@ pub(crate) fn on_exit(ctx: &RawTracePointContext, tid: u32) -> bool {
         let ret: i64 = ctx.arg(1);
         let _ = refused(regs, ret);
     }
-    true
 }
 
 /// Cold path: a marked thread returned from a call it never entered. Counted only while its cgroup

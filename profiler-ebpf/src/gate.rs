@@ -79,6 +79,16 @@ pub(crate) fn gate_opens(ctx: &RawTracePointContext, target: &Target, tid: u32, 
             };
             if PENDING.insert(&tid, &pending, 0).is_err() {
                 bump(stats::PENDING_FAILED);
+            } else {
+                // Tells `sys_exit` to look in PENDING (see `Mark::INSTALLING`).
+                mark(
+                    ctx,
+                    tid,
+                    Mark {
+                        syscall: Mark::INSTALLING,
+                        ..Mark::new(target.slot)
+                    },
+                );
             }
         }
         return false;
@@ -150,8 +160,9 @@ fn mark<C: aya_ebpf::EbpfContext>(ctx: &C, tid: u32, mark: Mark) {
 /// return value; only 0 opens the gate. Linux ≥ 4.17 (raw tracepoints).
 /// <https://elixir.bootlin.com/linux/v6.18/source/include/trace/events/syscalls.h>
 ///
-/// Fires on every syscall of the machine: a tid lookup in MARKS (marked threads go to
-/// [`crate::denials`]) and one in PENDING, an almost always empty map, for the others.
+/// Fires on every syscall of the machine: one tid lookup in MARKS, a miss for every thread that
+/// is neither marked nor installing a filter. Marked threads go to [`crate::denials`]; a thread
+/// with an install in flight (`Mark::INSTALLING`) has its arguments in PENDING.
 #[raw_tracepoint(tracepoint = "sys_exit")]
 pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
     let _ = try_sys_exit(&ctx);
@@ -162,18 +173,23 @@ pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
 fn try_sys_exit(ctx: &RawTracePointContext) -> Option<()> {
     let pid_tgid = bpf_get_current_pid_tgid();
     let tid = pid_tgid as u32;
-    // A marked thread never has an install in flight (only unmarked ones are tracked): it is the
-    // denial counter's.
-    if crate::denials::on_exit(ctx, tid) {
+    let entry = MARKS.get_ptr_mut(&tid)?;
+    // SAFETY: the entry is this thread's; only it (and fork/exec before it runs on) writes it.
+    if unsafe { (*entry).syscall } != Mark::INSTALLING {
+        // A marked thread never has an install in flight (only unmarked ones are tracked): it is
+        // the denial counter's.
+        crate::denials::on_exit(ctx, entry);
         return None;
     }
     // SAFETY: copied out before the entry is removed.
-    let pending = *unsafe { PENDING.get(&tid) }?;
+    let pending = unsafe { PENDING.get(&tid).copied() };
     let _ = PENDING.remove(&tid);
     let ret: i64 = ctx.arg(1);
-    if ret != 0 {
+    let Some(pending) = pending.filter(|_| ret == 0) else {
+        // A probe (runc's `seccomp(…, NULL)` gets -EFAULT) or a refused install: still unmarked.
+        let _ = MARKS.remove(&tid);
         return None;
-    }
+    };
     debug!(ctx, "tid {} installed a seccomp filter: gate open", tid);
     mark(ctx, tid, Mark::new(pending.slot));
     note_slot(pending.slot, GATE_FILTER);

@@ -241,7 +241,10 @@ pub fn starts_containers(cmd: &[std::ffi::OsString]) -> Option<String> {
 /// container, with the command line to use instead; None for any other CMD.
 pub fn client_refusal(cmd: &[std::ffi::OsString]) -> Option<String> {
     let client = starts_containers(cmd)?;
-    let line: Vec<String> = cmd.iter().map(|arg| arg.to_string_lossy().into_owned()).collect();
+    let line: Vec<String> = cmd
+        .iter()
+        .map(|arg| arg.to_string_lossy().into_owned())
+        .collect();
     Some(format!(
         "`{client}` starts a container that runs apart from CMD (its daemon and runtime start \
          it), so this would profile the `{client}` client itself, not the container; use \

@@ -56,7 +56,7 @@ impl Tracer {
                 vm_accounting_probes: probes[cap],
                 other_cred: other_cred[cap],
                 first_comm: nul_terminated(&first.comm),
-                first_syscall: (first.syscall < Mark::FRESH).then_some(first.syscall),
+                first_syscall: (first.syscall < Mark::FIRST_SENTINEL).then_some(first.syscall),
             });
         }
         Ok(checks)
