@@ -81,9 +81,11 @@ pub enum Command {
 #[derive(Debug, clap::Args)]
 #[command(after_help = crate::exit::help_text())]
 pub struct WatchArgs {
-    /// Watch only some containers: `name=SUBSTRING` (repeatable; any may match).
+    /// Watch only some containers: `name=RE` (repeatable; all must match), a regular expression
+    /// searched in the name with Docker's leading '/', as `record --filter` and `docker ps` do.
+    /// The other keys of `record --filter` are not taken here yet.
     #[arg(long, value_name = "KEY=VALUE")]
-    pub filter: Vec<String>,
+    pub filter: Vec<crate::engines::Filter>,
 
     /// Write the containers watched and their refusals here as JSON when watching ends.
     #[arg(long, value_name = "FILE")]

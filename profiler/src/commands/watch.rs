@@ -40,16 +40,13 @@ struct ContainerEntry<'a> {
 }
 
 pub fn run(args: WatchArgs, verbose: u8) -> anyhow::Result<i32> {
-    let mut names = Vec::new();
-    for filter in &args.filter {
-        match filter.split_once('=') {
-            Some(("name", value)) if !value.is_empty() => names.push(value.to_owned()),
-            _ => {
-                return exit::input(format!(
-                    "--filter {filter:?}: watch understands name=SUBSTRING (repeatable) so far"
-                ));
-            }
-        }
+    if let Some(filter) =
+        (args.filter.iter()).find(|f| !matches!(f, crate::engines::Filter::Name(_)))
+    {
+        return exit::input(format!(
+            "--filter {filter}: watch takes name=RE (repeatable) so far; record and check \
+             --containers take the other keys"
+        ));
     }
     let report = (args.report.as_deref())
         .map(|path| Destination::check("report", path))
@@ -57,7 +54,7 @@ pub fn run(args: WatchArgs, verbose: u8) -> anyhow::Result<i32> {
     let options = WatchOptions {
         duration: args.duration,
         verbose: verbose > 0,
-        names,
+        filters: crate::engines::Filters(args.filter),
     };
     let mut live = |name: &str, denial: &DeniedEntry, new: u64| {
         let mut out = std::io::stdout().lock();

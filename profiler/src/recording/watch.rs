@@ -35,7 +35,8 @@ pub struct WatchOptions {
     pub duration: Option<Duration>,
     pub verbose: bool,
     /// `--filter name=…`: watch only containers whose name contains one of these (all when empty).
-    pub names: Vec<String>,
+    /// `--filter` (name= only): containers outside it are armed but not reported.
+    pub filters: engines::Filters,
 }
 
 /// What was seen of one container.
@@ -104,7 +105,7 @@ async fn run(options: &WatchOptions, live: Live<'_>) -> anyhow::Result<WatchOutc
             continue;
         }
         let name = name_of(&engine, &id).await;
-        let ignored = !wanted(&options.names, &name);
+        let ignored = !wanted(&options.filters, &name);
         if ignored {
             continue;
         }
@@ -200,7 +201,7 @@ async fn poll(
         };
         let id = container_id_of_path(&path).unwrap_or_else(|| path.clone());
         let name = name_of(engine, &id).await;
-        let ignored = !wanted(&options.names, &name);
+        let ignored = !wanted(&options.filters, &name);
         let dir = mount.join(path.trim_start_matches('/'));
         known.insert(target.slot, known_container(id, name, dir, false, ignored));
     }
@@ -251,9 +252,16 @@ async fn name_of(engine: &docker::Engine, id: &str) -> String {
     }
 }
 
-/// `--filter name=…`: Docker's semantics, a substring of the name.
-fn wanted(names: &[String], name: &str) -> bool {
-    names.is_empty() || names.iter().any(|n| name.contains(n.as_str()))
+/// `--filter name=…`, as `record --filter` and `docker ps` read it (all must match).
+fn wanted(filters: &engines::Filters, name: &str) -> bool {
+    filters.matches(&engines::filter::Facts {
+        engine: None,
+        name,
+        labels: None,
+        image: None,
+        namespace: None,
+        pod: None,
+    })
 }
 
 /// The container id of a cgroup2 path whose last component has a container's shape (any engine's:
@@ -296,11 +304,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn name_filter_is_a_substring_match() {
-        assert!(wanted(&[], "anything"));
-        let names = vec!["web".to_owned()];
-        assert!(wanted(&names, "shop-web-1"));
-        assert!(!wanted(&names, "db"));
+    fn name_filter_reads_as_record_s() {
+        let filters = |keys: &[&str]| {
+            engines::Filters(
+                keys.iter()
+                    .map(|key| key.parse().expect("filter"))
+                    .collect(),
+            )
+        };
+        assert!(wanted(&filters(&[]), "anything"));
+        assert!(wanted(&filters(&["name=web"]), "shop-web-1"));
+        assert!(!wanted(&filters(&["name=web"]), "db"));
+        assert!(!wanted(&filters(&["name=^/web"]), "shop-web-1"));
+        assert!(!wanted(&filters(&["name=shop", "name=db"]), "shop-web-1"));
     }
 
     #[test]
