@@ -71,13 +71,18 @@ pub fn ensure_running() -> Result<Option<i32>> {
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(log_err);
-    // SAFETY: setsid is async-signal-safe and touches no memory of the parent; it puts the daemon
-    // in its own session so that Ctrl-C on `cargo xtask` or closing the terminal leaves it alone.
+    // SAFETY: setsid and close_range are async-signal-safe and touch no memory of the parent.
+    // setsid puts the daemon in its own session so that Ctrl-C on `cargo xtask` or closing the
+    // terminal leaves it alone. close_range marks every inherited descriptor above stderr
+    // close-on-exec, so the daemon does not keep what its caller holds: under `flock LOCK cargo
+    // xtask test` the lock would otherwise stay held until dockerd stops (Linux >= 5.11; older
+    // kernels answer ENOSYS, which is ignored: the descriptors are then inherited as before).
     unsafe {
         daemon.pre_exec(|| {
             if libc::setsid() == -1 {
                 return Err(std::io::Error::last_os_error());
             }
+            libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC);
             Ok(())
         });
     }
@@ -96,6 +101,9 @@ pub fn ensure_running() -> Result<Option<i32>> {
     );
     Ok(Some(pid))
 }
+
+/// `close_range(2)`'s flag: mark the range close-on-exec instead of closing it.
+const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
 
 fn wait_until_answering(pid: i32, log: &Path) -> Result<()> {
     let start = Instant::now();
