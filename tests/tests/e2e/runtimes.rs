@@ -128,119 +128,25 @@ fn assert_symlink_denied(session: &mut Session, profile: &Profile, runtime: &str
     );
 }
 
-/// busybox `ls /`: 4 recordings, 16 replays, 4 denials.
-#[test]
-fn busybox_ls_carries_across_runtimes_and_nnp() {
+/// Records with `record` under every (runtime, no-new-privileges mode), replays each profile with
+/// `replay` under every (runtime, mode), and shows a syscall outside each profile denied under the
+/// other runtime. Panics listing every failed replay.
+fn across_runtimes_and_nnp(
+    session: &mut Session,
+    what: &str,
+    mut record: impl FnMut(&mut Session, &str, bool) -> Profile,
+    mut replay: impl FnMut(&mut Session, &Profile, &str, bool) -> Result<(), String>,
+) {
     let started = Instant::now();
-    let mut session = Session::begin("rtls");
     let mut failures = Vec::new();
     let mut replays = 0;
     for runtime in RUNTIMES {
         for nnp in MODES {
-            let name = session.container(&format!("rec-{runtime}-{}", mode(nnp)));
-            let argv = DockerRun::named(&name)
-                .options(runtime_opts(runtime, nnp))
-                .argv(BUSYBOX, &["ls", "/"]);
-            let recording = session.record_with(
-                &format!("{runtime}-{}", mode(nnp)),
-                &["--runtimes", "runc,crun"],
-                &argv,
-                QUICK_TIMEOUT,
-                0,
-            );
-            let profile = recording.profile(&name);
-            let report = recording.report(&name);
-            assert_valid(&profile);
-            assert_runtime_report(&report, runtime, nnp, &["runc", "crun"]);
-            let summary = &recording.output.stderr;
-            assert!(
-                summary.contains(&format!("recorded under {runtime} "))
-                    && summary.contains("with no-new-privileges off and on"),
-                "the summary names the runtime and what the profile is made for\n{summary}"
-            );
-            eprintln!(
-                "busybox ls, recorded under {runtime}, no-new-privileges {}: runtime phase {:?}; \
-                 portable profile ({} names): {:?}",
-                mode(nnp),
-                phase_names(&report, "runtime"),
-                profile.allowed().len(),
-                profile.allowed()
-            );
+            let profile = record(session, runtime, nnp);
             for replay_runtime in RUNTIMES {
                 for replay_nnp in MODES {
                     replays += 1;
-                    let out = run(
-                        &mut DockerRun::named(&session.container("replay"))
-                            .options(runtime_opts(replay_runtime, replay_nnp))
-                            .options(security_opts(&profile.path, false))
-                            .command(BUSYBOX, &["ls", "/"]),
-                        QUICK_TIMEOUT,
-                    );
-                    if out.code() != 0 || !out.stdout.lines().any(|l| l == "bin") {
-                        failures.push(format!(
-                            "recorded under {runtime}/nnp {}, replayed under {replay_runtime}/nnp {}:\n{out}",
-                            mode(nnp),
-                            mode(replay_nnp)
-                        ));
-                    }
-                }
-            }
-            let other = if runtime == "runc" { "crun" } else { "runc" };
-            assert_symlink_denied(&mut session, &profile, other);
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{} of {replays} replays failed:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
-    eprintln!(
-        "busybox ls: {replays}/{replays} replays passed ({:.1?})",
-        started.elapsed()
-    );
-}
-
-/// nginx under ≥ 200 requests and a reload (tests/scripts/nginx-load.sh, host network,
-/// 127.0.0.1:8080): 4 recordings, 16 replays of the same load, 4 denials.
-#[test]
-fn nginx_under_load_carries_across_runtimes_and_nnp() {
-    let started = Instant::now();
-    let mut session = Session::begin("rtnginx");
-    let mut failures = Vec::new();
-    let mut replays = 0;
-    for runtime in RUNTIMES {
-        for nnp in MODES {
-            let name = session.container(&format!("rec-{runtime}-{}", mode(nnp)));
-            let mut args = vec![OsString::from(&name)];
-            args.extend(runtime_opts(runtime, nnp));
-            let argv = session.script_argv("nginx-load.sh", &args);
-            let recording = session.record_with(
-                &format!("{runtime}-{}", mode(nnp)),
-                &["--runtimes", "runc,crun"],
-                &argv,
-                LOAD_TIMEOUT,
-                0,
-            );
-            check_nginx(&recording.output)
-                .unwrap_or_else(|err| panic!("the recorded load failed: {err}"));
-            let profile = recording.profile(&name);
-            let report = recording.report(&name);
-            assert_valid(&profile);
-            assert_runtime_report(&report, runtime, nnp, &["runc", "crun"]);
-            eprintln!(
-                "nginx, recorded under {runtime}, no-new-privileges {}: portable profile ({} names)",
-                mode(nnp),
-                profile.allowed().len()
-            );
-            for replay_runtime in RUNTIMES {
-                for replay_nnp in MODES {
-                    replays += 1;
-                    let replay = session.container("replay");
-                    let mut args = vec![OsString::from(replay)];
-                    args.extend(runtime_opts(replay_runtime, false));
-                    args.extend(security_opts(&profile.path, replay_nnp));
-                    if let Err(err) = check_nginx(&session.run_script("nginx-load.sh", &args)) {
+                    if let Err(err) = replay(session, &profile, replay_runtime, replay_nnp) {
                         failures.push(format!(
                             "recorded under {runtime}/nnp {}, replayed under {replay_runtime}/nnp {}: {err}",
                             mode(nnp),
@@ -250,7 +156,7 @@ fn nginx_under_load_carries_across_runtimes_and_nnp() {
                 }
             }
             let other = if runtime == "runc" { "crun" } else { "runc" };
-            assert_symlink_denied(&mut session, &profile, other);
+            assert_symlink_denied(session, &profile, other);
         }
     }
     assert!(
@@ -260,9 +166,100 @@ fn nginx_under_load_carries_across_runtimes_and_nnp() {
         failures.join("\n")
     );
     eprintln!(
-        "nginx: {replays}/{replays} replays passed ({:.1?})",
+        "{what}: {replays}/{replays} replays passed ({:.1?})",
         started.elapsed()
     );
+}
+
+/// busybox `ls /`: 4 recordings, 16 replays, 4 denials.
+#[test]
+fn busybox_ls_carries_across_runtimes_and_nnp() {
+    let mut session = Session::begin("rtls");
+    let record = |session: &mut Session, runtime: &str, nnp: bool| {
+        let name = session.container(&format!("rec-{runtime}-{}", mode(nnp)));
+        let argv = DockerRun::named(&name)
+            .options(runtime_opts(runtime, nnp))
+            .argv(BUSYBOX, &["ls", "/"]);
+        let recording = session.record_with(
+            &format!("{runtime}-{}", mode(nnp)),
+            &["--runtimes", "runc,crun"],
+            &argv,
+            QUICK_TIMEOUT,
+            0,
+        );
+        let profile = recording.profile(&name);
+        let report = recording.report(&name);
+        assert_valid(&profile);
+        assert_runtime_report(&report, runtime, nnp, &["runc", "crun"]);
+        let summary = &recording.output.stderr;
+        assert!(
+            summary.contains(&format!("recorded under {runtime} "))
+                && summary.contains("with no-new-privileges off and on"),
+            "the summary names the runtime and what the profile is made for\n{summary}"
+        );
+        eprintln!(
+            "busybox ls, recorded under {runtime}, no-new-privileges {}: runtime phase {:?}; \
+             portable profile ({} names): {:?}",
+            mode(nnp),
+            phase_names(&report, "runtime"),
+            profile.allowed().len(),
+            profile.allowed()
+        );
+        profile
+    };
+    let replay = |session: &mut Session, profile: &Profile, runtime: &str, nnp: bool| {
+        let out = run(
+            &mut DockerRun::named(&session.container("replay"))
+                .options(runtime_opts(runtime, nnp))
+                .options(security_opts(&profile.path, false))
+                .command(BUSYBOX, &["ls", "/"]),
+            QUICK_TIMEOUT,
+        );
+        if out.code() != 0 || !out.stdout.lines().any(|l| l == "bin") {
+            return Err(format!("\n{out}"));
+        }
+        Ok(())
+    };
+    across_runtimes_and_nnp(&mut session, "busybox ls", record, replay);
+}
+
+/// nginx under ≥ 200 requests and a reload (tests/scripts/nginx-load.sh, host network,
+/// 127.0.0.1:8080): 4 recordings, 16 replays of the same load, 4 denials.
+#[test]
+fn nginx_under_load_carries_across_runtimes_and_nnp() {
+    let mut session = Session::begin("rtnginx");
+    let record = |session: &mut Session, runtime: &str, nnp: bool| {
+        let name = session.container(&format!("rec-{runtime}-{}", mode(nnp)));
+        let mut args = vec![OsString::from(&name)];
+        args.extend(runtime_opts(runtime, nnp));
+        let argv = session.script_argv("nginx-load.sh", &args);
+        let recording = session.record_with(
+            &format!("{runtime}-{}", mode(nnp)),
+            &["--runtimes", "runc,crun"],
+            &argv,
+            LOAD_TIMEOUT,
+            0,
+        );
+        check_nginx(&recording.output)
+            .unwrap_or_else(|err| panic!("the recorded load failed: {err}"));
+        let profile = recording.profile(&name);
+        let report = recording.report(&name);
+        assert_valid(&profile);
+        assert_runtime_report(&report, runtime, nnp, &["runc", "crun"]);
+        eprintln!(
+            "nginx, recorded under {runtime}, no-new-privileges {}: portable profile ({} names)",
+            mode(nnp),
+            profile.allowed().len()
+        );
+        profile
+    };
+    let replay = |session: &mut Session, profile: &Profile, runtime: &str, nnp: bool| {
+        let mut args = vec![OsString::from(session.container("replay"))];
+        args.extend(runtime_opts(runtime, false));
+        args.extend(security_opts(&profile.path, nnp));
+        check_nginx(&session.run_script("nginx-load.sh", &args))
+    };
+    across_runtimes_and_nnp(&mut session, "nginx", record, replay);
 }
 
 /// Without `--runtimes`: a crun recording (no-new-privileges on) is made for crun alone, carries
