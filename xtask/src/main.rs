@@ -14,6 +14,7 @@ mod dist_test;
 mod dockerd;
 mod fuzz;
 mod images;
+mod manifests;
 mod prereqs;
 mod profiles;
 mod runtime_table;
@@ -95,6 +96,10 @@ enum Task {
     /// The tool's own container image, `seccomp-profiler:<version>` and `:latest`, from the
     /// package `dist` builds.
     Image,
+    /// Validate deploy/ offline: Kubernetes objects with kubernetes-validate --strict (the newest
+    /// Kubernetes it bundles), SeccompProfiles against the operator's CRD (installs
+    /// kubernetes-validate from PyPI into target/xtask/venv if missing; no root needed).
+    ValidateManifests,
     /// Start dockerd (bridge, iptables and masquerading off) unless a daemon already answers.
     StartDockerd,
     /// Stop the dockerd that xtask started (by the PID in target/xtask/dockerd.pid).
@@ -145,6 +150,7 @@ fn main() -> ExitCode {
         Task::Dist { test: true, .. } => dist_test::task(),
         Task::Dist { check, .. } => dist::run(check),
         Task::Image => tool_image::run(),
+        Task::ValidateManifests => manifests::run(),
         Task::StartDockerd => dockerd::ensure_running()
             .map(|pid| match pid {
                 Some(pid) => dockerd::left_running_note(pid),
