@@ -74,6 +74,14 @@ const TEST_ONLY_MOUNTS: &[(&str, &str, bool)] =
 /// The syscall the container beside the agent is refused (busybox `free` calls it).
 const REFUSED: &str = "sysinfo";
 
+/// [`COMMAND`] for `duration`, writing into the DaemonSet's output mount.
+fn watch_args(privileges: &Privileges, duration: &str) -> Vec<String> {
+    (COMMAND.iter())
+        .map(|arg| arg.replace("{out}", &privileges.output_mount))
+        .chain([duration.to_owned()])
+        .collect()
+}
+
 fn repo_file(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
 }
@@ -236,9 +244,13 @@ fn quantity(text: &str) -> u64 {
     }
 }
 
-/// The DaemonSet's image, as containerd names what `docker save` gave it.
+/// An image as containerd names what `docker save` gave it (Docker's normalized reference).
 fn containerd_image(image: &str) -> String {
-    format!("docker.io/library/{image}")
+    if image.contains('/') {
+        format!("docker.io/{image}")
+    } else {
+        format!("docker.io/library/{image}")
+    }
 }
 
 /// The private containerd with the busybox image and the tool's image (from Docker's copy, which
@@ -273,7 +285,7 @@ impl Agent {
         containerd: &Containerd,
         privileges: &Privileges,
         capabilities: &[String],
-        duration: &str,
+        command_args: &[String],
     ) -> Agent {
         let dir = containerd.dir.path();
         let id = format!("sp-deploy-agent-{}", std::process::id());
@@ -298,11 +310,7 @@ impl Agent {
         }
         command.arg("--pid-file").arg(&pid_file);
         command.arg(containerd_image(&privileges.image)).arg(&id);
-        command.arg("/usr/bin/seccomp-profiler");
-        for arg in COMMAND {
-            command.arg(arg.replace("{out}", &privileges.output_mount));
-        }
-        command.arg(duration);
+        command.arg("/usr/bin/seccomp-profiler").args(command_args);
         let file = File::create(&stdout).expect("ctr's output file");
         let child = command
             .stdin(Stdio::null())
@@ -411,7 +419,8 @@ fn daemonset_privileges_are_enough() {
     )
     .expect("write the refusing profile");
 
-    let mut agent = Agent::start(&containerd, &privileges, &privileges.capabilities, "8s");
+    let watch = watch_args(&privileges, "8s");
+    let mut agent = Agent::start(&containerd, &privileges, &privileges.capabilities, &watch);
     wait_for("the agent to watch", Duration::from_secs(20), || {
         let output = agent.output();
         assert!(agent.running(), "the agent ended before watching\n{output}");
@@ -479,12 +488,60 @@ fn daemonset_privileges_are_enough() {
     .unwrap_or_else(|| panic!("{REFUSED} not counted\n{report:#}"));
     assert_eq!(refused["errno_name"], "EPERM");
     assert!(peak > 0, "no memory cgroup peak was read");
+    bundles_are_readable(&containerd, &privileges);
     assert!(peak < privileges.memory_limit);
     eprintln!(
         "deploy: the agent's memory cgroup peaked at {:.1} MiB (limit {} MiB)",
         peak as f64 / f64::from(1 << 20),
         privileges.memory_limit >> 20
     );
+}
+
+/// A container's OCI bundle (a root-owned 0700 directory in containerd's state dir, where the
+/// agent reads the CRI annotations) is readable through the DaemonSet's read-only state mount
+/// with its privileges: no CAP_DAC_READ_SEARCH, no hostPID. The tool reads a bundle's
+/// `config.json` as a profile (its `linux.seccomp`).
+fn bundles_are_readable(containerd: &Containerd, privileges: &Privileges) {
+    let id = format!("sp-deploy-bundle-{}", std::process::id());
+    let mut ctr = Command::new("ctr");
+    ctr.arg("-a")
+        .arg(containerd.socket())
+        .args(["-n", NAMESPACE]);
+    let started = run(
+        ctr.args([
+            "run",
+            "-d",
+            "--seccomp",
+            &containerd_image(BUSYBOX),
+            &id,
+            "sleep",
+            "60",
+        ]),
+        QUICK_TIMEOUT,
+    );
+    started.assert_code(0);
+    let config =
+        format!("/run/containerd/io.containerd.runtime.v2.task/{NAMESPACE}/{id}/config.json");
+    let validate = ["validate".to_owned(), config];
+    let (code, output) = Agent::start(containerd, privileges, &privileges.capabilities, &validate)
+        .wait(Duration::from_secs(60));
+    for args in [
+        vec!["task", "kill", "-s", "KILL", &id],
+        vec!["task", "rm", "-f", &id],
+        vec!["container", "rm", &id],
+    ] {
+        let mut ctr = Command::new("ctr");
+        ctr.arg("-a")
+            .arg(containerd.socket())
+            .args(["-n", NAMESPACE])
+            .args(args);
+        let _ = ctr.output();
+    }
+    assert_eq!(
+        code, 0,
+        "the bundle is not readable with the DaemonSet's privileges\n{output}"
+    );
+    assert!(output.contains("valid"), "{output}");
 }
 
 /// Without either capability the tool refuses to start, saying which ones it needs (exit 3).
@@ -498,7 +555,12 @@ fn each_capability_is_needed() {
             .filter(|c| *c != missing)
             .cloned()
             .collect();
-        let agent = Agent::start(&containerd, &privileges, &fewer, "1s");
+        let agent = Agent::start(
+            &containerd,
+            &privileges,
+            &fewer,
+            &watch_args(&privileges, "1s"),
+        );
         let (code, output) = agent.wait(Duration::from_secs(60));
         assert_eq!(code, 3, "without CAP_{missing}\n{output}");
         assert!(
