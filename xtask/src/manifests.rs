@@ -303,11 +303,11 @@ mod tests {
     fn misspells_the_key_once() {
         let text = "a:\n  readOnlyRootFilesystem: true\n";
         assert_eq!(
-            misspell(text, "readOnlyRootFilesystem").unwrap(),
+            misspell(text, "readOnlyRootFilesystem").expect("the key is there"),
             "a:\n  readOnlyRootFilesystm: true\n"
         );
         assert_eq!(
-            misspell("defaultAction: X", "defaultAction").unwrap(),
+            misspell("defaultAction: X", "defaultAction").expect("the key is there"),
             "defaultActin: X"
         );
         assert!(misspell("x: 1", "defaultAction").is_err());
