@@ -269,15 +269,21 @@ fn refuses_misspelt(daemonset: &Path, operator: Option<&PathBuf>) -> Result<()> 
     Ok(())
 }
 
-/// `text` with the key `key:` turned into a misspelling of it (its last-but-one letter dropped).
+/// `text` with the key `key` (YAML `key:` or JSON `"key"`) turned into a misspelling of it (its
+/// last-but-one letter dropped), once.
 fn misspell(text: &str, key: &str) -> Result<String> {
-    let needle = format!("{key}:");
-    if !text.contains(&needle) {
-        bail!("no `{needle}` to misspell");
-    }
     let cut = key.len() - 2;
-    let wrong = format!("{}{}:", &key[..cut], &key[cut + 1..]);
-    Ok(text.replacen(&needle, &wrong, 1))
+    let wrong = format!("{}{}", &key[..cut], &key[cut + 1..]);
+    let forms = [
+        (format!("{key}:"), format!("{wrong}:")),
+        (format!("\"{key}\""), format!("\"{wrong}\"")),
+    ];
+    for (right, misspelt) in forms {
+        if text.contains(&right) {
+            return Ok(text.replacen(&right, &misspelt, 1));
+        }
+    }
+    bail!("no `{key}` key to misspell")
 }
 
 /// Every YAML document of `path`, as JSON, read by the venv's PyYAML.
@@ -309,6 +315,10 @@ mod tests {
         assert_eq!(
             misspell("defaultAction: X", "defaultAction").expect("the key is there"),
             "defaultActin: X"
+        );
+        assert_eq!(
+            misspell(r#"{"defaultAction": "X"}"#, "defaultAction").expect("the key is there"),
+            r#"{"defaultActin": "X"}"#
         );
         assert!(misspell("x: 1", "defaultAction").is_err());
     }
