@@ -2,6 +2,7 @@
 //! the privileged test run CI uses, the demo, the benchmarks and the checked-in profiles. This
 //! file only parses the command line and dispatches; each task lives in its own module.
 
+mod agent_profile;
 mod bench;
 mod bench_host;
 mod bench_storm;
@@ -14,6 +15,7 @@ mod dist_test;
 mod dockerd;
 mod fuzz;
 mod images;
+mod manifests;
 mod prereqs;
 mod profiles;
 mod runtime_table;
@@ -95,6 +97,13 @@ enum Task {
     /// The tool's own container image, `seccomp-profiler:<version>` and `:latest`, from the
     /// package `dist` builds.
     Image,
+    /// Record the node agent's own seccomp profile with the tool and rewrite
+    /// deploy/seccomp-profiler-agent.json and its SeccompProfile (needs root, dockerd and the image).
+    AgentProfile,
+    /// Validate deploy/ offline: Kubernetes objects with kubernetes-validate --strict (the newest
+    /// Kubernetes it bundles), SeccompProfiles against the operator's CRD (installs
+    /// kubernetes-validate from PyPI into target/xtask/venv if missing; no root needed).
+    ValidateManifests,
     /// Start dockerd (bridge, iptables and masquerading off) unless a daemon already answers.
     StartDockerd,
     /// Stop the dockerd that xtask started (by the PID in target/xtask/dockerd.pid).
@@ -145,6 +154,8 @@ fn main() -> ExitCode {
         Task::Dist { test: true, .. } => dist_test::task(),
         Task::Dist { check, .. } => dist::run(check),
         Task::Image => tool_image::run(),
+        Task::ValidateManifests => manifests::run(),
+        Task::AgentProfile => agent_profile::run(),
         Task::StartDockerd => dockerd::ensure_running()
             .map(|pid| match pid {
                 Some(pid) => dockerd::left_running_note(pid),

@@ -126,6 +126,7 @@ pub fn ensure(set: Set) -> Result<()> {
     if set == Set::Test {
         installed |= cargo_fuzz().context("install cargo-fuzz")?;
         installed |= check_jsonschema().context("install check-jsonschema")?;
+        installed |= kubernetes_validate().context("install kubernetes-validate")?;
     }
     if !installed {
         println!("xtask: prerequisites ok");
@@ -317,6 +318,42 @@ fn check_jsonschema() -> Result<bool> {
         "install",
         "-q",
         &format!("check-jsonschema=={CHECK_JSONSCHEMA_VERSION}"),
+    ]))?;
+    Ok(true)
+}
+
+/// The pinned kubernetes-validate (PyPI), which bundles the Kubernetes API's JSON schemas up to
+/// [`crate::manifests::KUBERNETES_VERSION`]; `validate-manifests` checks `deploy/` with it (issue
+/// 10). Installed into [`venv`] next to check-jsonschema; it brings jsonschema and PyYAML, which
+/// also run `tests/scripts/check-k8s-manifest.py` there.
+pub const KUBERNETES_VALIDATE_VERSION: &str = "1.37.0";
+
+/// kubernetes-validate in [`venv`] (made here if `check_jsonschema` has not made it yet).
+pub fn kubernetes_validate() -> Result<bool> {
+    let venv = venv();
+    let version = cmd::new(venv.join("bin/kubernetes-validate"))
+        .arg("--version")
+        .output();
+    if version.is_ok_and(|out| {
+        out.status.success()
+            && String::from_utf8_lossy(&out.stdout).trim() == KUBERNETES_VALIDATE_VERSION
+    }) {
+        return Ok(false);
+    }
+    println!(
+        "xtask: installing kubernetes-validate {KUBERNETES_VALIDATE_VERSION} from PyPI into {} \
+         (validates the manifests of deploy/)",
+        cmd::relative(venv.as_os_str())
+    );
+    if !venv.join("bin/pip").exists() {
+        cmd::run(cmd::new("python3").args(["-m", "venv"]).arg(&venv)).context(
+            "make the Python venv (Debian's python3-venv; `cargo xtask setup --test` installs it)",
+        )?;
+    }
+    cmd::run(cmd::new(venv.join("bin/pip")).args([
+        "install",
+        "-q",
+        &format!("kubernetes-validate=={KUBERNETES_VALIDATE_VERSION}"),
     ]))?;
     Ok(true)
 }

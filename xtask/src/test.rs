@@ -1,4 +1,5 @@
 //! `cargo xtask test`: everything CI runs, in order, stopping at the first failure — unit tests,
+//! the manifests of `deploy/` validated offline (`manifests`),
 //! the fuzz targets for 30 s (`fuzz`), the release build, the release artefacts (`dist`: built
 //! twice and compared, installed, the GitHub Action run), the local test images (`images`), the
 //! privileged end-to-end tests (`tests/`, one thread, against dockerd, told
@@ -12,7 +13,8 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 
 use crate::{
-    cmd, crun, demo, dist_test, dockerd, fuzz, images, prereqs, profiles, runtime_table, workspace,
+    cmd, crun, demo, dist_test, dockerd, fuzz, images, manifests, prereqs, profiles, runtime_table,
+    workspace,
 };
 
 pub fn run(test_args: &[String]) -> Result<()> {
@@ -58,6 +60,7 @@ fn stages(test_args: &[String]) -> Result<()> {
                 ]),
         )
     })?;
+    stage("manifests", manifests::check)?;
     stage("fuzz", || fuzz::run(fuzz::TEST_SECONDS))?;
     stage("release build", demo::build_release)?;
     stage("dist", dist_test::run)?;

@@ -11,6 +11,8 @@
 //! - `attach`: `record --container` on a container that is already running;
 //! - `ci_workflow`: `check`, `diff`, `merge` and malformed input, on real recordings;
 //! - `denials`: `check --enforce` names every call seccomp refused (per command, per container);
+//! - `deploy`: the node agent's DaemonSet (`deploy/`): its exact privileges are enough, and
+//!   each capability is needed;
 //! - `doctor`: `doctor` proves this machine can record as root and names what nobody lacks;
 //!   `--version` names a commit of this repository and the locked crate versions;
 //! - `kernel_arming`: the kernel side arms new cgroup2 children of a watched prefix;
@@ -38,6 +40,7 @@ mod capabilities;
 mod ci_workflow;
 mod containers;
 mod denials;
+mod deploy;
 mod doctor;
 mod engines;
 mod faults;
