@@ -89,9 +89,17 @@ pub fn cgroup_id(path: &Path) -> io::Result<u64> {
     Ok(fs::metadata(path)?.ino())
 }
 
-/// Every cgroup a recorder makes is `<cgroup2 mount>/seccomp-profiler-<recorder pid>-<tag>`: the
-/// pid tells [`remove_stale`] whether its recorder is still alive.
+/// Every cgroup a recorder makes is
+/// `<cgroup2 mount>/seccomp-profiler-<recorder pid>-pidns<inode>-<tag>`: the pid tells
+/// [`remove_stale`] whether its recorder is still alive, and the PID namespace says whether that
+/// pid can be looked up here at all. A recorder in a container (its own PID namespace) sees the
+/// host's cgroup tree but not the host's recorders: their cgroups are never its to remove.
 const OWNED_PREFIX: &str = "seccomp-profiler-";
+
+/// The inode of this process's PID namespace (0 when /proc does not say).
+fn pid_namespace() -> u64 {
+    fs::metadata("/proc/self/ns/pid").map_or(0, |meta| meta.ino())
+}
 
 /// What `/proc/PID/comm` says for a recorder (the kernel keeps 15 bytes of the name).
 const RECORDER_COMM: &str = "seccomp-profile";
@@ -176,14 +184,19 @@ pub fn remove_stale() {
     }
 }
 
-/// The pid of the recorder that made the cgroup `name`, if that recorder is gone.
+/// The pid of the recorder that made the cgroup `name`, if that recorder is gone. A cgroup made
+/// in another PID namespace (or by a version that did not name its namespace) is never stale here.
 fn stale_owner(name: &str) -> Option<u32> {
-    let pid: u32 = name
-        .strip_prefix(OWNED_PREFIX)?
-        .split('-')
-        .next()?
-        .parse()
-        .ok()?;
+    stale_owner_in(name, pid_namespace())
+}
+
+fn stale_owner_in(name: &str, pid_namespace: u64) -> Option<u32> {
+    let mut fields = name.strip_prefix(OWNED_PREFIX)?.split('-');
+    let pid: u32 = fields.next()?.parse().ok()?;
+    let namespace: u64 = fields.next()?.strip_prefix("pidns")?.parse().ok()?;
+    if namespace != pid_namespace {
+        return None;
+    }
     let alive = fs::read_to_string(format!("/proc/{pid}/comm"))
         .is_ok_and(|comm| comm.trim_end() == RECORDER_COMM);
     (!alive && pid != std::process::id()).then_some(pid)
@@ -199,7 +212,11 @@ impl OwnedCgroup {
     /// Creates `<cgroup2 mount>/seccomp-profiler-<pid>-<n>`.
     pub fn create(tag: &str) -> Result<OwnedCgroup, CgroupError> {
         let root = cgroup2_mount()?;
-        let path = root.join(format!("{OWNED_PREFIX}{}-{tag}", std::process::id()));
+        let path = root.join(format!(
+            "{OWNED_PREFIX}{}-pidns{}-{tag}",
+            std::process::id(),
+            pid_namespace()
+        ));
         fs::create_dir(&path).map_err(|err| CgroupError::Create {
             path: path.clone(),
             err,
@@ -274,17 +291,43 @@ mod tests {
 
     #[test]
     fn only_gone_recorders_are_stale() {
+        let ns = pid_namespace();
+        assert_ne!(ns, 0);
         assert_eq!(stale_owner("docker"), None);
-        assert_eq!(stale_owner("seccomp-profiler-x-cmd"), None);
+        assert_eq!(
+            stale_owner(&format!("seccomp-profiler-x-pidns{ns}-cmd")),
+            None
+        );
         let me = std::process::id();
-        assert_eq!(stale_owner(&format!("seccomp-profiler-{me}-cmd")), None);
+        assert_eq!(
+            stale_owner(&format!("seccomp-profiler-{me}-pidns{ns}-cmd")),
+            None
+        );
         // pid 1 is alive and is not a recorder: its name was reused, so the cgroup is stale.
-        assert_eq!(stale_owner("seccomp-profiler-1-cmd"), Some(1));
+        assert_eq!(
+            stale_owner(&format!("seccomp-profiler-1-pidns{ns}-cmd")),
+            Some(1)
+        );
         // Beyond pid_max: nobody has it.
         assert_eq!(
-            stale_owner("seccomp-profiler-99999999-cmd"),
+            stale_owner(&format!("seccomp-profiler-99999999-pidns{ns}-cmd")),
             Some(99_999_999)
         );
+    }
+
+    #[test]
+    fn recorders_of_another_pid_namespace_are_never_stale() {
+        // A recorder in a container sees the host's cgroups but not the host's pids.
+        assert_eq!(
+            stale_owner_in("seccomp-profiler-99999999-pidns7-cmd", 8),
+            None
+        );
+        assert_eq!(
+            stale_owner_in("seccomp-profiler-99999999-pidns7-cmd", 7),
+            Some(99_999_999)
+        );
+        // Named before namespaces were: left alone rather than guessed at.
+        assert_eq!(stale_owner_in("seccomp-profiler-99999999-cmd", 7), None);
     }
 
     #[test]
