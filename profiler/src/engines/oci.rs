@@ -17,6 +17,15 @@ use super::{Engine, Meta, kube};
 const CONTAINERD_TASKS: &str = "io.containerd.runtime.v2.task";
 /// containerd's default state directory, searched when no parent process leads to the bundle.
 const CONTAINERD_STATE: &str = "/run/containerd";
+/// Where CRI-O and rootful Podman (containers/storage with the overlay driver; its run root, then
+/// its graph root) keep each container's `config.json`: `<dir>/<id>/userdata/config.json` (Podman
+/// 4.3 here writes it under the graph root only). Searched, like containerd's, when no parent
+/// process leads to the bundle: an agent without the host's PID namespace sees no conmon, and
+/// Podman's conmon does not run in the bundle directory.
+const CONTAINERS_STORAGE_BUNDLES: [&str; 2] = [
+    "/run/containers/storage/overlay-containers",
+    "/var/lib/containers/storage/overlay-containers",
+];
 /// The containerd namespace dockerd uses.
 const DOCKER_NAMESPACE: &str = "moby";
 
@@ -44,7 +53,14 @@ fn bundle_of(cgroup_dir: &Path, id: &str) -> Option<PathBuf> {
             return Some(cwd);
         }
     }
-    // The default containerd state directory, any namespace.
+    // CRI-O's (and Podman's) bundle by id, then the default containerd state directory, any
+    // namespace.
+    if let Some(userdata) = (CONTAINERS_STORAGE_BUNDLES.iter())
+        .map(|dir| Path::new(dir).join(id).join("userdata"))
+        .find(|userdata| userdata.join("config.json").is_file())
+    {
+        return Some(userdata);
+    }
     let tasks = Path::new(CONTAINERD_STATE).join(CONTAINERD_TASKS);
     fs::read_dir(tasks).ok()?.flatten().find_map(|namespace| {
         let bundle = namespace.path().join(id);
