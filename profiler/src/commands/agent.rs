@@ -41,11 +41,17 @@ pub fn run(args: AgentArgs, verbose: u8) -> anyhow::Result<i32> {
         out.join(partials::LOCALHOST_DIR).display(),
         out.join(partials::OPERATOR_DIR).display(),
     )];
-    if !outcome.skipped.is_empty() {
-        let skipped: Vec<String> = (outcome.skipped.iter())
-            .map(|(name, why)| format!("{name} ({why})"))
-            .collect();
-        lines.push(format!("  not recorded: {}", skipped.join(", ")));
+    for (why, (count, names)) in &outcome.skipped {
+        let more = count.saturating_sub(names.len());
+        lines.push(format!(
+            "  not recorded ({why}): {count} container(s): {}{}",
+            names.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        ));
     }
     if !outcome.missed.is_empty() {
         lines.push(format!(

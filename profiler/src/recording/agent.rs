@@ -34,6 +34,9 @@ use crate::{
     tracer::{self, Tracer},
 };
 
+/// How many names of skipped containers the outcome keeps per reason.
+pub const SKIPPED_NAMES: usize = 10;
+
 #[derive(Debug, Clone)]
 pub struct AgentOptions {
     pub duration: Option<Duration>,
@@ -69,8 +72,9 @@ pub struct AgentOutcome {
     pub recorded: usize,
     /// Instances whose snapshot could not be written, by name.
     pub failed: Vec<String>,
-    /// Containers not recorded, with why: `not in a pod`, `--filter`, `gone before named`.
-    pub skipped: Vec<(String, &'static str)>,
+    /// Containers not recorded, by why (`not in a pod`, `--filter`, `gone before it was named`):
+    /// how many, and the first [`SKIPPED_NAMES`] names (an agent runs for days).
+    pub skipped: BTreeMap<&'static str, (usize, Vec<String>)>,
     /// Containers that started while every slot was taken.
     pub missed: Vec<String>,
     pub cut_short: Option<&'static str>,
@@ -153,7 +157,6 @@ async fn agent(options: &AgentOptions, sink: Sink<'_>) -> anyhow::Result<AgentOu
     }
     agent.poll(true).await?;
     agent.outcome.cut_short = supervisor.cut_short().map(|reason| reason.name());
-    agent.outcome.skipped.sort();
     agent.outcome.failed.sort();
     Ok(agent.outcome)
 }
@@ -285,7 +288,11 @@ impl Agent<'_, '_> {
             let name = instance.tracked.display_name();
             log::debug!("container {name} not recorded: {why}");
             if why != "pod sandbox" {
-                self.outcome.skipped.push((name, why));
+                let (count, names) = self.outcome.skipped.entry(why).or_default();
+                *count += 1;
+                if names.len() < SKIPPED_NAMES {
+                    names.push(name);
+                }
             }
         }
         let recording = self.tracer.read(slot)?;

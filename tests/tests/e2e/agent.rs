@@ -15,7 +15,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use seccomp_profiler_tests::{Profile, profiler_command, run};
+use seccomp_profiler_tests::{Profile, profiler_command, run, spawn};
 
 use crate::support::{
     BUSYBOX, Session, TIMEOUT,
@@ -116,7 +116,7 @@ fn agent_partials_of_two_nodes_merge_into_their_union_with_coverage() {
     let ids: Vec<String> = (0..2u128)
         .map(|n| format!("{:064x}", u128::from(std::process::id()) << 64 | 0xa9e0 + n))
         .collect();
-    let ctr_kube = |replica: usize, id: &str, argv: &[&str]| {
+    let ctr_kube = |replica: usize, id: &str, script: &str| {
         let mut cmd = containerd.ctr_run("k8s.io");
         cmd.extend(
             [
@@ -140,29 +140,62 @@ fn agent_partials_of_two_nodes_merge_into_their_union_with_coverage() {
             ]
             .map(str::to_owned),
         );
-        cmd.extend(argv.iter().map(|a| (*a).to_owned()));
-        run_vec(&cmd)
+        cmd.extend(["sh".into(), "-c".into(), script.to_owned()]);
+        let mut command = Command::new(&cmd[0]);
+        command.args(&cmd[1..]);
+        command
     };
 
-    // Each node: an agent, one replica (a moment of life first, so its bundle is read while it
-    // runs), its partial written when it exits, then SIGTERM.
+    // Each node: an agent and one replica (a moment of life first, so that its bundle is read
+    // while it runs). node-a's replica exits: its partial is written then. node-b's keeps running:
+    // its partial is written by the periodic flush (--flush 1s) and again at SIGTERM, as a pod on
+    // a node that goes away leaves what it did; then the replica is killed.
     let mut partials = Vec::new();
     for replica in 0..2 {
         let out = session.path().join(NODES[replica]);
         let log = session.path().join(format!("{}.log", NODES[replica]));
         let agent = Agent::start(NODES[replica], &out, &log);
-        let script = format!("sleep 0.5; {}", script(replica));
-        let ran = ctr_kube(replica, &ids[replica], &["sh", "-c", &script]);
-        ran.assert_code(0);
         let partial = out.join(format!(
             "partials/prod/shop/web/{}_{}.json",
             NODES[replica],
             &ids[replica][..12]
         ));
-        wait_for("the partial of the exited replica", TIMEOUT, || {
-            partial.is_file() && !json(&partial)["seccompProfilerProvenance"]["ended"].is_null()
-        });
+        let ended = |partial: &Path| !json(partial)["seccompProfilerProvenance"]["ended"].is_null();
+        let running = if replica == 0 {
+            let script = format!("sleep 0.5; {}", script(replica));
+            run(&mut ctr_kube(replica, &ids[replica], &script), TIMEOUT).assert_code(0);
+            wait_for("the partial of the exited replica", TIMEOUT, || {
+                partial.is_file() && ended(&partial)
+            });
+            None
+        } else {
+            let script = format!("sleep 0.5; {} && sleep 60", script(replica));
+            let running = spawn(&mut ctr_kube(replica, &ids[replica], &script));
+            wait_for(
+                "the flushed partial of the running replica",
+                TIMEOUT,
+                || partial.is_file() && !ended(&partial),
+            );
+            Some(running)
+        };
         let (code, log) = agent.stop();
+        if let Some(running) = running {
+            assert!(!ended(&partial), "still running at SIGTERM");
+            run_vec(&[
+                "ctr".into(),
+                "-a".into(),
+                containerd.socket().display().to_string(),
+                "-n".into(),
+                "k8s.io".into(),
+                "task".into(),
+                "kill".into(),
+                "-s".into(),
+                "SIGKILL".into(),
+                ids[replica].clone(),
+            ])
+            .assert_code(0);
+            running.wait(TIMEOUT);
+        }
         assert_eq!(code, Some(0), "agent exit\n{log}");
         assert!(
             log.contains(&format!(
@@ -228,6 +261,10 @@ fn agent_partials_of_two_nodes_merge_into_their_union_with_coverage() {
         ("prod", "shop")
     );
     assert_eq!(workload["replicas"], 2);
+    assert_eq!(
+        workload["running"], 1,
+        "node-b's replica ran at its last write"
+    );
     assert_eq!(workload["partial_coverage"], serde_json::json!(["mkdir"]));
     let coverage = workload["coverage"].as_array().expect("coverage");
     assert_eq!(coverage.len(), expected.len());
@@ -300,10 +337,12 @@ fn assert_provenance(partial: &serde_json::Value, replica: usize, id: &str) {
     );
     // ctr's default OCI spec sets it (`ctr oci spec`), and the bundle says so.
     assert_eq!(p["noNewPrivileges"], true, "{p:#}");
-    for key in ["started", "ended", "updated"] {
+    for key in ["started", "updated"] {
         let time = text(p, &format!("/{key}"));
         assert!(time.len() == 20 && time.ends_with('Z'), "{key}: {time}");
     }
+    // node-a's replica exited while recorded; node-b's still ran when its agent stopped.
+    assert_eq!(p["ended"].is_null(), replica == 1, "{p:#}");
     assert!(p["syscallsCounted"].as_u64().unwrap_or(0) > 0, "{p:#}");
     let allowed = partial["syscalls"][0]["names"]
         .as_array()
