@@ -114,7 +114,12 @@ fn agent_partials_of_two_nodes_merge_into_their_union_with_coverage() {
     let session = Session::begin("agent");
     let containerd = Containerd::start("k8s.io");
     let ids: Vec<String> = (0..2u128)
-        .map(|n| format!("{:064x}", u128::from(std::process::id()) << 64 | 0xa9e0 + n))
+        .map(|n| {
+            format!(
+                "{:064x}",
+                (u128::from(std::process::id()) << 64) | (0xa9e0 + n)
+            )
+        })
         .collect();
     let ctr_kube = |replica: usize, id: &str, script: &str| {
         let mut cmd = containerd.ctr_run("k8s.io");
