@@ -71,7 +71,7 @@ pub struct Provenance {
     /// the agent started, so its start-up was not seen.
     pub recorded: String,
     pub cgroup: String,
-    /// RFC 3339, UTC.
+    /// When recording it began (RFC 3339, UTC): its start, or the attach when `attached`.
     pub started: String,
     /// When it ended; None while it runs (the partial is refreshed until then).
     pub ended: Option<String>,
@@ -133,10 +133,11 @@ impl Key {
             .join(format!("{container}.yaml"))
     }
 
-    /// The SPO object's name: `<workload>-<container>` (the object lives in `namespace`), made a
+    /// The SPO object's name: `<namespace>-<workload>-<container>` (SeccompProfile is
+    /// cluster-scoped since the operator's v0.9.0, so the namespace is part of the name), made a
     /// DNS-1123 name by the writer.
     pub fn object_name(&self) -> String {
-        format!("{}-{}", self.workload, self.container)
+        format!("{}-{}-{}", self.namespace, self.workload, self.container)
     }
 }
 
@@ -221,22 +222,13 @@ pub fn load(path: &Path) -> anyhow::Result<Option<fold::Input>> {
 }
 
 /// Writes a folded profile under `dir` in the two forms the layout names (module docs):
-/// `localhost/…json` for the kubelet, `operator/…yaml` for the security-profiles-operator (in
-/// the workload's namespace). Returns both paths.
+/// `localhost/…json` for the kubelet, `operator/…yaml` for the security-profiles-operator.
+/// Returns both paths.
 pub fn write_outputs(dir: &Path, folded: &fold::Folded) -> anyhow::Result<[PathBuf; 2]> {
     let key = &folded.key;
     let json = folded.profile.to_json();
     let yaml = formats::render(&folded.profile, Format::K8s, &key.object_name())
         .map_err(|err| exit::InputError(format!("{key}: {err}")))?;
-    // A SeccompProfile is namespaced: it lives with the workload.
-    let yaml = yaml.replacen(
-        "\nspec:\n",
-        &format!(
-            "\n  namespace: {}\nspec:\n",
-            formats::k8s_name(&key.namespace)
-        ),
-        1,
-    );
     let mut written = Vec::with_capacity(2);
     for (relative, text, role) in [
         (key.localhost_path(), json, "localhost profile"),

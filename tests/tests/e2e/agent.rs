@@ -256,9 +256,19 @@ fn agent_partials_of_two_nodes_merge_into_their_union_with_coverage() {
     assert_eq!(union.allowed(), expected, "exactly the union");
     let manifest = fs::read_to_string(merged.join("operator/prod/shop/web.yaml")).expect("yaml");
     assert!(
-        manifest.contains("kind: SeccompProfile\nmetadata:\n  name: shop-web\n  namespace: prod\n"),
+        manifest.contains("kind: SeccompProfile\nmetadata:\n  name: prod-shop-web\nspec:\n"),
         "{manifest}"
     );
+    // The operator's CRD, strictly (as `kubectl apply --validate=strict`), as e2e/formats.rs checks.
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    run(
+        Command::new("/usr/bin/python3")
+            .arg(repo.join("scripts/check-k8s-manifest.py"))
+            .arg(repo.join("schemas/spo-seccompprofile-v1.json"))
+            .arg(merged.join("operator/prod/shop/web.yaml")),
+        TIMEOUT,
+    )
+    .assert_code(0);
     let report = json(&report);
     let workload = &report["workloads"][0];
     assert_eq!(
