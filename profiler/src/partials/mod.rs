@@ -182,7 +182,12 @@ pub fn provenance_of(text: &str) -> Result<Option<Provenance>, String> {
         None => Ok(None),
         Some(found) => serde_json::from_value(found.clone())
             .map(Some)
-            .map_err(|err| format!("its {PROVENANCE_KEY} is malformed: {err}")),
+            .map_err(|err| {
+                format!(
+                    "its {PROVENANCE_KEY} is malformed ({err}): use the agent's file as it wrote \
+                     it, or remove the key to use the file as a plain profile"
+                )
+            }),
     }
 }
 
