@@ -68,6 +68,51 @@ pub enum Command {
     Doctor(DoctorArgs),
     Completions(CompletionsArgs),
     Watch(WatchArgs),
+    Agent(AgentArgs),
+}
+
+/// Kubernetes node agent (run it as a DaemonSet): record every container that starts on this node.
+///
+/// Every Kubernetes container (named by its CRI annotations: namespace, pod, container) is recorded
+/// from its first syscall after its runtime installs the seccomp filter, until SIGTERM/SIGINT or
+/// --duration; pod sandboxes and containers of no pod are not. Each container instance gets a
+/// partial profile with its provenance (node, pod, container id, image, runtime,
+/// no-new-privileges) at DIR/partials/<namespace>/<workload>/<container>/<node>_<id12>.json,
+/// written when it exits, every --flush while it runs, and when the agent stops. This node's union
+/// per workload container is kept at DIR/localhost/<namespace>/<workload>/<container>.json (the
+/// kubelet's `seccompProfile: Localhost` form) and DIR/operator/…/<container>.yaml (an SPO
+/// SeccompProfile). `merge` folds partials of many nodes into one profile with coverage. Exit 1
+/// when --filter matched nothing or a container found every slot taken, 4 when a file could not be
+/// written. Needs Linux >= 5.11 and CAP_BPF + CAP_PERFMON (or root).
+#[derive(Debug, clap::Args)]
+#[command(after_help = crate::exit::help_text())]
+pub struct AgentArgs {
+    /// Record only some containers (repeatable, all must match): name=RE (on
+    /// <namespace>/<workload>/<container>), label=KEY[=VALUE] (OCI annotations), ancestor=IMAGE,
+    /// engine=containerd|cri-o, namespace=NS, pod=POD.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub filter: Vec<crate::engines::Filter>,
+
+    /// The directory to write partials and this node's profiles into (created if missing).
+    #[arg(short, long, value_name = "DIR", required = true)]
+    pub output: PathBuf,
+
+    /// This node's name in file names and provenance [default: $NODE_NAME, else the hostname].
+    #[arg(long, value_name = "NAME")]
+    pub node: Option<String>,
+
+    /// Also record the containers already running when the agent starts, from then on (their
+    /// start-up is not seen: their partials say `"recorded": "attached"`).
+    #[arg(long)]
+    pub include_running: bool,
+
+    /// How often a running container's partial is refreshed.
+    #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "60s")]
+    pub flush: Duration,
+
+    /// Stop after this long (e.g. 10m, 24h); default: until SIGTERM or SIGINT.
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
 }
 
 /// Report, live, every call seccomp refuses in any running Docker container.
@@ -322,6 +367,10 @@ pub enum DiffFormat {
 /// Union of profiles: allow lists and architectures merged, explicit errno/deny rules kept.
 ///
 /// Refuses profiles whose default actions differ. Output is deterministic (sorted, stable keys).
+/// Given the node agent's partials (files, or directories such as several nodes' agent -o DIRs),
+/// it folds them into one profile per <namespace>/<workload>/<container>, written under -o DIR as
+/// localhost/…json and operator/…yaml, and reports per syscall how many replicas and nodes
+/// contributed it (summary, and --report FILE as JSON).
 #[derive(Debug, clap::Args)]
 #[command(after_help = crate::exit::help_text())]
 pub struct MergeArgs {
@@ -329,9 +378,15 @@ pub struct MergeArgs {
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
 
-    /// Write the merged profile here (atomically) instead of to stdout.
-    #[arg(short, long, value_name = "FILE")]
+    /// Write the merged profile here (atomically) instead of to stdout. With partials: the
+    /// directory to write one profile per workload container into (localhost/ and operator/).
+    #[arg(short, long, value_name = "FILE|DIR")]
     pub output: Option<PathBuf>,
+
+    /// With partials: write the coverage (per workload container, per syscall, how many replicas
+    /// and nodes contributed it) here as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 /// Check that a profile parses and compiles: names, architectures and actions as runc sees them.

@@ -14,6 +14,7 @@ pub mod exit;
 pub mod hardening;
 pub mod launcher;
 pub mod output;
+pub mod partials;
 pub mod profile;
 pub mod recording;
 pub mod risk;
@@ -42,5 +43,6 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<i32> {
         cli::Command::Doctor(args) => commands::doctor::run(args, cli.verbose),
         cli::Command::Completions(args) => commands::completions::run(args),
         cli::Command::Watch(args) => commands::watch::run(args, cli.verbose),
+        cli::Command::Agent(args) => commands::agent::run(args, cli.verbose),
     }
 }

@@ -2,20 +2,52 @@
 //! suite's jobs, or of a checked-in profile and a new recording. The union itself, and what it
 //! keeps, is [`crate::profile::merge`]; this command loads the files, prints the warnings and writes
 //! the result (the destination is checked before anything is read).
+//!
+//! Given partials (the node agent's, with provenance) or directories holding them, it folds them
+//! into one profile per workload container with coverage instead ([`partials`]).
+
+mod partials;
 
 use crate::{cli::MergeArgs, exit, output::Destination, profile::merge::merge};
 
 pub fn run(args: MergeArgs) -> anyhow::Result<i32> {
-    let destination = args
-        .output
-        .as_deref()
+    if args.files.iter().any(|path| path.is_dir()) {
+        return partials::run(&args, Vec::new());
+    }
+    // An existing directory as -o is only right for partials: known once the inputs are read.
+    let destination = (args.output.as_deref())
+        .filter(|path| !path.is_dir())
         .map(|path| Destination::check("merged profile", path))
         .transpose()?;
     let mut inputs = Vec::with_capacity(args.files.len());
+    let mut found = Vec::new();
     for path in &args.files {
-        let profile = super::load_profile(path)?;
-        inputs.push((path.display().to_string(), profile));
+        match crate::partials::load(path)? {
+            Some(partial) => found.push(partial),
+            None => inputs.push((path.display().to_string(), super::load_profile(path)?)),
+        }
     }
+    if !found.is_empty() {
+        if let Some((plain, _)) = inputs.first() {
+            return exit::input(format!(
+                "{plain} is a plain profile but {} is a partial (the node agent's, with \
+                 provenance): merge partials apart from plain profiles",
+                found[0].label
+            ));
+        }
+        return partials::run(&args, found);
+    }
+    if let Some(report) = &args.report {
+        return exit::input(format!(
+            "--report {}: the coverage report is for partials (the node agent's); plain \
+             profiles carry no replica or node to count",
+            report.display()
+        ));
+    }
+    let destination = match (&args.output, destination) {
+        (Some(path), None) => Some(Destination::check("merged profile", path)?),
+        (_, destination) => destination,
+    };
     let merged = merge(&inputs)?;
     for warning in &merged.warnings {
         eprintln!("seccomp-profiler merge: warning: {warning}");
@@ -68,6 +100,7 @@ mod tests {
         let args = |files: Vec<PathBuf>| MergeArgs {
             files,
             output: Some(out.clone()),
+            report: None,
         };
         assert_eq!(run(args(vec![a.clone(), b.clone()])).unwrap(), exit::OK);
         let merged = Profile::load(&out).unwrap();
@@ -128,6 +161,7 @@ mod tests {
         let err = run(MergeArgs {
             files: vec![a],
             output: Some(dir.path().join("no/such/dir/x.json")),
+            report: None,
         })
         .unwrap_err();
         assert_eq!(exit::code_of(&err), exit::INPUT);
@@ -144,6 +178,7 @@ mod tests {
         let err = run(MergeArgs {
             files: vec![dir.path().join("missing.json")],
             output: Some(link),
+            report: None,
         })
         .unwrap_err();
         assert_eq!(exit::code_of(&err), exit::INPUT);

@@ -1,5 +1,6 @@
 //! One module per subcommand. Each exposes `run(args) -> anyhow::Result<i32>` returning the exit code.
 
+pub mod agent;
 pub mod check;
 pub mod completions;
 pub mod diff;

@@ -89,6 +89,15 @@ pub fn workload_of(pod: &str) -> String {
     pod.to_owned()
 }
 
+/// A ReplicaSet pod's pod-template-hash (`shop-7d4b9c8f6d-x2x9k` → `7d4b9c8f6d`), when its name
+/// has the shape [`workload_of`] strips.
+pub fn pod_template_hash(pod: &str) -> Option<String> {
+    let workload = workload_of(pod);
+    let rest = pod.strip_prefix(&workload)?.strip_prefix('-')?;
+    let (hash, _) = rest.split_once('-')?;
+    Some(hash.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,6 +110,12 @@ mod tests {
         assert_eq!(workload_of("db-0"), "db");
         assert_eq!(workload_of("web-proxy"), "web-proxy", "a word is no suffix");
         assert_eq!(workload_of("standalone"), "standalone");
+        assert_eq!(
+            pod_template_hash("shop-7d4b9c8f6d-x2x9k").as_deref(),
+            Some("7d4b9c8f6d")
+        );
+        assert_eq!(pod_template_hash("node-agent-x2x9k"), None);
+        assert_eq!(pod_template_hash("db-0"), None);
     }
 
     #[test]

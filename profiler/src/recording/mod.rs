@@ -12,6 +12,7 @@
 //! container's profile when it stops. `record` and `check` only choose the target and the sink.
 //! Nothing here parses the command line or writes a file.
 
+pub mod agent;
 mod attach;
 pub mod build;
 pub mod cgroup_target;

@@ -275,7 +275,7 @@ fn container_id_of_path(path: &str) -> Option<String> {
 /// Containers whose cgroup exists now, of any engine: directories of the cgroup2 tree whose name
 /// has a container's shape (path relative to the cgroup2 mount, container id). Kubelet pods sit
 /// four levels down (`/kubepods.slice/kubepods-<qos>.slice/kubepods-<qos>-pod<uid>.slice/<id>`).
-fn running_containers(mount: &Path) -> Vec<(String, String)> {
+pub(super) fn running_containers(mount: &Path) -> Vec<(String, String)> {
     const DEPTH: usize = 5;
     let mut found = Vec::new();
     let mut dirs = vec![(String::new(), 0)];

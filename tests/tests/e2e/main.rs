@@ -3,6 +3,8 @@
 //! containers) and asserts what was recorded; most also replay the workload under the profile and
 //! show a call outside it denied.
 //!
+//! - `agent`: the Kubernetes node agent on two simulated nodes, and `merge` of its partials with
+//!   coverage, replayed under containerd;
 //! - `record_command`: `record -- CMD` on workloads whose syscalls are known (`src/bin/`);
 //! - `containers`: `record --containers` and `check --containers` on real containers;
 //! - `capabilities`: the capability recommendation, proven by running with exactly it;
@@ -34,6 +36,7 @@
 //! this binary with `--test-threads=1`; without that environment every test panics rather than pass
 //! by testing nothing. One module's tests: `cargo xtask test -- containers::`.
 
+mod agent;
 mod args;
 mod attach;
 mod capabilities;
