@@ -22,9 +22,8 @@ use serde_json::Value;
 
 use crate::{cmd, demo, dist, dockerd, workspace};
 
-/// What the DaemonSet's container runs, until `seccomp-profiler agent` is in this build: `watch`
-/// loads the same programs and arms every new container at `cgroup_mkdir`.
-const AGENT: &[&str] = &["watch", "--duration", "6s", "--report", "/out/watch.json"];
+/// What the DaemonSet's container runs (with a `--duration`, so that it ends by itself).
+const AGENT: &[&str] = &["agent", "--duration", "6s", "-o", "/out/agent"];
 /// The syscall the busybox beside it is refused (`free` calls it), so refusals are handled too.
 const REFUSED_PROFILE: &str = r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["sysinfo"],"action":"SCMP_ACT_ERRNO","errnoRet":1}]}"#;
 const ALLOW_ALL: &str = r#"{"defaultAction":"SCMP_ACT_ALLOW"}"#;
@@ -126,7 +125,7 @@ fn record(image: &str) -> Result<()> {
         thread::sleep(Duration::from_secs(3));
         beside(&refused)?;
         let out = child.wait_with_output().context("wait for the recorder")?;
-        // 5: the recorded command exited non-zero (watch exits 1 after a refusal).
+        // 5: the recorded command exited non-zero.
         if !matches!(out.status.code(), Some(0 | 5)) {
             bail!("recording {name} failed ({})", out.status);
         }

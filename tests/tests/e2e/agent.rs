@@ -19,7 +19,7 @@ use seccomp_profiler_tests::{Profile, profiler_command, run, spawn};
 
 use crate::support::{
     BUSYBOX, Session, TIMEOUT,
-    engines::{Containerd, run_vec},
+    engines::{Containerd, KubeContainer, run_vec},
     wait_for,
 };
 
@@ -122,30 +122,13 @@ fn agent_partials_of_two_nodes_merge_into_their_union_with_coverage() {
         })
         .collect();
     let ctr_kube = |replica: usize, id: &str, script: &str| {
-        let mut cmd = containerd.ctr_run("k8s.io");
-        cmd.extend(
-            [
-                "--seccomp",
-                "--cgroup",
-                &format!("/kubepods/besteffort/pod{}/{id}", UID[replica]),
-                "--annotation",
-                "io.kubernetes.cri.container-type=container",
-                "--annotation",
-                "io.kubernetes.cri.container-name=web",
-                "--annotation",
-                &format!("io.kubernetes.cri.sandbox-name={}", PODS[replica]),
-                "--annotation",
-                "io.kubernetes.cri.sandbox-namespace=prod",
-                "--annotation",
-                &format!("io.kubernetes.cri.sandbox-uid={}", UID[replica]),
-                "--annotation",
-                &format!("io.kubernetes.cri.image-name={BUSYBOX}"),
-                &format!("docker.io/{BUSYBOX}"),
-                id,
-            ]
-            .map(str::to_owned),
-        );
-        cmd.extend(["sh".into(), "-c".into(), script.to_owned()]);
+        let kube = KubeContainer {
+            namespace: "prod",
+            pod: PODS[replica],
+            pod_uid: UID[replica],
+            container: "web",
+        };
+        let cmd = containerd.ctr_run_kube(&kube, id, &["sh", "-c", script]);
         let mut command = Command::new(&cmd[0]);
         command.args(&cmd[1..]);
         command

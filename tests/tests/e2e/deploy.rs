@@ -2,9 +2,10 @@
 //! needs, and no fewer. Its container is run from the tool's image (`cargo xtask image`) with
 //! exactly the DaemonSet's capabilities, mounts, read-only root, no_new_privs, Localhost seccomp
 //! profile, user, environment and memory limit, read from the manifest itself (so the two cannot
-//! drift: a field this test cannot apply fails it). A busybox container started beside it, under
-//! Docker with `--network none`, is seen from its first syscall; removing either capability makes
-//! the tool fail with its "missing CAP_BPF and CAP_PERFMON" error (exit 3).
+//! drift: a field this test cannot apply fails it), and runs the DaemonSet's command, `agent`. A
+//! pod's container started beside it (kubelet-shaped cgroup, CRI annotations) is recorded from its
+//! first syscall into a partial profile in the output mount; removing either capability makes the
+//! tool fail with its "missing CAP_BPF and CAP_PERFMON" error (exit 3).
 //!
 //! The container runs under containerd 1.6 + runc (a private instance, as a Kubernetes node runs
 //! its pods), not Docker: Docker 20.10 cannot grant CAP_BPF or CAP_PERFMON (`docker run --cap-add
@@ -12,11 +13,6 @@
 //! Not reproduced here: AppArmor (this kernel has none), the private cgroup namespace a pod gets
 //! on a cgroup v2 node (this host is hybrid: runc makes none) and `recursiveReadOnly` (runc 1.1
 //! has no mount_setattr support), so read-only mounts are read-only at their top only.
-//!
-//! Until `seccomp-profiler agent` exists in this branch, the DaemonSet's command is replaced by
-//! `watch` (the same programs, the same arming of new containers at `cgroup_mkdir`, names from the
-//! engine), which also needs dockerd's socket to name Docker's containers: the one mount this test
-//! adds. Switch [`COMMAND`] to the agent's arguments when it lands and drop [`TEST_ONLY_MOUNTS`].
 
 use std::{
     ffi::OsStr,
@@ -30,7 +26,9 @@ use seccomp_profiler_tests::{profiler_command, run};
 use serde_json::Value;
 
 use crate::support::{
-    BUSYBOX, QUICK_TIMEOUT, Session, docker, engines::Containerd, tempdir, wait_for,
+    BUSYBOX, QUICK_TIMEOUT, Session,
+    engines::{Containerd, KubeContainer, run_vec},
+    tempdir, wait_for,
 };
 
 /// The containerd namespace a kubelet's containers live in.
@@ -65,17 +63,17 @@ const KNOWN_SECURITY_CONTEXT: &[&str] = &[
     "seccompProfile",
     "appArmorProfile",
 ];
-/// The command run instead of the DaemonSet's `agent` (see the module doc); `{out}` is the
-/// DaemonSet's output mount.
-const COMMAND: &[&str] = &["watch", "--report", "{out}/watch.json", "--duration"];
-/// `watch` names Docker's containers through dockerd's API (the agent reads no socket).
-const TEST_ONLY_MOUNTS: &[(&str, &str, bool)] =
-    &[("/var/run/docker.sock", "/var/run/docker.sock", false)];
-/// The syscall the container beside the agent is refused (busybox `free` calls it).
-const REFUSED: &str = "sysinfo";
+/// The DaemonSet's command with a `--duration` (so the test's agent ends by itself); `{out}` is
+/// the DaemonSet's output mount.
+const COMMAND: &[&str] = &["agent", "-o", "{out}", "--duration"];
+/// What the pod's container beside the agent calls that the runtime and a shell do not: busybox
+/// `free` reads `sysinfo`.
+const CALLED: &str = "sysinfo";
+/// The Downward API's node name, as this test sets it.
+const NODE: &str = "sp-deploy-node";
 
 /// [`COMMAND`] for `duration`, writing into the DaemonSet's output mount.
-fn watch_args(privileges: &Privileges, duration: &str) -> Vec<String> {
+fn agent_args(privileges: &Privileges, duration: &str) -> Vec<String> {
     (COMMAND.iter())
         .map(|arg| arg.replace("{out}", &privileges.output_mount))
         .chain([duration.to_owned()])
@@ -172,7 +170,7 @@ impl Privileges {
                 env["valueFrom"]["fieldRef"]["fieldPath"], "spec.nodeName",
                 "env {name}: only the Downward API's node name is known here"
             );
-            args.extend(["--env".to_owned(), format!("{name}=sp-deploy-node")]);
+            args.extend(["--env".to_owned(), format!("{name}={NODE}")]);
         }
         let memory_limit = quantity(
             container["resources"]["limits"]["memory"]
@@ -203,10 +201,6 @@ impl Privileges {
             };
             args.push("--mount".to_owned());
             args.push(bind(&source, &target, read_only));
-        }
-        for (source, target, read_only) in TEST_ONLY_MOUNTS {
-            args.push("--mount".to_owned());
-            args.push(bind(source, target, *read_only));
         }
         let image = container["image"].as_str().expect("image").to_owned();
         Privileges {
@@ -271,7 +265,7 @@ fn containerd(image: &str) -> Containerd {
 }
 
 /// The agent's container, running: ctr's output goes to files, so that the test can wait for
-/// the tool's "watching" line while it runs.
+/// the tool's "recording every Kubernetes container" line while it runs.
 struct Agent {
     child: std::process::Child,
     stdout: PathBuf,
@@ -400,31 +394,23 @@ fn capability_mask(names: &[String]) -> u64 {
         .fold(0, |mask, bit| mask | bit)
 }
 
-/// With exactly the DaemonSet's privileges the tool in its image loads its programs, arms a
-/// container started beside it at `cgroup_mkdir`, names it and counts the call seccomp refused
-/// it, and writes its report into the output mount. Its process has exactly the DaemonSet's
-/// capabilities, no_new_privs and a seccomp filter; its memory stays under the limit.
+/// With exactly the DaemonSet's privileges the agent in the tool's image loads its programs, arms
+/// a pod's container started beside it at `cgroup_mkdir`, names it from its bundle (through the
+/// read-only containerd state mount) and writes its partial profile, with provenance, into the
+/// output mount. Its process has exactly the DaemonSet's capabilities, no_new_privs and a seccomp
+/// filter; its memory stays under the limit.
 #[test]
 fn daemonset_privileges_are_enough() {
-    let mut session = Session::begin("deploy");
+    let _session = Session::begin("deploy");
     let privileges = Privileges::of(&daemonset());
     let containerd = containerd(&privileges.image);
-    let beside = session.container("beside");
-    let refuse = session.path().join("refuse.json");
-    std::fs::write(
-        &refuse,
-        format!(
-            r#"{{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{{"names":["{REFUSED}"],"action":"SCMP_ACT_ERRNO","errnoRet":1}}]}}"#
-        ),
-    )
-    .expect("write the refusing profile");
 
-    let watch = watch_args(&privileges, "8s");
-    let mut agent = Agent::start(&containerd, &privileges, &privileges.capabilities, &watch);
-    wait_for("the agent to watch", Duration::from_secs(20), || {
+    let args = agent_args(&privileges, "8s");
+    let mut agent = Agent::start(&containerd, &privileges, &privileges.capabilities, &args);
+    wait_for("the agent to arm", Duration::from_secs(20), || {
         let output = agent.output();
-        assert!(agent.running(), "the agent ended before watching\n{output}");
-        output.contains("watching")
+        assert!(agent.running(), "the agent ended before arming\n{output}");
+        output.contains("recording every Kubernetes container")
     });
     let pid = agent.pid().expect("the agent's pid");
     assert_eq!(
@@ -440,26 +426,15 @@ fn daemonset_privileges_are_enough() {
         Some("0")
     );
 
-    let refuse_opt = format!("seccomp={}", refuse.display());
-    let beside_run = run(
-        &mut docker([
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "--name",
-            &beside,
-            "--security-opt",
-            &refuse_opt,
-            BUSYBOX,
-            "free",
-        ]),
-        QUICK_TIMEOUT,
-    );
-    assert!(
-        beside_run.status.success(),
-        "busybox free failed\n{beside_run}"
-    );
+    let id = format!("{:064x}", u128::from(std::process::id()) << 64 | 0xde9);
+    let kube = KubeContainer {
+        namespace: "prod",
+        pod: "shop-7d4b9c8f6d-x2x9k",
+        pod_uid: "1b2c3d4e-0000-4000-8000-00000000de91",
+        container: "web",
+    };
+    let beside = run_vec(&containerd.ctr_run_kube(&kube, &id, &["sh", "-c", "sleep 0.5; free"]));
+    beside.assert_code(0);
     // The memory cgroup goes with the container: sample its peak until the run ends.
     let mut peak = 0;
     while agent.running() {
@@ -467,26 +442,34 @@ fn daemonset_privileges_are_enough() {
         std::thread::sleep(Duration::from_millis(200));
     }
     let (code, output) = agent.wait(Duration::from_secs(60));
-    assert_eq!(code, 1, "watch exits 1 when it saw a refusal\n{output}");
-    let report: Value = serde_json::from_slice(
-        &std::fs::read(privileges.output.path().join("watch.json"))
-            .unwrap_or_else(|err| panic!("no report in the output mount ({err})\n{output}")),
-    )
-    .expect("the report is JSON");
-    let container = (report["containers"].as_array().expect("containers").iter())
-        .find(|c| c["name"] == beside.as_str())
-        .unwrap_or_else(|| panic!("{beside} was not watched\n{report:#}\n{output}"));
+    assert_eq!(code, 0, "the agent's run ends by its --duration\n{output}");
+    let partial = privileges
+        .output
+        .path()
+        .join(format!("partials/prod/shop/web/{NODE}_{}.json", &id[..12]));
+    let partial: Value = serde_json::from_slice(&std::fs::read(&partial).unwrap_or_else(|err| {
+        panic!(
+            "no partial {} in the output mount ({err})\n{output}",
+            partial.display()
+        )
+    }))
+    .expect("the partial is JSON");
+    let provenance = &partial["seccompProfilerProvenance"];
+    assert_eq!(provenance["node"], NODE, "{provenance:#}");
+    assert_eq!(provenance["pod"], kube.pod, "{provenance:#}");
     assert_eq!(
-        container["attached_after_start"], false,
-        "seen from its start"
+        provenance["recorded"], "start",
+        "seen from its start: {provenance:#}"
     );
-    let refused = (container["denied_syscalls"]
-        .as_array()
-        .expect("denied_syscalls")
-        .iter())
-    .find(|d| d["name"] == REFUSED)
-    .unwrap_or_else(|| panic!("{REFUSED} not counted\n{report:#}"));
-    assert_eq!(refused["errno_name"], "EPERM");
+    let allowed: Vec<&str> = (partial["syscalls"].as_array().expect("syscalls").iter())
+        .filter(|rule| rule["action"] == "SCMP_ACT_ALLOW")
+        .flat_map(|rule| rule["names"].as_array().expect("names").iter())
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        allowed.contains(&CALLED),
+        "{CALLED} not recorded: {allowed:?}"
+    );
     assert!(peak > 0, "no memory cgroup peak was read");
     bundles_are_readable(&containerd, &privileges);
     assert!(peak < privileges.memory_limit);
@@ -559,7 +542,7 @@ fn each_capability_is_needed() {
             &containerd,
             &privileges,
             &fewer,
-            &watch_args(&privileges, "1s"),
+            &agent_args(&privileges, "1s"),
         );
         let (code, output) = agent.wait(Duration::from_secs(60));
         assert_eq!(code, 3, "without CAP_{missing}\n{output}");

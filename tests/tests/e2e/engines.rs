@@ -11,7 +11,7 @@ use seccomp_profiler_tests::{Output, profiler_command, run};
 
 use crate::support::{
     BUSYBOX, Session, assert_allows, assert_allows_none,
-    engines::{Containerd, podman_image, podman_run, run_vec},
+    engines::{Containerd, KubeContainer, podman_image, podman_run, run_vec},
 };
 
 const WORKLOAD: &str = "ls / >/dev/null && cat /etc/passwd >/dev/null && echo done";
@@ -115,32 +115,14 @@ fn containerd_kubelet_container_is_named_by_its_pod() {
     let containerd = Containerd::start("k8s.io");
     let uid = "1b2c3d4e-0000-4000-8000-00000000beef";
     let id = format!("{:064x}", u128::from(std::process::id()) << 64 | 0xc0ffee);
-    let mut cmd = containerd.ctr_run("k8s.io");
-    cmd.extend(
-        [
-            "--seccomp",
-            "--cgroup",
-            &format!("/kubepods/besteffort/pod{uid}/{id}"),
-            "--annotation",
-            "io.kubernetes.cri.container-type=container",
-            "--annotation",
-            "io.kubernetes.cri.container-name=web",
-            "--annotation",
-            "io.kubernetes.cri.sandbox-name=shop-7d4b9c8f6d-x2x9k",
-            "--annotation",
-            "io.kubernetes.cri.sandbox-namespace=prod",
-            "--annotation",
-            &format!("io.kubernetes.cri.sandbox-uid={uid}"),
-            "--annotation",
-            "io.kubernetes.cri.image-name=seccomp-profiler-test/busybox:latest",
-            &format!("docker.io/{BUSYBOX}"),
-            &id,
-            "sh",
-            "-c",
-            &format!("sleep 0.3; {WORKLOAD}"),
-        ]
-        .map(str::to_owned),
-    );
+    let kube = KubeContainer {
+        namespace: "prod",
+        pod: "shop-7d4b9c8f6d-x2x9k",
+        pod_uid: uid,
+        container: "web",
+    };
+    let script = format!("sleep 0.3; {WORKLOAD}");
+    let cmd = containerd.ctr_run_kube(&kube, &id, &["sh", "-c", &script]);
     // Only containerd's (and the filter keys a kubelet's containers have); others may start too.
     let recording = session.record_with(
         "containerd",

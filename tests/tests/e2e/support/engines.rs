@@ -103,6 +103,47 @@ impl Containerd {
     }
 }
 
+/// A pod's container as a kubelet (cgroupfs driver) has containerd start it.
+pub struct KubeContainer<'a> {
+    pub namespace: &'a str,
+    pub pod: &'a str,
+    pub pod_uid: &'a str,
+    pub container: &'a str,
+}
+
+impl Containerd {
+    /// `ctr run --seccomp` in containerd namespace `k8s.io` with the kubelet's cgroup path
+    /// (`/kubepods/besteffort/pod<uid>/<id>`) and the CRI annotations a kubelet sets, for the
+    /// busybox image: then `id` and `argv`.
+    pub fn ctr_run_kube(&self, kube: &KubeContainer, id: &str, argv: &[&str]) -> Vec<String> {
+        let mut cmd = self.ctr_run("k8s.io");
+        cmd.extend(
+            [
+                "--seccomp",
+                "--cgroup",
+                &format!("/kubepods/besteffort/pod{}/{id}", kube.pod_uid),
+                "--annotation",
+                "io.kubernetes.cri.container-type=container",
+                "--annotation",
+                &format!("io.kubernetes.cri.container-name={}", kube.container),
+                "--annotation",
+                &format!("io.kubernetes.cri.sandbox-name={}", kube.pod),
+                "--annotation",
+                &format!("io.kubernetes.cri.sandbox-namespace={}", kube.namespace),
+                "--annotation",
+                &format!("io.kubernetes.cri.sandbox-uid={}", kube.pod_uid),
+                "--annotation",
+                &format!("io.kubernetes.cri.image-name={BUSYBOX}"),
+                &format!("docker.io/{BUSYBOX}"),
+                id,
+            ]
+            .map(str::to_owned),
+        );
+        cmd.extend(argv.iter().map(|arg| (*arg).to_owned()));
+        cmd
+    }
+}
+
 impl Drop for Containerd {
     fn drop(&mut self) {
         let _ = self.child.kill();
