@@ -80,6 +80,13 @@ pub mod maps {
     /// `Array<[u8; NR_SLOTS]>` indexed by [`super::counts_key`]: 1 for each syscall a gated thread
     /// made before its first exec past the gate (the runtime phase), written only on that path.
     pub const RUNTIME_PHASE_SEEN: &str = "RUNTIME_PHASE_SEEN";
+    // -- lean (issue 13) --
+    /// `Array<[u64; 2]>`, one entry: `[start, end)` of `security_vm_enough_memory_mm` from
+    /// /proc/kallsyms (zeros until read, and when hidden): a CAP_SYS_ADMIN check with a return
+    /// address in it is the memory-accounting probe. Written by userspace after tracing is active.
+    pub const VM_PROBE: &str = "VM_PROBE";
+    /// aya-log's ring buffer (declared by aya-log-ebpf), sized down when `-v` is off.
+    pub const AYA_LOGS: &str = "AYA_LOGS";
 }
 
 /// Room in [`maps::MISSED`]: containers named as missed when all slots were taken (more are
@@ -238,12 +245,8 @@ pub mod globals {
     pub const WATCH_FLAGS: &str = "WATCH_FLAGS";
     /// Bit offset of the `linux_binprm.secureexec` bitfield.
     pub const BPRM_SECUREEXEC_BIT: &str = "BPRM_SECUREEXEC_BIT";
-    /// `[start, end)` of `security_vm_enough_memory_mm` from /proc/kallsyms (0, 0 when hidden): a
-    /// CAP_SYS_ADMIN check with a return address in it is the memory-accounting probe.
-    pub const VM_PROBE_START: &str = "VM_PROBE_START";
     /// `task_struct.real_cred`.
     pub const TASK_REAL_CRED_OFFSET: &str = "TASK_REAL_CRED_OFFSET";
-    pub const VM_PROBE_END: &str = "VM_PROBE_END";
 
     // -- runtimes (issue 11): read only at a successful filter install --
     /// `task_struct.atomic_flags` (bit `PFA_NO_NEW_PRIVS` = 0).

@@ -3,8 +3,9 @@
 //! (it hands back numbers per syscall table).
 
 mod arguments;
+mod sizing;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use std::os::unix::fs::MetadataExt as _;
 
@@ -49,8 +50,10 @@ pub enum TracerError {
         map: &'static str,
         err: aya::maps::MapError,
     },
-    #[error("too many targets: one recording follows at most {MAX_TARGETS} cgroups")]
-    TooManyTargets,
+    #[error(
+        "too many targets: this recording was set up for {0} cgroup(s) at once (at most {MAX_TARGETS})"
+    )]
+    TooManyTargets(u32),
     #[error("eBPF program {0} is missing from the object (build mismatch)")]
     MissingProgram(&'static str),
     #[error("cannot read this process's mount namespace (/proc/self/ns/mnt): {0}")]
@@ -65,7 +68,7 @@ impl crate::exit::Coded for TracerError {
     /// Setting up says whether this machine can trace (3); reading maps fails only mid-run (4).
     fn exit_code(&self) -> i32 {
         match self {
-            TracerError::Map { .. } | TracerError::TooManyTargets | TracerError::Cpus(_) => {
+            TracerError::Map { .. } | TracerError::TooManyTargets(_) | TracerError::Cpus(_) => {
                 crate::exit::RUNTIME
             }
             _ => crate::exit::ENVIRONMENT,
@@ -84,7 +87,7 @@ const PROGRAMS: [(&str, &str); 6] = [
 ];
 
 /// How the tracer is set up.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Options {
     /// Forward the eBPF side's log (aya-log) to ours.
     pub verbose: bool,
@@ -96,6 +99,22 @@ pub struct Options {
     /// Which other new cgroups become targets (`profiler_common::WATCH_SHAPES`,
     /// `WATCH_RUNTIME_MKDIR`); 0: only those under `watch_prefixes`.
     pub watch_mode: u32,
+    /// How many targets (slots) can be recorded at once, 1 to `MAX_TARGETS`: the maps are sized
+    /// for it (`sizing`), so the kernel memory held follows what is recorded (issue 13). A
+    /// one-command recording needs 1; a host-wide tracer serving several recordings, more.
+    pub capacity: u32,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            verbose: false,
+            watch_prefixes: Vec::new(),
+            watch_flags: 0,
+            watch_mode: 0,
+            capacity: MAX_TARGETS,
+        }
+    }
 }
 
 /// What one syscall table slot recorded for one target.
@@ -148,6 +167,8 @@ pub struct Tracer {
     logger: Option<aya_log::EbpfLogger<&'static dyn log::Log>>,
     /// `cap_capable` is attached.
     capabilities: bool,
+    /// Slots the maps were sized for (`Options::capacity`).
+    capacity: u32,
 }
 
 fn map_err(map: &'static str) -> impl Fn(aya::maps::MapError) -> TracerError {
@@ -155,31 +176,39 @@ fn map_err(map: &'static str) -> impl Fn(aya::maps::MapError) -> TracerError {
 }
 
 impl Tracer {
-    /// Loads the programs with this kernel's offsets and attaches them. With `verbose`, the eBPF
-    /// side's log (aya-log) is forwarded to ours; otherwise its log level is set to off.
+    /// Loads the programs with this kernel's offsets and attaches them, with maps for one target
+    /// (one command, container or cgroup tree). With `verbose`, the eBPF side's log (aya-log) is
+    /// forwarded to ours; otherwise its log level is set to off.
     pub fn load(verbose: bool) -> Result<Tracer, TracerError> {
         Tracer::load_with(&Options {
             verbose,
+            capacity: 1,
             ..Options::default()
         })
     }
 
+    /// The one function that loads the programs and attaches them (a recorder's own tracer, or a
+    /// host-wide one serving several recordings): maps sized for `options.capacity` targets.
     pub fn load_with(options: &Options) -> Result<Tracer, TracerError> {
-        // Generating /proc/kallsyms costs the kernel ~60 ms here: overlap it with the BTF parse.
-        let kallsyms = std::thread::spawn(|| symbol_range(VM_PROBE_SYMBOL));
+        let started = Instant::now();
+        let capacity = sizing::clamp_capacity(options.capacity);
         let btf = Btf::from_vmlinux()?;
         let offsets = KernelOffsets::resolve(&btf)?;
+        drop(btf);
+        let offsets_ms = started.elapsed();
         let host_mnt_ns = std::fs::metadata("/proc/self/ns/mnt")
             .map_err(TracerError::MountNamespace)?
             .ino() as u32;
         let log_level: u8 = if options.verbose { 0xff } else { 0 };
-        let (vm_probe_start, vm_probe_end) = kallsyms.join().ok().flatten().unwrap_or((0, 0));
-        if vm_probe_start == 0 {
-            log::info!(
-                "{VM_PROBE_SYMBOL} not found in /proc/kallsyms: classifying CAP_SYS_ADMIN probes by syscall"
-            );
+        // aya's loader parses /sys/kernel/btf/vmlinux again here, unconditionally (aya 0.14
+        // `EbpfLoader::new`); this object has no CO-RE relocation for it to serve.
+        let mut loader = EbpfLoader::new();
+        let loader_ms = started.elapsed();
+        let watching = !options.watch_prefixes.is_empty() || options.watch_mode != 0;
+        for (map, entries) in sizing::max_entries(capacity, watching, options.verbose) {
+            loader.map_max_entries(map, entries);
         }
-        let mut ebpf = EbpfLoader::new()
+        let mut ebpf = loader
             .override_global(globals::TASK_PID_OFFSET, &offsets.task_pid, true)
             .override_global(globals::TASK_STATUS_OFFSET, &offsets.task_status, true)
             .override_global(
@@ -214,13 +243,11 @@ impl Tracer {
                 &offsets.bprm_secureexec_bit,
                 true,
             )
-            .override_global(globals::VM_PROBE_START, &vm_probe_start, true)
             .override_global(
                 globals::TASK_REAL_CRED_OFFSET,
                 &offsets.task_real_cred,
                 true,
             )
-            .override_global(globals::VM_PROBE_END, &vm_probe_end, true)
             .override_global(
                 globals::TASK_ATOMIC_FLAGS_OFFSET,
                 &offsets.task_atomic_flags,
@@ -235,6 +262,7 @@ impl Tracer {
             .override_global(aya_log::LEVEL, &log_level, false)
             .load(crate::EBPF_OBJECT)
             .map_err(TracerError::Load)?;
+        let maps_ms = started.elapsed();
         let logger = if options.verbose {
             aya_log::EbpfLogger::init(&mut ebpf)
                 .map_err(|err| log::warn!("eBPF log unavailable: {err}"))
@@ -246,20 +274,66 @@ impl Tracer {
             ebpf,
             logger,
             capabilities: false,
+            capacity,
         };
         tracer.seed_free_slots()?;
         tracer.set_watch_prefixes(&options.watch_prefixes)?;
+        let mut attached = Vec::with_capacity(PROGRAMS.len());
         for (program, tracepoint) in PROGRAMS {
             attach_raw(&mut tracer.ebpf, program, tracepoint)?;
+            attached.push((program, started.elapsed()));
         }
         // capability:cap_capable exists since Linux 6.14; without it, syscalls are still recorded.
         match attach_raw(&mut tracer.ebpf, "cap_capable", "cap_capable") {
-            Ok(()) => tracer.capabilities = true,
+            Ok(()) => {
+                tracer.capabilities = true;
+                tracer.set_vm_probe_later()?;
+            }
             Err(err) => {
                 log::warn!("capability checks will not be recorded (needs Linux ≥ 6.14): {err}")
             }
         }
+        let mut steps = format!(
+            "offsets (BTF) {:.1}, aya loader (BTF) {:.1}, maps {:.1}",
+            ms(offsets_ms),
+            ms(loader_ms - offsets_ms),
+            ms(maps_ms - loader_ms)
+        );
+        let mut previous = maps_ms;
+        for (program, at) in attached {
+            steps += &format!(", {program} {:.1}", ms(at - previous));
+            previous = at;
+        }
+        log::debug!(
+            "eBPF loaded and attached in {:.1} ms ({steps}, cap_capable {:.1} ms)",
+            ms(started.elapsed()),
+            ms(started.elapsed() - previous)
+        );
         Ok(tracer)
+    }
+
+    /// Reads the memory-accounting probe's address range from /proc/kallsyms on a thread of its
+    /// own (generating the file costs the kernel ~50 ms) and writes it to VM_PROBE when done: the
+    /// recording does not wait for it. Until then, and when kallsyms hides addresses, the kernel
+    /// side classifies CAP_SYS_ADMIN probes by syscall.
+    fn set_vm_probe_later(&mut self) -> Result<(), TracerError> {
+        let map = self
+            .ebpf
+            .take_map(maps::VM_PROBE)
+            .ok_or(TracerError::MissingMap(maps::VM_PROBE))?;
+        let mut array: Array<MapData, [u64; 2]> =
+            Array::try_from(map).map_err(map_err(maps::VM_PROBE))?;
+        std::thread::spawn(move || match symbol_range(VM_PROBE_SYMBOL) {
+            Some((start, end)) => {
+                if let Err(err) = array.set(0, [start, end], 0) {
+                    log::warn!("cannot set {}: {err}", maps::VM_PROBE);
+                }
+            }
+            None => log::info!(
+                "{VM_PROBE_SYMBOL} not found in /proc/kallsyms: classifying CAP_SYS_ADMIN probes by syscall"
+            ),
+        });
+        Ok(())
     }
 
     /// A map of the object, as its aya type.
@@ -285,8 +359,9 @@ impl Tracer {
 
     /// One allocator for slots, shared with the kernel side (which takes slots for cgroups it arms).
     fn seed_free_slots(&mut self) -> Result<(), TracerError> {
+        let capacity = self.capacity;
         let mut queue: Queue<&mut MapData, u32> = self.open_mut(maps::FREE_SLOTS)?;
-        for slot in 0..MAX_TARGETS {
+        for slot in 0..capacity {
             queue.push(slot, 0).map_err(map_err(maps::FREE_SLOTS))?;
         }
         Ok(())
@@ -446,8 +521,11 @@ impl Tracer {
 
     /// Starts recording the cgroup `cgroup_id`; returns the target's slot.
     pub fn add_target(&mut self, cgroup_id: u64, flags: u32) -> Result<u32, TracerError> {
+        let capacity = self.capacity;
         let mut queue: Queue<&mut MapData, u32> = self.open_mut(maps::FREE_SLOTS)?;
-        let slot = queue.pop(0).map_err(|_| TracerError::TooManyTargets)?;
+        let slot = queue
+            .pop(0)
+            .map_err(|_| TracerError::TooManyTargets(capacity))?;
         let mut targets: HashMap<&mut MapData, u64, Target> = self.open_mut(maps::TARGETS)?;
         targets
             .insert(cgroup_id, Target { slot, flags }, 0)
@@ -465,7 +543,7 @@ impl Tracer {
         let mut targets: HashMap<&mut MapData, u64, Target> = self.open_mut(maps::TARGETS)?;
         targets
             .insert(cgroup_id, Target { slot, flags }, 0)
-            .map_err(|_| TracerError::TooManyTargets)
+            .map_err(|_| TracerError::TooManyTargets(MAX_TARGETS))
     }
 
     /// Stops recording a cgroup (its counts stay readable).
@@ -584,6 +662,10 @@ impl Tracer {
     }
 }
 
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1e3
+}
+
 fn attach_raw(
     ebpf: &mut Ebpf,
     program: &'static str,
@@ -608,23 +690,23 @@ fn attach_raw(
 const VM_PROBE_SYMBOL: &str = "security_vm_enough_memory_mm";
 
 /// `[start, end)` of a kernel function from /proc/kallsyms: its address and the next higher
-/// symbol's. None when absent or hidden (kptr_restrict shows zeros).
+/// symbol's. None when absent or hidden (kptr_restrict shows zeros). Read line by line: the file
+/// is ~12 MB of text, of which only the addresses are kept.
 fn symbol_range(name: &str) -> Option<(u64, u64)> {
-    let text = std::fs::read_to_string("/proc/kallsyms").ok()?;
-    parse_symbol_range(&text, name)
+    let file = std::fs::File::open("/proc/kallsyms").ok()?;
+    parse_symbol_range(std::io::BufReader::with_capacity(1 << 16, file), name)
 }
 
-fn parse_symbol_range(text: &str, name: &str) -> Option<(u64, u64)> {
-    let entries = text.lines().filter_map(|line| {
-        let mut fields = line.split_whitespace();
-        let address = u64::from_str_radix(fields.next()?, 16).ok()?;
-        let _kind = fields.next()?;
-        Some((address, fields.next()?))
-    });
+fn parse_symbol_range(text: impl std::io::BufRead, name: &str) -> Option<(u64, u64)> {
     let mut start = None;
     let mut addresses = Vec::new();
-    for (address, symbol) in entries {
-        if symbol == name {
+    for line in text.lines() {
+        let line = line.ok()?;
+        let mut fields = line.split_whitespace();
+        let Some(address) = fields.next().and_then(|a| u64::from_str_radix(a, 16).ok()) else {
+            continue;
+        };
+        if fields.nth(1) == Some(name) {
             start = Some(address);
         }
         addresses.push(address);
@@ -663,14 +745,14 @@ mod tests {
         let text = "ffffffff81a80b10 T cap_vm_enough_memory\nffffffff81a80a00 T cap_capable\n\
                     ffffffff81a80b40 T __pfx_cap_mmap_addr\nffffffffc0000000 t foo\t[mod]\n";
         assert_eq!(
-            parse_symbol_range(text, "cap_vm_enough_memory"),
+            parse_symbol_range(text.as_bytes(), "cap_vm_enough_memory"),
             Some((0xffffffff81a80b10, 0xffffffff81a80b40))
         );
-        assert_eq!(parse_symbol_range(text, "missing"), None);
+        assert_eq!(parse_symbol_range(text.as_bytes(), "missing"), None);
         // kptr_restrict=2 shows every address as zero.
         assert_eq!(
             parse_symbol_range(
-                "0000000000000000 T cap_vm_enough_memory\n",
+                "0000000000000000 T cap_vm_enough_memory\n".as_bytes(),
                 "cap_vm_enough_memory"
             ),
             None
