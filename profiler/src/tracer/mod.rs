@@ -192,18 +192,21 @@ impl Tracer {
     pub fn load_with(options: &Options) -> Result<Tracer, TracerError> {
         let started = Instant::now();
         let capacity = sizing::clamp_capacity(options.capacity);
-        let btf = Btf::from_vmlinux()?;
-        let offsets = KernelOffsets::resolve(&btf)?;
-        drop(btf);
-        let offsets_ms = started.elapsed();
+        // aya's loader parses /sys/kernel/btf/vmlinux itself, unconditionally (aya 0.14
+        // `EbpfLoader::new`), and exposes no member offsets (crate::btf says which accessors are
+        // missing): the offsets are read on the other core meanwhile.
+        let offsets = std::thread::spawn(move || {
+            let offsets = Btf::from_vmlinux().and_then(|btf| KernelOffsets::resolve(&btf));
+            (offsets, started.elapsed())
+        });
+        let mut loader = EbpfLoader::new();
+        let loader_ms = started.elapsed();
+        let (offsets, offsets_ms) = offsets.join().expect("the BTF offsets thread panicked");
+        let offsets = offsets?;
         let host_mnt_ns = std::fs::metadata("/proc/self/ns/mnt")
             .map_err(TracerError::MountNamespace)?
             .ino() as u32;
         let log_level: u8 = if options.verbose { 0xff } else { 0 };
-        // aya's loader parses /sys/kernel/btf/vmlinux again here, unconditionally (aya 0.14
-        // `EbpfLoader::new`); this object has no CO-RE relocation for it to serve.
-        let mut loader = EbpfLoader::new();
-        let loader_ms = started.elapsed();
         let watching = !options.watch_prefixes.is_empty() || options.watch_mode != 0;
         for (map, entries) in sizing::max_entries(capacity, watching, options.verbose) {
             loader.map_max_entries(map, entries);
@@ -278,13 +281,11 @@ impl Tracer {
         };
         tracer.seed_free_slots()?;
         tracer.set_watch_prefixes(&options.watch_prefixes)?;
-        let mut attached = Vec::with_capacity(PROGRAMS.len());
-        for (program, tracepoint) in PROGRAMS {
-            attach_raw(&mut tracer.ebpf, program, tracepoint)?;
-            attached.push((program, started.elapsed()));
-        }
+        // The kernel verifies each program as it is loaded: two at a time, one per core.
+        let mut results = attach_all(&mut tracer.ebpf, started)?;
+        let (_, capable, _) = results.pop().expect("cap_capable is attached last");
         // capability:cap_capable exists since Linux 6.14; without it, syscalls are still recorded.
-        match attach_raw(&mut tracer.ebpf, "cap_capable", "cap_capable") {
+        match capable {
             Ok(()) => {
                 tracer.capabilities = true;
                 tracer.set_vm_probe_later()?;
@@ -294,20 +295,18 @@ impl Tracer {
             }
         }
         let mut steps = format!(
-            "offsets (BTF) {:.1}, aya loader (BTF) {:.1}, maps {:.1}",
+            "offsets (BTF) {:.1} while aya's loader (BTF) {:.1}, maps {:.1}; verified and attached by",
             ms(offsets_ms),
-            ms(loader_ms - offsets_ms),
-            ms(maps_ms - loader_ms)
+            ms(loader_ms),
+            ms(maps_ms - loader_ms.max(offsets_ms))
         );
-        let mut previous = maps_ms;
-        for (program, at) in attached {
-            steps += &format!(", {program} {:.1}", ms(at - previous));
-            previous = at;
+        for (program, result, at) in results {
+            result?;
+            steps += &format!(" {program} {:.1}", ms(at));
         }
         log::debug!(
-            "eBPF loaded and attached in {:.1} ms ({steps}, cap_capable {:.1} ms)",
+            "eBPF loaded and attached in {:.1} ms ({steps} ms)",
             ms(started.elapsed()),
-            ms(started.elapsed() - previous)
         );
         Ok(tracer)
     }
@@ -664,6 +663,83 @@ impl Tracer {
 
 fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1e3
+}
+
+/// Loads (the kernel verifies) and attaches [`PROGRAMS`] and then `cap_capable`, on two threads;
+/// returns each one's result and when it was attached, in that order. A program missing from
+/// the object is a build mismatch.
+fn attach_all(
+    ebpf: &mut Ebpf,
+    started: Instant,
+) -> Result<Vec<(&'static str, Result<(), TracerError>, Duration)>, TracerError> {
+    let wanted: Vec<(&'static str, &'static str)> = PROGRAMS
+        .into_iter()
+        .chain([("cap_capable", "cap_capable")])
+        .collect();
+    let mut found: Vec<Option<&mut aya::programs::Program>> = wanted.iter().map(|_| None).collect();
+    for (name, program) in ebpf.programs_mut() {
+        if let Some(index) = wanted.iter().position(|(wanted, _)| *wanted == name) {
+            found[index] = Some(program);
+        }
+    }
+    let mut jobs = Vec::with_capacity(wanted.len());
+    for (&(name, tracepoint), program) in wanted.iter().zip(found) {
+        jobs.push((
+            name,
+            tracepoint,
+            program.ok_or(TracerError::MissingProgram(name))?,
+        ));
+    }
+    // Alternate: sys_enter, fork, exit, cap_capable on one core; sys_exit, exec, cgroup_mkdir on
+    // the other (sys_enter and cgroup_mkdir take the verifier longest).
+    let (mut odd, mut even) = (Vec::new(), Vec::new());
+    for (index, job) in jobs.into_iter().enumerate() {
+        if index % 2 == 0 { &mut even } else { &mut odd }.push((index, job));
+    }
+    let run = |jobs: Vec<(
+        usize,
+        (&'static str, &'static str, &mut aya::programs::Program),
+    )>| {
+        jobs.into_iter()
+            .map(|(index, (name, tracepoint, program))| {
+                (
+                    index,
+                    name,
+                    load_attach(program, name, tracepoint),
+                    started.elapsed(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut done = std::thread::scope(|scope| {
+        let other = scope.spawn(|| run(odd));
+        let mut done = run(even);
+        done.extend(other.join().expect("a program-loading thread panicked"));
+        done
+    });
+    done.sort_by_key(|(index, ..)| *index);
+    Ok(done
+        .into_iter()
+        .map(|(_, name, result, at)| (name, result, at))
+        .collect())
+}
+
+fn load_attach(
+    program: &mut aya::programs::Program,
+    name: &'static str,
+    tracepoint: &'static str,
+) -> Result<(), TracerError> {
+    let prog: &mut RawTracePoint = program
+        .try_into()
+        .map_err(|err| TracerError::Program { program: name, err })?;
+    prog.load()
+        .map_err(|err| TracerError::Program { program: name, err })?;
+    prog.attach(tracepoint).map_err(|err| TracerError::Attach {
+        program: name,
+        tracepoint,
+        err,
+    })?;
+    Ok(())
 }
 
 fn attach_raw(
