@@ -87,6 +87,12 @@ pub mod maps {
     pub const VM_PROBE: &str = "VM_PROBE";
     /// aya-log's ring buffer (declared by aya-log-ebpf), sized down when `-v` is off.
     pub const AYA_LOGS: &str = "AYA_LOGS";
+    /// `Array<[u64; TARGET_FILTER_WORDS]>`, one entry: a bit per [`super::target_filter_bit`] of
+    /// every cgroup that is or was a target (all bits while cgroups are armed by the kernel
+    /// side). `sys_enter` and `sys_exit` test it before any hash lookup, so a thread of another
+    /// cgroup costs one inlined array load. Written by userspace only; bits are never cleared
+    /// while loaded (a stale bit costs a lookup, never a miss).
+    pub const TARGET_FILTER: &str = "TARGET_FILTER";
 }
 
 /// Room in [`maps::MISSED`]: containers named as missed when all slots were taken (more are
@@ -325,6 +331,19 @@ pub const fn comm_index(slot: u32, table: u32, nr: u32) -> u32 {
 }
 
 pub const COUNTS_ENTRIES: u32 = MAX_TARGETS * TABLES;
+
+// --- lean (issue 13): the target filter ---
+
+/// Words of [`maps::TARGET_FILTER`]: 1024 bits.
+pub const TARGET_FILTER_WORDS: usize = 16;
+
+/// `(word, mask)` of a cgroup id in [`maps::TARGET_FILTER`]: its low 10 bits.
+pub const fn target_filter_bit(cgroup_id: u64) -> (usize, u64) {
+    (
+        ((cgroup_id >> 6) as usize) & (TARGET_FILTER_WORDS - 1),
+        1 << (cgroup_id & 63),
+    )
+}
 pub const FIRST_COMM_ENTRIES: u32 = COUNTS_ENTRIES * NR_SLOTS as u32;
 
 // --- Seeing denials (issue 12 part A) ---

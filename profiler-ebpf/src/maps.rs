@@ -12,7 +12,8 @@ use aya_ebpf::{
 use profiler_common::{
     ArgValues, CAP_BUCKETS, CAP_SLOTS, CGROUP_PATH_MAX, COUNTS_ENTRIES, CapFirst, DENIALS_MAX,
     Denial, DenialKey, FIRST_COMM_ENTRIES, InstallerSeen, MAX_TARGETS, MISSED_MAX, Mark, NR_SLOTS,
-    Pending, Target, WATCH_PREFIX_SLOTS, WatchPrefix, stats,
+    Pending, TARGET_FILTER_WORDS, Target, WATCH_PREFIX_SLOTS, WatchPrefix, stats,
+    target_filter_bit,
 };
 
 /// `BPF_F_NO_PREALLOC` (include/uapi/linux/bpf.h): entries are allocated on insert (the kernel's
@@ -23,6 +24,22 @@ const NO_PREALLOC: u32 = 1;
 /// cgroup id → target. Written by userspace; read on every syscall on the machine.
 #[map]
 pub static TARGETS: HashMap<u64, Target> = HashMap::with_max_entries(MAX_TARGETS, 0);
+
+/// A bit per possible target cgroup (`profiler_common::maps::TARGET_FILTER`), at index 0.
+#[map]
+pub static TARGET_FILTER: Array<[u64; TARGET_FILTER_WORDS]> = Array::with_max_entries(1, 0);
+
+/// Whether `cgroup` may be a target: false means it is certainly not, at the cost of one array
+/// load (the verifier inlines lookups in an array), where TARGETS costs a hash of the id and a
+/// bucket walk. Every thread on the machine passes here on each syscall entry and exit.
+#[inline(always)]
+pub(crate) fn may_be_target(cgroup: u64) -> bool {
+    let (word, mask) = target_filter_bit(cgroup);
+    match TARGET_FILTER.get(0) {
+        Some(words) => words[word] & mask != 0,
+        None => true,
+    }
+}
 
 /// Threads counted so far (past the gate), by tid. Filled by the kernel side (filter install,
 /// fork, exec) and by userspace when attaching to already-running processes; emptied by

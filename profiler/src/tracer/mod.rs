@@ -16,7 +16,7 @@ use aya::{
 };
 use profiler_common::{
     CAP_SLOTS, CGROUP_PATH_MAX, CapFirst, InstallerSeen, MAX_TARGETS, Mark, NR_SLOTS, TABLES,
-    Target, WATCH_PREFIX_MAX, WATCH_PREFIX_SLOTS, WatchPrefix, cap_counts_key, comm_index,
+    TARGET_FILTER_WORDS, Target, WATCH_PREFIX_MAX, WATCH_PREFIX_SLOTS, WatchPrefix, cap_counts_key, comm_index,
     counts_key, globals, maps, stats,
 };
 use thiserror::Error;
@@ -281,6 +281,11 @@ impl Tracer {
         };
         tracer.seed_free_slots()?;
         tracer.set_watch_prefixes(&options.watch_prefixes)?;
+        if watching {
+            // The kernel side arms cgroups at cgroup_mkdir and cannot set bits without racing
+            // userspace's writes: every cgroup passes the filter (the cost of before issue 13).
+            tracer.write_target_filter([u64::MAX; TARGET_FILTER_WORDS])?;
+        }
         // The kernel verifies each program as it is loaded: two at a time, one per core.
         let mut results = attach_all(&mut tracer.ebpf, started)?;
         let (_, capable, _) = results.pop().expect("cap_capable is attached last");
@@ -386,6 +391,28 @@ impl Tracer {
                 .map_err(map_err(maps::WATCH_PREFIXES))?;
         }
         Ok(())
+    }
+
+    /// Lets `cgroup_id` through TARGET_FILTER (before it becomes a target, so no syscall of it
+    /// is missed). Bits are never cleared: a stale one costs a hash lookup, never a count.
+    fn pass_target_filter(&mut self, cgroup_id: u64) -> Result<(), TracerError> {
+        let filter: Array<&MapData, [u64; TARGET_FILTER_WORDS]> =
+            self.open(maps::TARGET_FILTER)?;
+        let mut words = filter.get(&0, 0).map_err(map_err(maps::TARGET_FILTER))?;
+        let (word, mask) = profiler_common::target_filter_bit(cgroup_id);
+        if words[word] & mask == 0 {
+            words[word] |= mask;
+            self.write_target_filter(words)?;
+        }
+        Ok(())
+    }
+
+    fn write_target_filter(&mut self, words: [u64; TARGET_FILTER_WORDS]) -> Result<(), TracerError> {
+        let mut filter: Array<&mut MapData, [u64; TARGET_FILTER_WORDS]> =
+            self.open_mut(maps::TARGET_FILTER)?;
+        filter
+            .set(0, words, 0)
+            .map_err(map_err(maps::TARGET_FILTER))
     }
 
     /// The targets registered so far (by us or by the kernel side at `cgroup_mkdir`).
@@ -520,6 +547,7 @@ impl Tracer {
 
     /// Starts recording the cgroup `cgroup_id`; returns the target's slot.
     pub fn add_target(&mut self, cgroup_id: u64, flags: u32) -> Result<u32, TracerError> {
+        self.pass_target_filter(cgroup_id)?;
         let capacity = self.capacity;
         let mut queue: Queue<&mut MapData, u32> = self.open_mut(maps::FREE_SLOTS)?;
         let slot = queue
@@ -539,6 +567,7 @@ impl Tracer {
         slot: u32,
         flags: u32,
     ) -> Result<(), TracerError> {
+        self.pass_target_filter(cgroup_id)?;
         let mut targets: HashMap<&mut MapData, u64, Target> = self.open_mut(maps::TARGETS)?;
         targets
             .insert(cgroup_id, Target { slot, flags }, 0)
