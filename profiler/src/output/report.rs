@@ -116,8 +116,8 @@ pub struct RunContext {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cgroup: Option<String>,
     /// Kernel memory held by the recorder's eBPF maps (`memlock` of their fds), in bytes, read
-    /// at the end of the recording (issue 13). With `--containers`, the maps every container
-    /// shared.
+    /// at the end of the recording (issue 13): command, `--cgroup` and `--container` recordings
+    /// (not `--containers`, whose maps every container shares).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kernel_map_bytes: Option<u64>,
 }

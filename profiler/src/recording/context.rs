@@ -106,8 +106,6 @@ pub fn container_run(
         cut_short_reason: cut_short,
         duration_ms: elapsed.as_millis() as u64,
         leftover_processes_killed: 0,
-        // The recorder's maps: with `--containers`, shared by every container it records.
-        kernel_map_bytes: super::kernel_memory::map_bytes(),
         ..RunContext::host()
     }
 }

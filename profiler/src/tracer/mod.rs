@@ -4,6 +4,7 @@
 
 mod arguments;
 mod sizing;
+mod startup;
 
 use std::time::{Duration, Instant};
 
@@ -16,8 +17,8 @@ use aya::{
 };
 use profiler_common::{
     CAP_SLOTS, CGROUP_PATH_MAX, CapFirst, InstallerSeen, MAX_TARGETS, Mark, NR_SLOTS, TABLES,
-    TARGET_FILTER_WORDS, Target, WATCH_PREFIX_MAX, WATCH_PREFIX_SLOTS, WatchPrefix, cap_counts_key, comm_index,
-    counts_key, globals, maps, stats,
+    TARGET_FILTER_WORDS, Target, WATCH_PREFIX_MAX, WATCH_PREFIX_SLOTS, WatchPrefix, cap_counts_key,
+    comm_index, counts_key, globals, maps, stats,
 };
 use thiserror::Error;
 
@@ -287,57 +288,20 @@ impl Tracer {
             tracer.write_target_filter([u64::MAX; TARGET_FILTER_WORDS])?;
         }
         // The kernel verifies each program as it is loaded: two at a time, one per core.
-        let mut results = attach_all(&mut tracer.ebpf, started)?;
+        let mut results = startup::attach_all(&mut tracer.ebpf, started)?;
         let (_, capable, _) = results.pop().expect("cap_capable is attached last");
         // capability:cap_capable exists since Linux 6.14; without it, syscalls are still recorded.
         match capable {
             Ok(()) => {
                 tracer.capabilities = true;
-                tracer.set_vm_probe_later()?;
+                startup::set_vm_probe_later(&mut tracer.ebpf)?;
             }
             Err(err) => {
                 log::warn!("capability checks will not be recorded (needs Linux ≥ 6.14): {err}")
             }
         }
-        let mut steps = format!(
-            "offsets (BTF) {:.1} while aya's loader (BTF) {:.1}, maps {:.1}; verified and attached by",
-            ms(offsets_ms),
-            ms(loader_ms),
-            ms(maps_ms - loader_ms.max(offsets_ms))
-        );
-        for (program, result, at) in results {
-            result?;
-            steps += &format!(" {program} {:.1}", ms(at));
-        }
-        log::debug!(
-            "eBPF loaded and attached in {:.1} ms ({steps} ms)",
-            ms(started.elapsed()),
-        );
+        startup::log_steps(started, [offsets_ms, loader_ms, maps_ms], results)?;
         Ok(tracer)
-    }
-
-    /// Reads the memory-accounting probe's address range from /proc/kallsyms on a thread of its
-    /// own (generating the file costs the kernel ~50 ms) and writes it to VM_PROBE when done: the
-    /// recording does not wait for it. Until then, and when kallsyms hides addresses, the kernel
-    /// side classifies CAP_SYS_ADMIN probes by syscall.
-    fn set_vm_probe_later(&mut self) -> Result<(), TracerError> {
-        let map = self
-            .ebpf
-            .take_map(maps::VM_PROBE)
-            .ok_or(TracerError::MissingMap(maps::VM_PROBE))?;
-        let mut array: Array<MapData, [u64; 2]> =
-            Array::try_from(map).map_err(map_err(maps::VM_PROBE))?;
-        std::thread::spawn(move || match symbol_range(VM_PROBE_SYMBOL) {
-            Some((start, end)) => {
-                if let Err(err) = array.set(0, [start, end], 0) {
-                    log::warn!("cannot set {}: {err}", maps::VM_PROBE);
-                }
-            }
-            None => log::info!(
-                "{VM_PROBE_SYMBOL} not found in /proc/kallsyms: classifying CAP_SYS_ADMIN probes by syscall"
-            ),
-        });
-        Ok(())
     }
 
     /// A map of the object, as its aya type.
@@ -396,8 +360,7 @@ impl Tracer {
     /// Lets `cgroup_id` through TARGET_FILTER (before it becomes a target, so no syscall of it
     /// is missed). Bits are never cleared: a stale one costs a hash lookup, never a count.
     fn pass_target_filter(&mut self, cgroup_id: u64) -> Result<(), TracerError> {
-        let filter: Array<&MapData, [u64; TARGET_FILTER_WORDS]> =
-            self.open(maps::TARGET_FILTER)?;
+        let filter: Array<&MapData, [u64; TARGET_FILTER_WORDS]> = self.open(maps::TARGET_FILTER)?;
         let mut words = filter.get(&0, 0).map_err(map_err(maps::TARGET_FILTER))?;
         let (word, mask) = profiler_common::target_filter_bit(cgroup_id);
         if words[word] & mask == 0 {
@@ -407,7 +370,10 @@ impl Tracer {
         Ok(())
     }
 
-    fn write_target_filter(&mut self, words: [u64; TARGET_FILTER_WORDS]) -> Result<(), TracerError> {
+    fn write_target_filter(
+        &mut self,
+        words: [u64; TARGET_FILTER_WORDS],
+    ) -> Result<(), TracerError> {
         let mut filter: Array<&mut MapData, [u64; TARGET_FILTER_WORDS]> =
             self.open_mut(maps::TARGET_FILTER)?;
         filter
@@ -690,87 +656,6 @@ impl Tracer {
     }
 }
 
-fn ms(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1e3
-}
-
-/// Loads (the kernel verifies) and attaches [`PROGRAMS`] and then `cap_capable`, on two threads;
-/// returns each one's result and when it was attached, in that order. A program missing from
-/// the object is a build mismatch.
-fn attach_all(
-    ebpf: &mut Ebpf,
-    started: Instant,
-) -> Result<Vec<(&'static str, Result<(), TracerError>, Duration)>, TracerError> {
-    let wanted: Vec<(&'static str, &'static str)> = PROGRAMS
-        .into_iter()
-        .chain([("cap_capable", "cap_capable")])
-        .collect();
-    let mut found: Vec<Option<&mut aya::programs::Program>> = wanted.iter().map(|_| None).collect();
-    for (name, program) in ebpf.programs_mut() {
-        if let Some(index) = wanted.iter().position(|(wanted, _)| *wanted == name) {
-            found[index] = Some(program);
-        }
-    }
-    let mut jobs = Vec::with_capacity(wanted.len());
-    for (&(name, tracepoint), program) in wanted.iter().zip(found) {
-        jobs.push((
-            name,
-            tracepoint,
-            program.ok_or(TracerError::MissingProgram(name))?,
-        ));
-    }
-    // Alternate: sys_enter, fork, exit, cap_capable on one core; sys_exit, exec, cgroup_mkdir on
-    // the other (sys_enter and cgroup_mkdir take the verifier longest).
-    let (mut odd, mut even) = (Vec::new(), Vec::new());
-    for (index, job) in jobs.into_iter().enumerate() {
-        if index % 2 == 0 { &mut even } else { &mut odd }.push((index, job));
-    }
-    let run = |jobs: Vec<(
-        usize,
-        (&'static str, &'static str, &mut aya::programs::Program),
-    )>| {
-        jobs.into_iter()
-            .map(|(index, (name, tracepoint, program))| {
-                (
-                    index,
-                    name,
-                    load_attach(program, name, tracepoint),
-                    started.elapsed(),
-                )
-            })
-            .collect::<Vec<_>>()
-    };
-    let mut done = std::thread::scope(|scope| {
-        let other = scope.spawn(|| run(odd));
-        let mut done = run(even);
-        done.extend(other.join().expect("a program-loading thread panicked"));
-        done
-    });
-    done.sort_by_key(|(index, ..)| *index);
-    Ok(done
-        .into_iter()
-        .map(|(_, name, result, at)| (name, result, at))
-        .collect())
-}
-
-fn load_attach(
-    program: &mut aya::programs::Program,
-    name: &'static str,
-    tracepoint: &'static str,
-) -> Result<(), TracerError> {
-    let prog: &mut RawTracePoint = program
-        .try_into()
-        .map_err(|err| TracerError::Program { program: name, err })?;
-    prog.load()
-        .map_err(|err| TracerError::Program { program: name, err })?;
-    prog.attach(tracepoint).map_err(|err| TracerError::Attach {
-        program: name,
-        tracepoint,
-        err,
-    })?;
-    Ok(())
-}
-
 fn attach_raw(
     ebpf: &mut Ebpf,
     program: &'static str,
@@ -789,36 +674,6 @@ fn attach_raw(
         err,
     })?;
     Ok(())
-}
-
-/// The kernel function whose CAP_SYS_ADMIN check is the memory-accounting probe (mm/util.c).
-const VM_PROBE_SYMBOL: &str = "security_vm_enough_memory_mm";
-
-/// `[start, end)` of a kernel function from /proc/kallsyms: its address and the next higher
-/// symbol's. None when absent or hidden (kptr_restrict shows zeros). Read line by line: the file
-/// is ~12 MB of text, of which only the addresses are kept.
-fn symbol_range(name: &str) -> Option<(u64, u64)> {
-    let file = std::fs::File::open("/proc/kallsyms").ok()?;
-    parse_symbol_range(std::io::BufReader::with_capacity(1 << 16, file), name)
-}
-
-fn parse_symbol_range(text: impl std::io::BufRead, name: &str) -> Option<(u64, u64)> {
-    let mut start = None;
-    let mut addresses = Vec::new();
-    for line in text.lines() {
-        let line = line.ok()?;
-        let mut fields = line.split_whitespace();
-        let Some(address) = fields.next().and_then(|a| u64::from_str_radix(a, 16).ok()) else {
-            continue;
-        };
-        if fields.nth(1) == Some(name) {
-            start = Some(address);
-        }
-        addresses.push(address);
-    }
-    let start = start.filter(|&a| a != 0)?;
-    let end = addresses.into_iter().filter(|&a| a > start).min()?;
-    Some((start, end))
 }
 
 /// Empty programs on the recorder's hot-path hooks (`sys_enter`, `sys_exit`): the cost floor the
@@ -840,27 +695,3 @@ pub use capabilities::CapCheck;
 
 /// How often the record loop polls (child exit, progress, eBPF logs).
 pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn symbol_ranges() {
-        let text = "ffffffff81a80b10 T cap_vm_enough_memory\nffffffff81a80a00 T cap_capable\n\
-                    ffffffff81a80b40 T __pfx_cap_mmap_addr\nffffffffc0000000 t foo\t[mod]\n";
-        assert_eq!(
-            parse_symbol_range(text.as_bytes(), "cap_vm_enough_memory"),
-            Some((0xffffffff81a80b10, 0xffffffff81a80b40))
-        );
-        assert_eq!(parse_symbol_range(text.as_bytes(), "missing"), None);
-        // kptr_restrict=2 shows every address as zero.
-        assert_eq!(
-            parse_symbol_range(
-                "0000000000000000 T cap_vm_enough_memory\n".as_bytes(),
-                "cap_vm_enough_memory"
-            ),
-            None
-        );
-    }
-}
