@@ -36,6 +36,9 @@ pub(super) fn set_vm_probe_later(ebpf: &mut Ebpf) -> Result<(), TracerError> {
     Ok(())
 }
 
+/// A program's name, whether it loaded and attached, and when (since start-up began).
+pub(super) type Attached = (&'static str, Result<(), TracerError>, Duration);
+
 pub(super) fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1e3
 }
@@ -44,7 +47,7 @@ pub(super) fn ms(duration: Duration) -> f64 {
 pub(super) fn log_steps(
     started: Instant,
     [offsets, loader, maps]: [Duration; 3],
-    attached: Vec<(&'static str, Result<(), TracerError>, Duration)>,
+    attached: Vec<Attached>,
 ) -> Result<(), TracerError> {
     let mut steps = format!(
         "offsets (BTF) {:.1} while aya's loader (BTF) {:.1}, maps {:.1}; verified and attached by",
@@ -66,10 +69,7 @@ pub(super) fn log_steps(
 /// Loads (the kernel verifies) and attaches [`PROGRAMS`] and then `cap_capable`, on two threads;
 /// returns each one's result and when it was attached, in that order. A program missing from
 /// the object is a build mismatch.
-pub(super) fn attach_all(
-    ebpf: &mut Ebpf,
-    started: Instant,
-) -> Result<Vec<(&'static str, Result<(), TracerError>, Duration)>, TracerError> {
+pub(super) fn attach_all(ebpf: &mut Ebpf, started: Instant) -> Result<Vec<Attached>, TracerError> {
     let wanted: Vec<(&'static str, &'static str)> = PROGRAMS
         .into_iter()
         .chain([("cap_capable", "cap_capable")])
