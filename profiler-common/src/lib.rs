@@ -89,8 +89,8 @@ pub mod maps {
     pub const AYA_LOGS: &str = "AYA_LOGS";
     /// `Array<[u64; TARGET_FILTER_WORDS]>`, one entry: a bit per [`super::target_filter_bit`] of
     /// every cgroup that is or was a target (all bits while cgroups are armed by the kernel
-    /// side). `sys_enter` and `sys_exit` test it before any hash lookup, so a thread of another
-    /// cgroup costs one inlined array load. Written by userspace only; bits are never cleared
+    /// side). `sys_enter` tests it before looking in TARGETS, so a thread of another cgroup
+    /// costs one inlined array load there instead of a hash miss. Written by userspace only; bits are never cleared
     /// while loaded (a stale bit costs a lookup, never a miss).
     pub const TARGET_FILTER: &str = "TARGET_FILTER";
 }

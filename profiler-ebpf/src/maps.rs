@@ -31,7 +31,7 @@ pub static TARGET_FILTER: Array<[u64; TARGET_FILTER_WORDS]> = Array::with_max_en
 
 /// Whether `cgroup` may be a target: false means it is certainly not, at the cost of one array
 /// load (the verifier inlines lookups in an array), where TARGETS costs a hash of the id and a
-/// bucket walk. Every thread on the machine passes here on each syscall entry and exit.
+/// bucket walk. Every thread on the machine passes here on each syscall entry.
 #[inline(always)]
 pub(crate) fn may_be_target(cgroup: u64) -> bool {
     let (word, mask) = target_filter_bit(cgroup);
