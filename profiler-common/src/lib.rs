@@ -80,6 +80,19 @@ pub mod maps {
     /// `Array<[u8; NR_SLOTS]>` indexed by [`super::counts_key`]: 1 for each syscall a gated thread
     /// made before its first exec past the gate (the runtime phase), written only on that path.
     pub const RUNTIME_PHASE_SEEN: &str = "RUNTIME_PHASE_SEEN";
+    // -- lean (issue 13) --
+    /// `Array<[u64; 2]>`, one entry: `[start, end)` of `security_vm_enough_memory_mm` from
+    /// /proc/kallsyms (zeros until read, and when hidden): a CAP_SYS_ADMIN check with a return
+    /// address in it is the memory-accounting probe. Written by userspace after tracing is active.
+    pub const VM_PROBE: &str = "VM_PROBE";
+    /// aya-log's ring buffer (declared by aya-log-ebpf), sized down when `-v` is off.
+    pub const AYA_LOGS: &str = "AYA_LOGS";
+    /// `Array<[u64; TARGET_FILTER_WORDS]>`, one entry: a bit per [`super::target_filter_bit`] of
+    /// every cgroup that is or was a target (all bits while cgroups are armed by the kernel
+    /// side). `sys_enter` tests it before looking in TARGETS, so a thread of another cgroup
+    /// costs one inlined array load there instead of a hash miss. Written by userspace only; bits are never cleared
+    /// while loaded (a stale bit costs a lookup, never a miss).
+    pub const TARGET_FILTER: &str = "TARGET_FILTER";
 }
 
 /// Room in [`maps::MISSED`]: containers named as missed when all slots were taken (more are
@@ -238,12 +251,8 @@ pub mod globals {
     pub const WATCH_FLAGS: &str = "WATCH_FLAGS";
     /// Bit offset of the `linux_binprm.secureexec` bitfield.
     pub const BPRM_SECUREEXEC_BIT: &str = "BPRM_SECUREEXEC_BIT";
-    /// `[start, end)` of `security_vm_enough_memory_mm` from /proc/kallsyms (0, 0 when hidden): a
-    /// CAP_SYS_ADMIN check with a return address in it is the memory-accounting probe.
-    pub const VM_PROBE_START: &str = "VM_PROBE_START";
     /// `task_struct.real_cred`.
     pub const TASK_REAL_CRED_OFFSET: &str = "TASK_REAL_CRED_OFFSET";
-    pub const VM_PROBE_END: &str = "VM_PROBE_END";
 
     // -- runtimes (issue 11): read only at a successful filter install --
     /// `task_struct.atomic_flags` (bit `PFA_NO_NEW_PRIVS` = 0).
@@ -322,6 +331,19 @@ pub const fn comm_index(slot: u32, table: u32, nr: u32) -> u32 {
 }
 
 pub const COUNTS_ENTRIES: u32 = MAX_TARGETS * TABLES;
+
+// --- lean (issue 13): the target filter ---
+
+/// Words of [`maps::TARGET_FILTER`]: 1024 bits.
+pub const TARGET_FILTER_WORDS: usize = 16;
+
+/// `(word, mask)` of a cgroup id in [`maps::TARGET_FILTER`]: its low 10 bits.
+pub const fn target_filter_bit(cgroup_id: u64) -> (usize, u64) {
+    (
+        ((cgroup_id >> 6) as usize) & (TARGET_FILTER_WORDS - 1),
+        1 << (cgroup_id & 63),
+    )
+}
 pub const FIRST_COMM_ENTRIES: u32 = COUNTS_ENTRIES * NR_SLOTS as u32;
 
 // --- Seeing denials (issue 12 part A) ---

@@ -21,8 +21,8 @@ use profiler_common::{
 use crate::{
     abi,
     gate::mark_of,
-    globals::{TASK_REAL_CRED_OFFSET, VM_PROBE_END, VM_PROBE_START},
-    maps::{CAP_COUNTS, CAP_FIRST, TARGETS},
+    globals::TASK_REAL_CRED_OFFSET,
+    maps::{CAP_COUNTS, CAP_FIRST, TARGETS, VM_PROBE},
 };
 
 /// include/uapi/linux/capability.h.
@@ -96,7 +96,7 @@ fn try_cap_capable(ctx: &RawTracePointContext) -> Option<()> {
 /// on a page fault). `bpf_get_stack` needs Linux ≥ 4.18.
 #[inline(always)]
 fn is_vm_probe(ctx: &RawTracePointContext, syscall: u32) -> bool {
-    let (start, end) = (VM_PROBE_START.load(), VM_PROBE_END.load());
+    let [start, end] = VM_PROBE.get(0).copied().unwrap_or([0, 0]);
     if start == 0 || end <= start {
         return is_vm_accounting(syscall);
     }

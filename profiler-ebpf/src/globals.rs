@@ -32,11 +32,7 @@ pub(crate) static WATCH_FLAGS: Global<u32> = Global::new(0);
 #[unsafe(no_mangle)]
 pub(crate) static BPRM_SECUREEXEC_BIT: Global<u32> = Global::new(0);
 #[unsafe(no_mangle)]
-pub(crate) static VM_PROBE_START: Global<u64> = Global::new(0);
-#[unsafe(no_mangle)]
 pub(crate) static TASK_REAL_CRED_OFFSET: Global<u32> = Global::new(0);
-#[unsafe(no_mangle)]
-pub(crate) static VM_PROBE_END: Global<u64> = Global::new(0);
 
 // runtimes (issue 11): read only at a successful filter install (`crate::runtime`).
 #[unsafe(no_mangle)]

@@ -1,5 +1,9 @@
 //! Every map the programs use. Names and layouts are defined in `profiler-common` (`maps::*`) so the
-//! userspace side opens the same ones; sizes here are the memory the kernel charges to our cgroup.
+//! userspace side opens the same ones. Sizes here are the most one recorder can use (64 targets);
+//! userspace sizes each map for the targets it will record at load (`tracer::sizing`, issue 13),
+//! so the kernel memory a recording holds is proportional to what it records. Hash maps written
+//! only off the per-syscall fast path are created without pre-allocation (`BPF_F_NO_PREALLOC`):
+//! their memory follows their live entries.
 
 use aya_ebpf::{
     macros::map,
@@ -8,27 +12,50 @@ use aya_ebpf::{
 use profiler_common::{
     ArgValues, CAP_BUCKETS, CAP_SLOTS, CGROUP_PATH_MAX, COUNTS_ENTRIES, CapFirst, DENIALS_MAX,
     Denial, DenialKey, FIRST_COMM_ENTRIES, InstallerSeen, MAX_TARGETS, MISSED_MAX, Mark, NR_SLOTS,
-    Pending, Target, WATCH_PREFIX_SLOTS, WatchPrefix, stats,
+    Pending, TARGET_FILTER_WORDS, Target, WATCH_PREFIX_SLOTS, WatchPrefix, stats,
+    target_filter_bit,
 };
+
+/// `BPF_F_NO_PREALLOC` (include/uapi/linux/bpf.h): entries are allocated on insert (the kernel's
+/// bpf_mem_alloc, usable from tracing programs since Linux 6.1) and freed after an RCU grace
+/// period on delete; a lookup costs the same as in a pre-allocated map.
+const NO_PREALLOC: u32 = 1;
 
 /// cgroup id → target. Written by userspace; read on every syscall on the machine.
 #[map]
 pub static TARGETS: HashMap<u64, Target> = HashMap::with_max_entries(MAX_TARGETS, 0);
 
+/// A bit per possible target cgroup (`profiler_common::maps::TARGET_FILTER`), at index 0.
+#[map]
+pub static TARGET_FILTER: Array<[u64; TARGET_FILTER_WORDS]> = Array::with_max_entries(1, 0);
+
+/// Whether `cgroup` may be a target: false means it is certainly not, at the cost of one array
+/// load (the verifier inlines lookups in an array), where TARGETS costs a hash of the id and a
+/// bucket walk. Every thread on the machine passes here on each syscall entry.
+#[inline(always)]
+pub(crate) fn may_be_target(cgroup: u64) -> bool {
+    let (word, mask) = target_filter_bit(cgroup);
+    match TARGET_FILTER.get(0) {
+        Some(words) => words[word] & mask != 0,
+        None => true,
+    }
+}
+
 /// Threads counted so far (past the gate), by tid. Filled by the kernel side (filter install,
 /// fork, exec) and by userspace when attaching to already-running processes; emptied by
-/// `sched_process_exit`, so it only holds live threads of recorded cgroups.
+/// `sched_process_exit`, so it only holds live threads of recorded cgroups. Inserted at fork, exec
+/// and gate opening only, never on a plain syscall: no pre-allocation (64 K entries were 5 MiB).
 #[map]
-pub static MARKS: HashMap<u32, Mark> = HashMap::with_max_entries(1 << 16, 0);
+pub static MARKS: HashMap<u32, Mark> = HashMap::with_max_entries(1 << 16, NO_PREALLOC);
 
 /// Processes whose every thread is past the gate (filter installed with TSYNC), tgid → slot.
 /// Userspace removes a target's entries when the target is done.
 #[map]
-pub static MARKED_TGIDS: HashMap<u32, u32> = HashMap::with_max_entries(1 << 12, 0);
+pub static MARKED_TGIDS: HashMap<u32, u32> = HashMap::with_max_entries(1 << 12, NO_PREALLOC);
 
 /// Filter installs in flight, tid → what `sys_exit` needs to finish the mark.
 #[map]
-pub static PENDING: HashMap<u32, Pending> = HashMap::with_max_entries(1 << 12, 0);
+pub static PENDING: HashMap<u32, Pending> = HashMap::with_max_entries(1 << 12, NO_PREALLOC);
 
 /// Syscall counts per (target slot, table), summed over CPUs by userspace. Per-CPU, so the hot
 /// path needs no atomics and no count is ever lost to a race.
@@ -77,10 +104,11 @@ pub static MISSED: Queue<[u8; CGROUP_PATH_MAX]> = Queue::with_max_entries(MISSED
 
 /// Calls of gated threads that seccomp refused, per (slot, table, nr, errno). Per-CPU, so counts
 /// are exact without atomics; an update from a BPF program touches only this CPU's value. Written
-/// by `sys_exit` (`crate::denials`); read and emptied per slot by userspace.
+/// by `sys_exit` (`crate::denials`); read and emptied per slot by userspace. A new key (the first
+/// refusal of a kind) allocates its per-CPU values; every later refusal of it only looks it up.
 #[map]
 pub static DENIALS: PerCpuHashMap<DenialKey, Denial> =
-    PerCpuHashMap::with_max_entries(DENIALS_MAX, 0);
+    PerCpuHashMap::with_max_entries(DENIALS_MAX, NO_PREALLOC);
 /// Argument values of `socket`, `clone` and `personality` per target slot (`crate::args`),
 /// unioned over CPUs by userspace.
 #[map]
@@ -95,3 +123,10 @@ pub static INSTALLER: Array<InstallerSeen> = Array::with_max_entries(MAX_TARGETS
 /// read-modify-write. Written only on that rare path; read and emptied by userspace.
 #[map]
 pub static RUNTIME_PHASE_SEEN: Array<[u8; NR_SLOTS]> = Array::with_max_entries(COUNTS_ENTRIES, 0);
+
+/// The address range `[start, end)` of the kernel function whose CAP_SYS_ADMIN check is the
+/// memory-accounting probe (`crate::caps`), at index 0; zeros until userspace has read it from
+/// /proc/kallsyms, which it does after tracing is active (issue 13: ~50 ms off the start-up).
+/// Until then, and where kallsyms hides addresses, probes are classified by syscall.
+#[map]
+pub static VM_PROBE: Array<[u64; 2]> = Array::with_max_entries(1, 0);

@@ -22,7 +22,7 @@ use crate::{
     abi, args,
     gate::{gate_opens, note_slot},
     globals::{COMPAT_STATUS_MASK, TASK_STATUS_OFFSET},
-    maps::{COUNTS, FIRST_COMM, MARKED_TGIDS, MARKS, TARGETS},
+    maps::{COUNTS, FIRST_COMM, MARKED_TGIDS, MARKS, TARGETS, may_be_target},
     stats::bump,
 };
 
@@ -33,7 +33,8 @@ use crate::{
 /// <https://elixir.bootlin.com/linux/v6.18/source/include/trace/events/syscalls.h>
 ///
 /// Runs after seccomp has allowed the syscall (design.md §1), on every syscall of the machine: the
-/// untraced path is one helper call and one hash lookup.
+/// untraced path is one helper call and one array load (TARGET_FILTER); TARGETS is looked up
+/// only for cgroups the filter lets through.
 #[raw_tracepoint(tracepoint = "sys_enter")]
 pub fn sys_enter(ctx: RawTracePointContext) -> i32 {
     let _ = try_sys_enter(&ctx);
@@ -44,6 +45,9 @@ pub fn sys_enter(ctx: RawTracePointContext) -> i32 {
 fn try_sys_enter(ctx: &RawTracePointContext) -> Option<()> {
     // SAFETY: helper with no arguments.
     let cgroup = unsafe { bpf_get_current_cgroup_id() };
+    if !may_be_target(cgroup) {
+        return None;
+    }
     // SAFETY: the value is copied out at once; TARGETS changes only from userspace.
     let target = *unsafe { TARGETS.get(&cgroup) }?;
     let pid_tgid = bpf_get_current_pid_tgid();

@@ -5,8 +5,16 @@
 //! A deliberately small reader: it walks the type section once, understands every BTF kind's record
 //! length, and answers "byte offset of member M of struct S", following anonymous struct/union
 //! members. It does not resolve typedefs or validate the rest of the BTF.
+//!
+//! Why not aya's own parser (issue 13 asked to read the BTF once, through it): aya 0.14's
+//! `EbpfLoader::new` parses /sys/kernel/btf/vmlinux itself, unconditionally, and `aya::Btf` has no
+//! public accessor to a type or its members (`Btf::type_by_id`, `Btf::string_at`, `Btf::types`,
+//! `Struct::members` and the `BtfMember` fields are all `pub(crate)`; only
+//! `id_by_type_name_kind` is public). Parsing with `aya::Btf` and handing it to the loader would
+//! add a parse, not remove one. So this reader runs on another core while aya's loader parses
+//! (`tracer::load_with`), and keeps only an index of where each type starts.
 
-use std::{collections::HashMap, path::Path};
+use std::path::Path;
 
 use thiserror::Error;
 
@@ -36,25 +44,35 @@ impl crate::exit::Coded for BtfError {
 const MAGIC: u16 = 0xeb9f;
 const KIND_STRUCT: u32 = 4;
 const KIND_UNION: u32 = 5;
+/// Bytes of one BTF type record before its kind-specific data (`struct btf_type`), and of one
+/// struct/union member (`struct btf_member`).
+const TYPE_LEN: usize = 12;
+const MEMBER_LEN: usize = 12;
 
-struct Member {
-    name_off: u32,
-    type_id: u32,
-    bit_offset: u32,
-}
-
-struct Type {
-    name_off: u32,
-    kind: u32,
-    members: Vec<Member>,
-}
-
-/// The parsed type section: enough to answer member-offset questions.
+/// The raw BTF and where each type starts in it: enough to answer member-offset questions. Type
+/// records are read in place when asked about (issue 13: the parse is one pass that keeps four
+/// bytes per type, so resolving the offsets costs a few milliseconds and no more memory than the
+/// file itself).
 pub struct Btf {
-    strings: Vec<u8>,
-    /// Index 0 is BTF's `void`; type ids are indexes.
-    types: Vec<Type>,
-    structs_by_name: HashMap<String, u32>,
+    data: Vec<u8>,
+    /// `[start, end)` of the string section in `data`.
+    strings: (usize, usize),
+    /// Byte position in `data` of each type record; index 0 is BTF's `void` (no record).
+    types: Vec<u32>,
+    /// Ids of the named structs, in id order.
+    structs: Vec<u32>,
+}
+
+fn u16_at(data: &[u8], at: usize) -> Result<u16, String> {
+    data.get(at..at + 2)
+        .map(|b| u16::from_le_bytes([b[0], b[1]]))
+        .ok_or_else(|| format!("truncated at byte {at}"))
+}
+
+fn u32_at(data: &[u8], at: usize) -> Result<u32, String> {
+    data.get(at..at + 4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .ok_or_else(|| format!("truncated at byte {at}"))
 }
 
 impl Btf {
@@ -67,100 +85,81 @@ impl Btf {
             path: path.display().to_string(),
             err,
         })?;
-        Btf::parse(&data).map_err(|what| BtfError::Malformed {
+        Btf::parse(data).map_err(|what| BtfError::Malformed {
             path: path.display().to_string(),
             what,
         })
     }
 
-    fn parse(data: &[u8]) -> Result<Btf, String> {
-        let u16_at = |at: usize| -> Result<u16, String> {
-            data.get(at..at + 2)
-                .map(|b| u16::from_le_bytes([b[0], b[1]]))
-                .ok_or_else(|| format!("truncated at byte {at}"))
-        };
-        let u32_at = |at: usize| -> Result<u32, String> {
-            data.get(at..at + 4)
-                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .ok_or_else(|| format!("truncated at byte {at}"))
-        };
-        if u16_at(0)? != MAGIC {
+    fn parse(data: Vec<u8>) -> Result<Btf, String> {
+        if u16_at(&data, 0)? != MAGIC {
             return Err("bad magic (big-endian or not BTF)".into());
         }
-        let hdr_len = u32_at(4)? as usize;
-        let (type_off, type_len) = (u32_at(8)? as usize, u32_at(12)? as usize);
-        let (str_off, str_len) = (u32_at(16)? as usize, u32_at(20)? as usize);
+        let hdr_len = u32_at(&data, 4)? as usize;
+        let (type_off, type_len) = (u32_at(&data, 8)? as usize, u32_at(&data, 12)? as usize);
+        let (str_off, str_len) = (u32_at(&data, 16)? as usize, u32_at(&data, 20)? as usize);
         let types_start = hdr_len + type_off;
         let types_end = types_start + type_len;
-        let strings = data
-            .get(hdr_len + str_off..hdr_len + str_off + str_len)
-            .ok_or("string section out of bounds")?
-            .to_vec();
-
-        let mut types = vec![Type {
-            name_off: 0,
-            kind: 0,
-            members: Vec::new(),
-        }];
+        let strings = (hdr_len + str_off, hdr_len + str_off + str_len);
+        if strings.1 > data.len() || types_end > data.len() || data.len() >= u32::MAX as usize {
+            return Err("section out of bounds".into());
+        }
+        let mut types = vec![u32::MAX];
+        let mut structs = Vec::new();
         let mut at = types_start;
         while at < types_end {
-            let name_off = u32_at(at)?;
-            let info = u32_at(at + 4)?;
+            let name_off = u32_at(&data, at)?;
+            let info = u32_at(&data, at + 4)?;
             let vlen = (info & 0xffff) as usize;
             let kind = (info >> 24) & 0x1f;
-            let kind_flag = info >> 31 == 1;
-            at += 12;
-            let mut members = Vec::new();
+            if kind == KIND_STRUCT && name_off != 0 {
+                structs.push(types.len() as u32);
+            }
+            types.push(at as u32);
             // Trailing data per kind: include/uapi/linux/btf.h.
             let extra = match kind {
-                1 | 14 | 17 => 4, // INT, VAR, DECL_TAG
-                3 => 12,          // ARRAY
-                KIND_STRUCT | KIND_UNION => {
-                    for i in 0..vlen {
-                        let m = at + i * 12;
-                        let raw = u32_at(m + 8)?;
-                        // With kind_flag set, the top 8 bits hold a bitfield size.
-                        let bit_offset = if kind_flag { raw & 0x00ff_ffff } else { raw };
-                        members.push(Member {
-                            name_off: u32_at(m)?,
-                            type_id: u32_at(m + 4)?,
-                            bit_offset,
-                        });
-                    }
-                    vlen * 12
-                }
-                6 | 13 => vlen * 8,        // ENUM, FUNC_PROTO
-                15 | 19 => vlen * 12,      // DATASEC, ENUM64
+                1 | 14 | 17 => 4,                              // INT, VAR, DECL_TAG
+                3 => 12,                                       // ARRAY
+                KIND_STRUCT | KIND_UNION => vlen * MEMBER_LEN, // btf_member
+                6 | 13 => vlen * 8,                            // ENUM, FUNC_PROTO
+                15 | 19 => vlen * 12,                          // DATASEC, ENUM64
                 2 | 7..=12 | 16 | 18 => 0, // PTR, FWD, TYPEDEF, VOLATILE, CONST, RESTRICT, FUNC, FLOAT, TYPE_TAG
                 other => return Err(format!("unknown BTF kind {other}")),
             };
-            at += extra;
-            types.push(Type {
-                name_off,
-                kind,
-                members,
-            });
+            at += TYPE_LEN + extra;
         }
-
-        let mut btf = Btf {
+        if at != types_end {
+            return Err("type section ends inside a type".into());
+        }
+        Ok(Btf {
+            data,
             strings,
             types,
-            structs_by_name: HashMap::new(),
-        };
-        for (id, ty) in btf.types.iter().enumerate() {
-            if ty.kind == KIND_STRUCT && ty.name_off != 0 {
-                let name = btf.name(ty.name_off).to_owned();
-                // Keep the first definition of a name (vmlinux has one per struct).
-                btf.structs_by_name.entry(name).or_insert(id as u32);
-            }
-        }
-        Ok(btf)
+            structs,
+        })
     }
 
-    fn name(&self, off: u32) -> &str {
-        let rest = self.strings.get(off as usize..).unwrap_or_default();
+    fn name(&self, off: u32) -> &[u8] {
+        let rest = self
+            .data
+            .get(self.strings.0 + off as usize..self.strings.1)
+            .unwrap_or_default();
         let end = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
-        std::str::from_utf8(&rest[..end]).unwrap_or("")
+        &rest[..end]
+    }
+
+    /// `(position, name_off, kind, kind_flag, vlen)` of a type record.
+    fn header(&self, id: u32) -> Option<(usize, u32, u32, bool, usize)> {
+        let at = *self.types.get(id as usize).filter(|&&at| at != u32::MAX)? as usize;
+        let name_off = u32_at(&self.data, at).ok()?;
+        let info = u32_at(&self.data, at + 4).ok()?;
+        Some((
+            at,
+            name_off,
+            (info >> 24) & 0x1f,
+            info >> 31 == 1,
+            (info & 0xffff) as usize,
+        ))
     }
 
     /// Byte offset of `member` in `struct strukt`, searching anonymous struct/union members too.
@@ -170,34 +169,53 @@ impl Btf {
 
     /// Bit offset of `member` in `struct strukt` (for bitfields such as `linux_binprm.secureexec`).
     pub fn member_bit_offset(&self, strukt: &str, member: &str) -> Result<u32, BtfError> {
-        let id = *self
-            .structs_by_name
-            .get(strukt)
+        // Keep the first definition of a name (vmlinux has one per struct).
+        let id = self
+            .structs
+            .iter()
+            .copied()
+            .find(|&id| {
+                self.header(id)
+                    .is_some_and(|(_, name_off, ..)| self.name(name_off) == strukt.as_bytes())
+            })
             .ok_or_else(|| BtfError::NoStruct(strukt.into()))?;
-        self.find_member(id, member, 0)
+        self.find_member(id, member.as_bytes(), 0)
             .ok_or_else(|| BtfError::NoMember {
                 strukt: strukt.into(),
                 member: member.into(),
             })
     }
 
-    fn find_member(&self, id: u32, member: &str, base_bits: u32) -> Option<u32> {
-        let ty = self.types.get(id as usize)?;
-        for m in &ty.members {
-            if m.name_off != 0 && self.name(m.name_off) == member {
-                return Some(base_bits + m.bit_offset);
-            }
+    /// `(name_off, type_id, bit_offset)` of each member of a struct or union.
+    fn members(&self, id: u32) -> Option<impl Iterator<Item = (u32, u32, u32)> + '_> {
+        let (at, _, kind, kind_flag, vlen) = self.header(id)?;
+        if !matches!(kind, KIND_STRUCT | KIND_UNION) {
+            return None;
+        }
+        Some((0..vlen).filter_map(move |i| {
+            let m = at + TYPE_LEN + i * MEMBER_LEN;
+            let raw = u32_at(&self.data, m + 8).ok()?;
+            // With kind_flag set, the top 8 bits hold a bitfield size.
+            let bit_offset = if kind_flag { raw & 0x00ff_ffff } else { raw };
+            Some((
+                u32_at(&self.data, m).ok()?,
+                u32_at(&self.data, m + 4).ok()?,
+                bit_offset,
+            ))
+        }))
+    }
+
+    fn find_member(&self, id: u32, member: &[u8], base_bits: u32) -> Option<u32> {
+        if let Some((_, _, bits)) = self
+            .members(id)?
+            .find(|&(name_off, ..)| name_off != 0 && self.name(name_off) == member)
+        {
+            return Some(base_bits + bits);
         }
         // Anonymous members (e.g. unions inside task_struct) are searched one level at a time.
-        for m in ty.members.iter().filter(|m| m.name_off == 0) {
-            let inner = self.types.get(m.type_id as usize)?;
-            if matches!(inner.kind, KIND_STRUCT | KIND_UNION)
-                && let Some(bits) = self.find_member(m.type_id, member, base_bits + m.bit_offset)
-            {
-                return Some(bits);
-            }
-        }
-        None
+        self.members(id)?
+            .filter(|&(name_off, ..)| name_off == 0)
+            .find_map(|(_, type_id, bits)| self.find_member(type_id, member, base_bits + bits))
     }
 }
 
@@ -311,7 +329,7 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        assert!(Btf::parse(b"not btf at all, clearly").is_err());
-        assert!(Btf::parse(&[0x9f, 0xeb]).is_err());
+        assert!(Btf::parse(b"not btf at all, clearly".to_vec()).is_err());
+        assert!(Btf::parse(vec![0x9f, 0xeb]).is_err());
     }
 }

@@ -115,8 +115,9 @@ pub struct RunContext {
     /// `record --cgroup`: the recorded cgroup, relative to the cgroup2 mount.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cgroup: Option<String>,
-    /// Kernel memory held by the recorder's eBPF maps (`memlock` of their fds), in bytes; command
-    /// recordings only (issue 13).
+    /// Kernel memory held by the recorder's eBPF maps (`memlock` of their fds), in bytes, read
+    /// at the end of the recording (issue 13): command, `--cgroup` and `--container` recordings
+    /// (not `--containers`, whose maps every container shares).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kernel_map_bytes: Option<u64>,
 }

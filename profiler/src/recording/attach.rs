@@ -86,7 +86,7 @@ pub(super) async fn record(
     let running = dir.is_dir();
     let cut_short = supervisor.cut_short().map(|reason| reason.name());
     let container = context::container(&info.id, info.name.clone(), Some(&info), true, running);
-    let run = context::container_run(
+    let mut run = context::container_run(
         Vec::new(),
         "container",
         recording.flags,
@@ -94,6 +94,7 @@ pub(super) async fn record(
         started.elapsed(),
         cut_short,
     );
+    run.kernel_map_bytes = super::kernel_memory::map_bytes();
     // Attached, the container's start was not seen, and the summary says to merge this profile
     // with a recording of a start; the runtime table is applied only when asked (`--runtimes`).
     let request = runtimes::Request {

@@ -126,6 +126,7 @@ pub(super) async fn record(
         cut_short: cut_short.is_some(),
         cut_short_reason: cut_short,
         duration_ms: started.elapsed().as_millis() as u64,
+        kernel_map_bytes: super::kernel_memory::map_bytes(),
         ..RunContext::host()
     };
     let built = build_for(

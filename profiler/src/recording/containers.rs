@@ -106,6 +106,7 @@ pub(super) async fn record(
         watch_prefixes: Vec::new(),
         watch_flags: Target::GATE_ON_EXEC,
         watch_mode: WATCH_SHAPES | WATCH_RUNTIME_MKDIR,
+        ..tracer::Options::default()
     })?;
     let mut events = docker::EventSource::start(&engine);
     log::info!(

@@ -91,6 +91,7 @@ async fn run(options: &WatchOptions, live: Live<'_>) -> anyhow::Result<WatchOutc
         watch_prefixes: Vec::new(),
         watch_flags: Target::GATE_ON_EXEC,
         watch_mode: WATCH_SHAPES | WATCH_RUNTIME_MKDIR,
+        ..tracer::Options::default()
     })?;
     let started = Instant::now();
     let mut known: BTreeMap<u32, Known> = BTreeMap::new();

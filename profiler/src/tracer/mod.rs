@@ -3,8 +3,10 @@
 //! (it hands back numbers per syscall table).
 
 mod arguments;
+mod sizing;
+mod startup;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use std::os::unix::fs::MetadataExt as _;
 
@@ -15,8 +17,8 @@ use aya::{
 };
 use profiler_common::{
     CAP_SLOTS, CGROUP_PATH_MAX, CapFirst, InstallerSeen, MAX_TARGETS, Mark, NR_SLOTS, TABLES,
-    Target, WATCH_PREFIX_MAX, WATCH_PREFIX_SLOTS, WatchPrefix, cap_counts_key, comm_index,
-    counts_key, globals, maps, stats,
+    TARGET_FILTER_WORDS, Target, WATCH_PREFIX_MAX, WATCH_PREFIX_SLOTS, WatchPrefix, cap_counts_key,
+    comm_index, counts_key, globals, maps, stats,
 };
 use thiserror::Error;
 
@@ -49,8 +51,10 @@ pub enum TracerError {
         map: &'static str,
         err: aya::maps::MapError,
     },
-    #[error("too many targets: one recording follows at most {MAX_TARGETS} cgroups")]
-    TooManyTargets,
+    #[error(
+        "too many targets: this recording was set up for {0} cgroup(s) at once (at most {MAX_TARGETS})"
+    )]
+    TooManyTargets(u32),
     #[error("eBPF program {0} is missing from the object (build mismatch)")]
     MissingProgram(&'static str),
     #[error("cannot read this process's mount namespace (/proc/self/ns/mnt): {0}")]
@@ -65,7 +69,7 @@ impl crate::exit::Coded for TracerError {
     /// Setting up says whether this machine can trace (3); reading maps fails only mid-run (4).
     fn exit_code(&self) -> i32 {
         match self {
-            TracerError::Map { .. } | TracerError::TooManyTargets | TracerError::Cpus(_) => {
+            TracerError::Map { .. } | TracerError::TooManyTargets(_) | TracerError::Cpus(_) => {
                 crate::exit::RUNTIME
             }
             _ => crate::exit::ENVIRONMENT,
@@ -84,7 +88,7 @@ const PROGRAMS: [(&str, &str); 6] = [
 ];
 
 /// How the tracer is set up.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Options {
     /// Forward the eBPF side's log (aya-log) to ours.
     pub verbose: bool,
@@ -96,6 +100,22 @@ pub struct Options {
     /// Which other new cgroups become targets (`profiler_common::WATCH_SHAPES`,
     /// `WATCH_RUNTIME_MKDIR`); 0: only those under `watch_prefixes`.
     pub watch_mode: u32,
+    /// How many targets (slots) can be recorded at once, 1 to `MAX_TARGETS`: the maps are sized
+    /// for it (`sizing`), so the kernel memory held follows what is recorded (issue 13). A
+    /// one-command recording needs 1; a host-wide tracer serving several recordings, more.
+    pub capacity: u32,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            verbose: false,
+            watch_prefixes: Vec::new(),
+            watch_flags: 0,
+            watch_mode: 0,
+            capacity: MAX_TARGETS,
+        }
+    }
 }
 
 /// What one syscall table slot recorded for one target.
@@ -148,6 +168,8 @@ pub struct Tracer {
     logger: Option<aya_log::EbpfLogger<&'static dyn log::Log>>,
     /// `cap_capable` is attached.
     capabilities: bool,
+    /// Slots the maps were sized for (`Options::capacity`).
+    capacity: u32,
 }
 
 fn map_err(map: &'static str) -> impl Fn(aya::maps::MapError) -> TracerError {
@@ -155,31 +177,42 @@ fn map_err(map: &'static str) -> impl Fn(aya::maps::MapError) -> TracerError {
 }
 
 impl Tracer {
-    /// Loads the programs with this kernel's offsets and attaches them. With `verbose`, the eBPF
-    /// side's log (aya-log) is forwarded to ours; otherwise its log level is set to off.
+    /// Loads the programs with this kernel's offsets and attaches them, with maps for one target
+    /// (one command, container or cgroup tree). With `verbose`, the eBPF side's log (aya-log) is
+    /// forwarded to ours; otherwise its log level is set to off.
     pub fn load(verbose: bool) -> Result<Tracer, TracerError> {
         Tracer::load_with(&Options {
             verbose,
+            capacity: 1,
             ..Options::default()
         })
     }
 
+    /// The one function that loads the programs and attaches them (a recorder's own tracer, or a
+    /// host-wide one serving several recordings): maps sized for `options.capacity` targets.
     pub fn load_with(options: &Options) -> Result<Tracer, TracerError> {
-        // Generating /proc/kallsyms costs the kernel ~60 ms here: overlap it with the BTF parse.
-        let kallsyms = std::thread::spawn(|| symbol_range(VM_PROBE_SYMBOL));
-        let btf = Btf::from_vmlinux()?;
-        let offsets = KernelOffsets::resolve(&btf)?;
+        let started = Instant::now();
+        let capacity = sizing::clamp_capacity(options.capacity);
+        // aya's loader parses /sys/kernel/btf/vmlinux itself, unconditionally (aya 0.14
+        // `EbpfLoader::new`), and exposes no member offsets (crate::btf says which accessors are
+        // missing): the offsets are read on the other core meanwhile.
+        let offsets = std::thread::spawn(move || {
+            let offsets = Btf::from_vmlinux().and_then(|btf| KernelOffsets::resolve(&btf));
+            (offsets, started.elapsed())
+        });
+        let mut loader = EbpfLoader::new();
+        let loader_ms = started.elapsed();
+        let (offsets, offsets_ms) = offsets.join().expect("the BTF offsets thread panicked");
+        let offsets = offsets?;
         let host_mnt_ns = std::fs::metadata("/proc/self/ns/mnt")
             .map_err(TracerError::MountNamespace)?
             .ino() as u32;
         let log_level: u8 = if options.verbose { 0xff } else { 0 };
-        let (vm_probe_start, vm_probe_end) = kallsyms.join().ok().flatten().unwrap_or((0, 0));
-        if vm_probe_start == 0 {
-            log::info!(
-                "{VM_PROBE_SYMBOL} not found in /proc/kallsyms: classifying CAP_SYS_ADMIN probes by syscall"
-            );
+        let watching = !options.watch_prefixes.is_empty() || options.watch_mode != 0;
+        for (map, entries) in sizing::max_entries(capacity, watching, options.verbose) {
+            loader.map_max_entries(map, entries);
         }
-        let mut ebpf = EbpfLoader::new()
+        let mut ebpf = loader
             .override_global(globals::TASK_PID_OFFSET, &offsets.task_pid, true)
             .override_global(globals::TASK_STATUS_OFFSET, &offsets.task_status, true)
             .override_global(
@@ -214,13 +247,11 @@ impl Tracer {
                 &offsets.bprm_secureexec_bit,
                 true,
             )
-            .override_global(globals::VM_PROBE_START, &vm_probe_start, true)
             .override_global(
                 globals::TASK_REAL_CRED_OFFSET,
                 &offsets.task_real_cred,
                 true,
             )
-            .override_global(globals::VM_PROBE_END, &vm_probe_end, true)
             .override_global(
                 globals::TASK_ATOMIC_FLAGS_OFFSET,
                 &offsets.task_atomic_flags,
@@ -235,6 +266,7 @@ impl Tracer {
             .override_global(aya_log::LEVEL, &log_level, false)
             .load(crate::EBPF_OBJECT)
             .map_err(TracerError::Load)?;
+        let maps_ms = started.elapsed();
         let logger = if options.verbose {
             aya_log::EbpfLogger::init(&mut ebpf)
                 .map_err(|err| log::warn!("eBPF log unavailable: {err}"))
@@ -246,19 +278,29 @@ impl Tracer {
             ebpf,
             logger,
             capabilities: false,
+            capacity,
         };
         tracer.seed_free_slots()?;
         tracer.set_watch_prefixes(&options.watch_prefixes)?;
-        for (program, tracepoint) in PROGRAMS {
-            attach_raw(&mut tracer.ebpf, program, tracepoint)?;
+        if watching {
+            // The kernel side arms cgroups at cgroup_mkdir and cannot set bits without racing
+            // userspace's writes: every cgroup passes the filter (the cost of before issue 13).
+            tracer.write_target_filter([u64::MAX; TARGET_FILTER_WORDS])?;
         }
+        // The kernel verifies each program as it is loaded: two at a time, one per core.
+        let mut results = startup::attach_all(&mut tracer.ebpf, started)?;
+        let (_, capable, _) = results.pop().expect("cap_capable is attached last");
         // capability:cap_capable exists since Linux 6.14; without it, syscalls are still recorded.
-        match attach_raw(&mut tracer.ebpf, "cap_capable", "cap_capable") {
-            Ok(()) => tracer.capabilities = true,
+        match capable {
+            Ok(()) => {
+                tracer.capabilities = true;
+                startup::set_vm_probe_later(&mut tracer.ebpf)?;
+            }
             Err(err) => {
                 log::warn!("capability checks will not be recorded (needs Linux ≥ 6.14): {err}")
             }
         }
+        startup::log_steps(started, [offsets_ms, loader_ms, maps_ms], results)?;
         Ok(tracer)
     }
 
@@ -285,8 +327,9 @@ impl Tracer {
 
     /// One allocator for slots, shared with the kernel side (which takes slots for cgroups it arms).
     fn seed_free_slots(&mut self) -> Result<(), TracerError> {
+        let capacity = self.capacity;
         let mut queue: Queue<&mut MapData, u32> = self.open_mut(maps::FREE_SLOTS)?;
-        for slot in 0..MAX_TARGETS {
+        for slot in 0..capacity {
             queue.push(slot, 0).map_err(map_err(maps::FREE_SLOTS))?;
         }
         Ok(())
@@ -312,6 +355,30 @@ impl Tracer {
                 .map_err(map_err(maps::WATCH_PREFIXES))?;
         }
         Ok(())
+    }
+
+    /// Lets `cgroup_id` through TARGET_FILTER (before it becomes a target, so no syscall of it
+    /// is missed). Bits are never cleared: a stale one costs a hash lookup, never a count.
+    fn pass_target_filter(&mut self, cgroup_id: u64) -> Result<(), TracerError> {
+        let filter: Array<&MapData, [u64; TARGET_FILTER_WORDS]> = self.open(maps::TARGET_FILTER)?;
+        let mut words = filter.get(&0, 0).map_err(map_err(maps::TARGET_FILTER))?;
+        let (word, mask) = profiler_common::target_filter_bit(cgroup_id);
+        if words[word] & mask == 0 {
+            words[word] |= mask;
+            self.write_target_filter(words)?;
+        }
+        Ok(())
+    }
+
+    fn write_target_filter(
+        &mut self,
+        words: [u64; TARGET_FILTER_WORDS],
+    ) -> Result<(), TracerError> {
+        let mut filter: Array<&mut MapData, [u64; TARGET_FILTER_WORDS]> =
+            self.open_mut(maps::TARGET_FILTER)?;
+        filter
+            .set(0, words, 0)
+            .map_err(map_err(maps::TARGET_FILTER))
     }
 
     /// The targets registered so far (by us or by the kernel side at `cgroup_mkdir`).
@@ -446,8 +513,12 @@ impl Tracer {
 
     /// Starts recording the cgroup `cgroup_id`; returns the target's slot.
     pub fn add_target(&mut self, cgroup_id: u64, flags: u32) -> Result<u32, TracerError> {
+        self.pass_target_filter(cgroup_id)?;
+        let capacity = self.capacity;
         let mut queue: Queue<&mut MapData, u32> = self.open_mut(maps::FREE_SLOTS)?;
-        let slot = queue.pop(0).map_err(|_| TracerError::TooManyTargets)?;
+        let slot = queue
+            .pop(0)
+            .map_err(|_| TracerError::TooManyTargets(capacity))?;
         let mut targets: HashMap<&mut MapData, u64, Target> = self.open_mut(maps::TARGETS)?;
         targets
             .insert(cgroup_id, Target { slot, flags }, 0)
@@ -462,10 +533,11 @@ impl Tracer {
         slot: u32,
         flags: u32,
     ) -> Result<(), TracerError> {
+        self.pass_target_filter(cgroup_id)?;
         let mut targets: HashMap<&mut MapData, u64, Target> = self.open_mut(maps::TARGETS)?;
         targets
             .insert(cgroup_id, Target { slot, flags }, 0)
-            .map_err(|_| TracerError::TooManyTargets)
+            .map_err(|_| TracerError::TooManyTargets(MAX_TARGETS))
     }
 
     /// Stops recording a cgroup (its counts stay readable).
@@ -604,36 +676,6 @@ fn attach_raw(
     Ok(())
 }
 
-/// The kernel function whose CAP_SYS_ADMIN check is the memory-accounting probe (mm/util.c).
-const VM_PROBE_SYMBOL: &str = "security_vm_enough_memory_mm";
-
-/// `[start, end)` of a kernel function from /proc/kallsyms: its address and the next higher
-/// symbol's. None when absent or hidden (kptr_restrict shows zeros).
-fn symbol_range(name: &str) -> Option<(u64, u64)> {
-    let text = std::fs::read_to_string("/proc/kallsyms").ok()?;
-    parse_symbol_range(&text, name)
-}
-
-fn parse_symbol_range(text: &str, name: &str) -> Option<(u64, u64)> {
-    let entries = text.lines().filter_map(|line| {
-        let mut fields = line.split_whitespace();
-        let address = u64::from_str_radix(fields.next()?, 16).ok()?;
-        let _kind = fields.next()?;
-        Some((address, fields.next()?))
-    });
-    let mut start = None;
-    let mut addresses = Vec::new();
-    for (address, symbol) in entries {
-        if symbol == name {
-            start = Some(address);
-        }
-        addresses.push(address);
-    }
-    let start = start.filter(|&a| a != 0)?;
-    let end = addresses.into_iter().filter(|&a| a > start).min()?;
-    Some((start, end))
-}
-
 /// Empty programs on the recorder's hot-path hooks (`sys_enter`, `sys_exit`): the cost floor the
 /// benchmark compares the recorder against. Detached when the returned object is dropped.
 pub fn attach_noop() -> Result<Ebpf, TracerError> {
@@ -653,27 +695,3 @@ pub use capabilities::CapCheck;
 
 /// How often the record loop polls (child exit, progress, eBPF logs).
 pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn symbol_ranges() {
-        let text = "ffffffff81a80b10 T cap_vm_enough_memory\nffffffff81a80a00 T cap_capable\n\
-                    ffffffff81a80b40 T __pfx_cap_mmap_addr\nffffffffc0000000 t foo\t[mod]\n";
-        assert_eq!(
-            parse_symbol_range(text, "cap_vm_enough_memory"),
-            Some((0xffffffff81a80b10, 0xffffffff81a80b40))
-        );
-        assert_eq!(parse_symbol_range(text, "missing"), None);
-        // kptr_restrict=2 shows every address as zero.
-        assert_eq!(
-            parse_symbol_range(
-                "0000000000000000 T cap_vm_enough_memory\n",
-                "cap_vm_enough_memory"
-            ),
-            None
-        );
-    }
-}
