@@ -125,6 +125,8 @@ async fn agent(options: &AgentOptions, sink: Sink<'_>) -> anyhow::Result<AgentOu
         // Kubernetes containers have a shaped cgroup (a 64-hex id, `cri-containerd-<id>.scope`,
         // `crio-<id>.scope`); the parents a runtime makes (pod and QoS slices) are not armed.
         watch_mode: WATCH_SHAPES,
+        // Every container of the node at once, up to the slots there are.
+        ..tracer::Options::default()
     })?;
     let mut agent = Agent {
         tracer,
