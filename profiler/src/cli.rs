@@ -49,7 +49,8 @@ fn long_version() -> &'static str {
     after_help = crate::exit::help_text()
 )]
 pub struct Cli {
-    /// Show debug output, including the eBPF programs' own log (-vv for more).
+    /// Show debug output; -vv adds the eBPF programs' own log (which loads a private set of
+    /// programs instead of sharing the host tracer's: README "Cost").
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
 
@@ -68,6 +69,18 @@ pub enum Command {
     Doctor(DoctorArgs),
     Completions(CompletionsArgs),
     Watch(WatchArgs),
+    /// Runs the host tracer whose programs concurrent recordings share. Started by the first
+    /// recorder that needs it (README "Cost"), never by hand.
+    #[command(name = "__host-tracer", hide = true)]
+    HostTracer(HostTracerArgs),
+}
+
+/// The hidden host tracer's arguments.
+#[derive(Debug, clap::Args)]
+pub struct HostTracerArgs {
+    /// The unix socket to serve recorders on (its directory holds the lock and the log).
+    #[arg(long, value_name = "PATH")]
+    pub socket: PathBuf,
 }
 
 /// Report, live, every call seccomp refuses in any running Docker container.

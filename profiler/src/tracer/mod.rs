@@ -3,6 +3,7 @@
 //! (it hands back numbers per syscall table).
 
 mod arguments;
+pub mod share;
 
 use std::time::Duration;
 
@@ -59,15 +60,19 @@ pub enum TracerError {
     Cpus(std::io::Error),
     #[error("watched cgroup prefix {0:?} is longer than {WATCH_PREFIX_MAX} bytes")]
     PrefixTooLong(String),
+    /// The host tracer this recording shares programs with went away (tracer/share).
+    #[error(transparent)]
+    Shared(#[from] share::ShareError),
 }
 
 impl crate::exit::Coded for TracerError {
     /// Setting up says whether this machine can trace (3); reading maps fails only mid-run (4).
     fn exit_code(&self) -> i32 {
         match self {
-            TracerError::Map { .. } | TracerError::TooManyTargets | TracerError::Cpus(_) => {
-                crate::exit::RUNTIME
-            }
+            TracerError::Map { .. }
+            | TracerError::TooManyTargets
+            | TracerError::Cpus(_)
+            | TracerError::Shared(_) => crate::exit::RUNTIME,
             _ => crate::exit::ENVIRONMENT,
         }
     }
@@ -144,10 +149,38 @@ fn nul_terminated(raw: &[u8]) -> String {
 }
 
 pub struct Tracer {
-    ebpf: Ebpf,
+    ebpf: Maps,
     logger: Option<aya_log::EbpfLogger<&'static dyn log::Log>>,
     /// `cap_capable` is attached.
     capabilities: bool,
+    /// Set when the programs are the host tracer's (tracer/share): slots are claimed through it.
+    host: Option<share::Client>,
+    /// STATS when this tracer started: a shared set's counters are machine-wide since the host
+    /// loaded, so a recording reports only what happened since it started.
+    stats_baseline: [u64; stats::COUNT as usize],
+}
+
+/// The programs and maps this tracer loaded itself, or the maps of a host tracer's set, received
+/// as file descriptors (tracer/share).
+enum Maps {
+    Loaded(Ebpf),
+    Shared(std::collections::HashMap<String, aya::maps::Map>),
+}
+
+impl Maps {
+    fn map(&self, name: &str) -> Option<&aya::maps::Map> {
+        match self {
+            Maps::Loaded(ebpf) => ebpf.map(name),
+            Maps::Shared(maps) => maps.get(name),
+        }
+    }
+
+    fn map_mut(&mut self, name: &str) -> Option<&mut aya::maps::Map> {
+        match self {
+            Maps::Loaded(ebpf) => ebpf.map_mut(name),
+            Maps::Shared(maps) => maps.get_mut(name),
+        }
+    }
 }
 
 fn map_err(map: &'static str) -> impl Fn(aya::maps::MapError) -> TracerError {
@@ -243,17 +276,22 @@ impl Tracer {
             None
         };
         let mut tracer = Tracer {
-            ebpf,
+            ebpf: Maps::Loaded(ebpf),
             logger,
             capabilities: false,
+            host: None,
+            stats_baseline: [0; stats::COUNT as usize],
         };
         tracer.seed_free_slots()?;
         tracer.set_watch_prefixes(&options.watch_prefixes)?;
+        let Maps::Loaded(ebpf) = &mut tracer.ebpf else {
+            unreachable!("just loaded")
+        };
         for (program, tracepoint) in PROGRAMS {
-            attach_raw(&mut tracer.ebpf, program, tracepoint)?;
+            attach_raw(ebpf, program, tracepoint)?;
         }
         // capability:cap_capable exists since Linux 6.14; without it, syscalls are still recorded.
-        match attach_raw(&mut tracer.ebpf, "cap_capable", "cap_capable") {
+        match attach_raw(ebpf, "cap_capable", "cap_capable") {
             Ok(()) => tracer.capabilities = true,
             Err(err) => {
                 log::warn!("capability checks will not be recorded (needs Linux ≥ 6.14): {err}")
@@ -444,8 +482,17 @@ impl Tracer {
         self.capabilities
     }
 
-    /// Starts recording the cgroup `cgroup_id`; returns the target's slot.
+    /// Starts recording the cgroup `cgroup_id`; returns the target's slot. With a shared set, the
+    /// host tracer arms it and owns the slot for this connection (so a crash cannot leak it).
     pub fn add_target(&mut self, cgroup_id: u64, flags: u32) -> Result<u32, TracerError> {
+        if let Some(host) = self.host.as_mut() {
+            return host.add_target(cgroup_id, flags);
+        }
+        self.add_target_here(cgroup_id, flags)
+    }
+
+    /// `add_target` on maps this process writes itself (a private set, or the host tracer).
+    fn add_target_here(&mut self, cgroup_id: u64, flags: u32) -> Result<u32, TracerError> {
         let mut queue: Queue<&mut MapData, u32> = self.open_mut(maps::FREE_SLOTS)?;
         let slot = queue.pop(0).map_err(|_| TracerError::TooManyTargets)?;
         let mut targets: HashMap<&mut MapData, u64, Target> = self.open_mut(maps::TARGETS)?;
@@ -462,6 +509,9 @@ impl Tracer {
         slot: u32,
         flags: u32,
     ) -> Result<(), TracerError> {
+        if let Some(host) = self.host.as_mut() {
+            return host.add_target_in_slot(cgroup_id, slot, flags);
+        }
         let mut targets: HashMap<&mut MapData, u64, Target> = self.open_mut(maps::TARGETS)?;
         targets
             .insert(cgroup_id, Target { slot, flags }, 0)
@@ -513,6 +563,8 @@ impl Tracer {
 
     /// Reads a target's counts (summed over CPUs) and first comms, and the incompleteness counters.
     pub fn read(&self, slot: u32) -> Result<Recording, TracerError> {
+        // Counts read after a shared set went away would look complete and are not.
+        self.healthy()?;
         let counts = self.counts_map()?;
         let comms: Array<&MapData, [u8; 16]> = self.open(maps::FIRST_COMM)?;
         let phases: Array<&MapData, [u8; NR_SLOTS]> = self.open(maps::RUNTIME_PHASE_SEEN)?;
@@ -553,11 +605,14 @@ impl Tracer {
                 .iter()
                 .sum())
         };
-        recording.mark_failed = stat(stats::MARK_FAILED)?;
-        recording.out_of_range = stat(stats::OUT_OF_RANGE)?;
-        recording.pending_failed = stat(stats::PENDING_FAILED)?;
-        recording.slots_exhausted = stat(stats::SLOTS_EXHAUSTED)?;
-        recording.denials_lost = stat(stats::DENIALS_LOST)?;
+        let since = |index: u32| -> Result<u64, TracerError> {
+            Ok(stat(index)?.saturating_sub(self.stats_baseline[index as usize]))
+        };
+        recording.mark_failed = since(stats::MARK_FAILED)?;
+        recording.out_of_range = since(stats::OUT_OF_RANGE)?;
+        recording.pending_failed = since(stats::PENDING_FAILED)?;
+        recording.slots_exhausted = since(stats::SLOTS_EXHAUSTED)?;
+        recording.denials_lost = since(stats::DENIALS_LOST)?;
         recording.denials = self.denials(slot)?;
         recording.flags = self.slot_flags(slot)?;
         recording.arguments = self.read_arguments(slot)?;
