@@ -89,8 +89,7 @@ pub fn receive(stream: &UnixStream, max_len: usize) -> io::Result<(Vec<u8>, Vec<
     unsafe {
         let mut header = libc::CMSG_FIRSTHDR(&msg);
         while !header.is_null() {
-            if (*header).cmsg_level == libc::SOL_SOCKET && (*header).cmsg_type == libc::SCM_RIGHTS
-            {
+            if (*header).cmsg_level == libc::SOL_SOCKET && (*header).cmsg_type == libc::SCM_RIGHTS {
                 let data = libc::CMSG_DATA(header);
                 let len = (*header).cmsg_len as usize - (data as usize - header as usize);
                 for index in 0..len / std::mem::size_of::<i32>() {
@@ -102,7 +101,9 @@ pub fn receive(stream: &UnixStream, max_len: usize) -> io::Result<(Vec<u8>, Vec<
         }
     }
     if msg.msg_flags & (libc::MSG_CTRUNC | libc::MSG_TRUNC) != 0 {
-        return Err(io::Error::other("the message or its descriptors were cut short"));
+        return Err(io::Error::other(
+            "the message or its descriptors were cut short",
+        ));
     }
     payload.truncate(received as usize);
     Ok((payload, fds))

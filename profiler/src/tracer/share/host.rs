@@ -78,7 +78,9 @@ pub fn run(socket: &Path) -> anyhow::Result<i32> {
             next_client += 1;
             accept(&state, stream, next_client, &greeting, &fds);
         }
-        let idle = lock(&state).idle_since.is_some_and(|t| t.elapsed() >= LINGER);
+        let idle = lock(&state)
+            .idle_since
+            .is_some_and(|t| t.elapsed() >= LINGER);
         if idle {
             // Recorders connect under this lock: holding it, a last accept sees every connection
             // made before the socket goes away, and none can be made after.

@@ -67,7 +67,11 @@ pub enum Request {
     /// Arm `cgroup_id` in a fresh slot owned by this connection.
     Add { cgroup_id: u64, flags: u32 },
     /// Arm `cgroup_id` in `slot`, which this connection must own.
-    AddInSlot { cgroup_id: u64, slot: u32, flags: u32 },
+    AddInSlot {
+        cgroup_id: u64,
+        slot: u32,
+        flags: u32,
+    },
 }
 
 impl Request {
@@ -233,7 +237,15 @@ mod tests {
         ] {
             assert_eq!(Request::parse(&request.encode()), Ok(request));
         }
-        for bad in ["", "add", "add 1", "add x 0", "add 1 2 3", "remove 1", "add-in 1 2"] {
+        for bad in [
+            "",
+            "add",
+            "add 1",
+            "add x 0",
+            "add 1 2 3",
+            "remove 1",
+            "add-in 1 2",
+        ] {
             assert!(Request::parse(bad).is_err(), "{bad:?} parsed");
         }
     }
