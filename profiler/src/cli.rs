@@ -77,6 +77,7 @@ pub enum Command {
 
 /// The hidden host tracer's arguments.
 #[derive(Debug, clap::Args)]
+#[command(after_help = crate::exit::help_text())]
 pub struct HostTracerArgs {
     /// The unix socket to serve recorders on (its directory holds the lock and the log).
     #[arg(long, value_name = "PATH")]

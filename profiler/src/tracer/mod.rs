@@ -3,7 +3,10 @@
 //! (it hands back numbers per syscall table).
 
 mod arguments;
+mod kallsyms;
 pub mod share;
+
+use share::Maps;
 
 use std::time::Duration;
 
@@ -22,6 +25,7 @@ use profiler_common::{
 use thiserror::Error;
 
 use crate::btf::{Btf, BtfError, KernelOffsets};
+use kallsyms::VM_PROBE_SYMBOL;
 
 #[derive(Debug, Error)]
 pub enum TracerError {
@@ -160,29 +164,6 @@ pub struct Tracer {
     stats_baseline: [u64; stats::COUNT as usize],
 }
 
-/// The programs and maps this tracer loaded itself, or the maps of a host tracer's set, received
-/// as file descriptors (tracer/share).
-enum Maps {
-    Loaded(Ebpf),
-    Shared(std::collections::HashMap<String, aya::maps::Map>),
-}
-
-impl Maps {
-    fn map(&self, name: &str) -> Option<&aya::maps::Map> {
-        match self {
-            Maps::Loaded(ebpf) => ebpf.map(name),
-            Maps::Shared(maps) => maps.get(name),
-        }
-    }
-
-    fn map_mut(&mut self, name: &str) -> Option<&mut aya::maps::Map> {
-        match self {
-            Maps::Loaded(ebpf) => ebpf.map_mut(name),
-            Maps::Shared(maps) => maps.get_mut(name),
-        }
-    }
-}
-
 fn map_err(map: &'static str) -> impl Fn(aya::maps::MapError) -> TracerError {
     move |err| TracerError::Map { map, err }
 }
@@ -199,7 +180,7 @@ impl Tracer {
 
     pub fn load_with(options: &Options) -> Result<Tracer, TracerError> {
         // Generating /proc/kallsyms costs the kernel ~60 ms here: overlap it with the BTF parse.
-        let kallsyms = std::thread::spawn(|| symbol_range(VM_PROBE_SYMBOL));
+        let kallsyms = std::thread::spawn(|| kallsyms::symbol_range(VM_PROBE_SYMBOL));
         let btf = Btf::from_vmlinux()?;
         let offsets = KernelOffsets::resolve(&btf)?;
         let host_mnt_ns = std::fs::metadata("/proc/self/ns/mnt")
@@ -488,11 +469,6 @@ impl Tracer {
         if let Some(host) = self.host.as_mut() {
             return host.add_target(cgroup_id, flags);
         }
-        self.add_target_here(cgroup_id, flags)
-    }
-
-    /// `add_target` on maps this process writes itself (a private set, or the host tracer).
-    fn add_target_here(&mut self, cgroup_id: u64, flags: u32) -> Result<u32, TracerError> {
         let mut queue: Queue<&mut MapData, u32> = self.open_mut(maps::FREE_SLOTS)?;
         let slot = queue.pop(0).map_err(|_| TracerError::TooManyTargets)?;
         let mut targets: HashMap<&mut MapData, u64, Target> = self.open_mut(maps::TARGETS)?;
@@ -659,36 +635,6 @@ fn attach_raw(
     Ok(())
 }
 
-/// The kernel function whose CAP_SYS_ADMIN check is the memory-accounting probe (mm/util.c).
-const VM_PROBE_SYMBOL: &str = "security_vm_enough_memory_mm";
-
-/// `[start, end)` of a kernel function from /proc/kallsyms: its address and the next higher
-/// symbol's. None when absent or hidden (kptr_restrict shows zeros).
-fn symbol_range(name: &str) -> Option<(u64, u64)> {
-    let text = std::fs::read_to_string("/proc/kallsyms").ok()?;
-    parse_symbol_range(&text, name)
-}
-
-fn parse_symbol_range(text: &str, name: &str) -> Option<(u64, u64)> {
-    let entries = text.lines().filter_map(|line| {
-        let mut fields = line.split_whitespace();
-        let address = u64::from_str_radix(fields.next()?, 16).ok()?;
-        let _kind = fields.next()?;
-        Some((address, fields.next()?))
-    });
-    let mut start = None;
-    let mut addresses = Vec::new();
-    for (address, symbol) in entries {
-        if symbol == name {
-            start = Some(address);
-        }
-        addresses.push(address);
-    }
-    let start = start.filter(|&a| a != 0)?;
-    let end = addresses.into_iter().filter(|&a| a > start).min()?;
-    Some((start, end))
-}
-
 /// Empty programs on the recorder's hot-path hooks (`sys_enter`, `sys_exit`): the cost floor the
 /// benchmark compares the recorder against. Detached when the returned object is dropped.
 pub fn attach_noop() -> Result<Ebpf, TracerError> {
@@ -708,27 +654,3 @@ pub use capabilities::CapCheck;
 
 /// How often the record loop polls (child exit, progress, eBPF logs).
 pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn symbol_ranges() {
-        let text = "ffffffff81a80b10 T cap_vm_enough_memory\nffffffff81a80a00 T cap_capable\n\
-                    ffffffff81a80b40 T __pfx_cap_mmap_addr\nffffffffc0000000 t foo\t[mod]\n";
-        assert_eq!(
-            parse_symbol_range(text, "cap_vm_enough_memory"),
-            Some((0xffffffff81a80b10, 0xffffffff81a80b40))
-        );
-        assert_eq!(parse_symbol_range(text, "missing"), None);
-        // kptr_restrict=2 shows every address as zero.
-        assert_eq!(
-            parse_symbol_range(
-                "0000000000000000 T cap_vm_enough_memory\n",
-                "cap_vm_enough_memory"
-            ),
-            None
-        );
-    }
-}

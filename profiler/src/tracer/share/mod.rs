@@ -40,8 +40,31 @@ use std::{
 
 use thiserror::Error;
 
-use super::{Maps, Tracer, TracerError};
+use super::{Tracer, TracerError};
 use protocol::{Greeting, Reply, Request};
+
+/// The programs and maps a tracer loaded itself, or the maps of a host tracer's set, received as
+/// file descriptors.
+pub(super) enum Maps {
+    Loaded(aya::Ebpf),
+    Shared(std::collections::HashMap<String, aya::maps::Map>),
+}
+
+impl Maps {
+    pub(super) fn map(&self, name: &str) -> Option<&aya::maps::Map> {
+        match self {
+            Maps::Loaded(ebpf) => ebpf.map(name),
+            Maps::Shared(maps) => maps.get(name),
+        }
+    }
+
+    pub(super) fn map_mut(&mut self, name: &str) -> Option<&mut aya::maps::Map> {
+        match self {
+            Maps::Loaded(ebpf) => ebpf.map_mut(name),
+            Maps::Shared(maps) => maps.get_mut(name),
+        }
+    }
+}
 
 /// Where the host tracer's socket, lock and log live: root's only (0700).
 pub const RUN_DIR: &str = "/run/seccomp-profiler";
