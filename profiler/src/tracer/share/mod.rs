@@ -264,8 +264,8 @@ impl Client {
         };
         let (payload, map_fds) =
             fds::receive(&stream, 4096).map_err(|err| protocol_error(err.to_string()))?;
-        let greeting = Greeting::parse(&String::from_utf8_lossy(&payload))
-            .map_err(|message| protocol_error(message))?;
+        let greeting =
+            Greeting::parse(&String::from_utf8_lossy(&payload)).map_err(&protocol_error)?;
         if greeting.maps.len() != map_fds.len() {
             return Err(protocol_error(format!(
                 "{} map names but {} descriptors",
@@ -529,20 +529,20 @@ mod tests {
 
     #[test]
     fn a_directory_others_can_enter_is_refused() {
-        let tmp = tempfile::tempdir().unwrap();
+        let tmp = tempfile::tempdir().expect("ok");
         let dir = tmp.path().join("run");
-        secure_dir(&dir).unwrap();
-        assert_eq!(fs::metadata(&dir).unwrap().mode() & 0o777, 0o700);
-        secure_dir(&dir).unwrap();
+        secure_dir(&dir).expect("ok");
+        assert_eq!(fs::metadata(&dir).expect("ok").mode() & 0o777, 0o700);
+        secure_dir(&dir).expect("ok");
         use std::os::unix::fs::PermissionsExt as _;
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).expect("ok");
         assert!(matches!(
             secure_dir(&dir),
             Err(ShareError::UnsafeDir { .. })
         ));
         let link = tmp.path().join("link");
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
-        std::os::unix::fs::symlink(&dir, &link).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).expect("ok");
+        std::os::unix::fs::symlink(&dir, &link).expect("ok");
         assert!(matches!(
             secure_dir(&link),
             Err(ShareError::UnsafeDir { .. })
@@ -551,9 +551,9 @@ mod tests {
 
     #[test]
     fn the_lock_is_exclusive() {
-        let tmp = tempfile::tempdir().unwrap();
+        let tmp = tempfile::tempdir().expect("ok");
         let path = tmp.path().join("host.lock");
-        let held = Lock::take(&path).unwrap();
+        let held = Lock::take(&path).expect("ok");
         assert!(Lock::try_take(&path).is_none());
         drop(held);
         assert!(Lock::try_take(&path).is_some());

@@ -216,7 +216,7 @@ mod tests {
     #[test]
     fn another_protocol_is_refused() {
         let text = "seccomp-profiler-host 999\ncapabilities 1\nmaps TARGETS\n";
-        let err = Greeting::parse(text).unwrap_err();
+        let err = Greeting::parse(text).expect_err("an error");
         assert!(err.contains("protocol 999"), "{err}");
         assert!(Greeting::parse("HTTP/1.1 200 OK\n").is_err());
         assert!(Greeting::parse("seccomp-profiler-host 1\nmaps TARGETS\n").is_err());
@@ -272,9 +272,9 @@ mod tests {
         let mut owners = Owners::default();
         owners.connect(1);
         owners.connect(2);
-        owners.claim(1, 0).unwrap();
-        owners.claim(1, 5).unwrap();
-        owners.claim(2, 1).unwrap();
+        owners.claim(1, 0).expect("ok");
+        owners.claim(1, 5).expect("ok");
+        owners.claim(2, 1).expect("ok");
         assert_eq!(owners.clients(), 2);
         assert!(owners.owns(1, 5));
         assert!(!owners.owns(2, 5));
@@ -291,15 +291,15 @@ mod tests {
     #[test]
     fn a_slot_has_one_owner() {
         let mut owners = Owners::default();
-        owners.claim(1, 7).unwrap();
-        let err = owners.claim(2, 7).unwrap_err();
+        owners.claim(1, 7).expect("ok");
+        let err = owners.claim(2, 7).expect_err("an error");
         assert!(err.contains("connection 1"), "{err}");
         assert!(!owners.owns(2, 7));
         // Claiming one's own slot again is harmless.
-        owners.claim(1, 7).unwrap();
+        owners.claim(1, 7).expect("ok");
         // Released, the slot can go to the next recorder.
         assert_eq!(owners.disconnect(1), vec![7]);
-        owners.claim(2, 7).unwrap();
+        owners.claim(2, 7).expect("ok");
         assert!(owners.owns(2, 7));
     }
 }
