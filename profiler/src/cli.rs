@@ -49,7 +49,8 @@ fn long_version() -> &'static str {
     after_help = crate::exit::help_text()
 )]
 pub struct Cli {
-    /// Show debug output, including the eBPF programs' own log (-vv for more).
+    /// Show debug output; -vv adds the eBPF programs' own log (which loads a private set of
+    /// programs instead of sharing the host tracer's: README "Cost").
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
 
@@ -69,6 +70,10 @@ pub enum Command {
     Completions(CompletionsArgs),
     Watch(WatchArgs),
     Agent(AgentArgs),
+    /// Runs the host tracer whose programs concurrent recordings share. Started by the first
+    /// recorder that needs it (README "Cost"), never by hand.
+    #[command(name = "__host-tracer", hide = true)]
+    HostTracer(HostTracerArgs),
 }
 
 /// Kubernetes node agent (run it as a DaemonSet): record every container that starts on this node.
@@ -113,6 +118,15 @@ pub struct AgentArgs {
     /// Stop after this long (e.g. 10m, 24h); default: until SIGTERM or SIGINT.
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub duration: Option<Duration>,
+}
+
+/// The hidden host tracer's arguments.
+#[derive(Debug, clap::Args)]
+#[command(after_help = crate::exit::help_text())]
+pub struct HostTracerArgs {
+    /// The unix socket to serve recorders on (its directory holds the lock and the log).
+    #[arg(long, value_name = "PATH")]
+    pub socket: PathBuf,
 }
 
 /// Report, live, every call seccomp refuses in any running Docker container.

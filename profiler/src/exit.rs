@@ -87,7 +87,8 @@ pub const TABLE: [ExitCode; 6] = [
     ExitCode {
         code: RUNTIME,
         meaning: "recording failed while running (an I/O or kernel error after tracing \
-                  started, or any other unexpected error); with `--containers`: a container's profile could not be written (the \
+                  started, the host tracer whose programs it shared exited, or any other \
+                  unexpected error); with `--containers`: a container's profile could not be written (the \
                   others were; the summary names it), or the Docker API was lost for a while \
                   (every container was still recorded; its report says what is uncertain)",
         action: "rerun; report it if it persists",

@@ -44,5 +44,6 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<i32> {
         cli::Command::Completions(args) => commands::completions::run(args),
         cli::Command::Watch(args) => commands::watch::run(args, cli.verbose),
         cli::Command::Agent(args) => commands::agent::run(args, cli.verbose),
+        cli::Command::HostTracer(args) => commands::host_tracer::run(args),
     }
 }

@@ -132,7 +132,11 @@ fn only_the_writer_writes_files() {
         for (n, line) in code_of(&path).lines().enumerate() {
             // cgroup control files and the launcher's cgroup.procs are not outputs.
             let writes = line.contains("fs::write(") && !line.contains("cgroup.");
-            if writes || line.contains("File::create(") || line.contains(".create(true)") {
+            // Nor are the host tracer's lock and log in /run/seccomp-profiler (issue 13).
+            let host_state = rel == "tracer/share/mod.rs" && line.contains(".create(true)");
+            if (writes || line.contains("File::create(") || line.contains(".create(true)"))
+                && !host_state
+            {
                 found.push(format!("{rel}:{}: {}", n + 1, line.trim()));
             }
         }

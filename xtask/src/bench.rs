@@ -363,9 +363,10 @@ fn measure_program_costs(profiler: &Path, noop: &Path, opts: Options) -> Result<
     b.args(["--", "sh", "-c", &script]);
     let (_, floor) = bench_host::loop_with_stats(&mut b)?;
     let mut c = cmd::new(profiler);
-    c.args(["record", "-o", "/dev/null", "--", "sh", "-c", &script]);
+    c.args(["record", "-o", "/dev/null", "--", "sh", "-c", &script])
+        .env(bench_host::PRIVATE.0, bench_host::PRIVATE.1);
     let (_, traced) = bench_host::loop_with_stats(&mut c)?;
-    let recorder = Background::record_sleep(profiler)?;
+    let recorder = Background::record_sleep_in(profiler, false)?;
     let before = bench_host::program_costs(recorder.pid())?;
     ns_per_syscall(cmd::new(&syscall_loop).args(["--iterations", &opts.iterations.to_string()]))?;
     let after = bench_host::program_costs(recorder.pid())?;
@@ -405,10 +406,13 @@ fn measure_start(profiler: &Path, runs: usize) -> Result<Start> {
         map_mib: Vec::new(),
     };
     for _ in 0..runs {
+        // Private: the cold start of one load, which is what the host tracer pays once; a recorder
+        // joining a running host tracer starts faster and holds no programs of its own.
         let mut c = cmd::new(profiler);
         c.args(["-v", "record", "-o", "/dev/null", "--report"])
             .arg(&report)
-            .args(["--", "/bin/true"]);
+            .args(["--", "/bin/true"])
+            .env(bench_host::PRIVATE.0, bench_host::PRIVATE.1);
         let (status, stderr, maxrss_kib) = run_with_rusage(&mut c)?;
         cmd::check(&c, status)?;
         let ms = parse_tracing_active_ms(&stderr).with_context(|| {

@@ -18,6 +18,11 @@ use crate::cmd;
 
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The environment that makes a recorder load its own programs instead of sharing the host
+/// tracer's: for measurements of one recorder's programs (bpf stats read from its fds), of its
+/// start-up and of its memory, which a shared recorder leaves to the host tracer (issue 13).
+pub const PRIVATE: (&str, &str) = ("SECCOMP_PROFILER_SHARED", "0");
+
 /// A tracer running in the background until [`Background::stop`].
 pub struct Background {
     child: Child,
@@ -28,9 +33,19 @@ pub struct Background {
 
 impl Background {
     /// `seccomp-profiler -v record -o /dev/null -- sleep 3600`, ready once it logs tracing active.
+    /// Concurrent ones share the host tracer's programs (README "Cost").
     pub fn record_sleep(profiler: &Path) -> Result<Background> {
+        Background::record_sleep_in(profiler, true)
+    }
+
+    /// [`Background::record_sleep`] with a private set of programs when `shared` is false
+    /// (`SECCOMP_PROFILER_SHARED=0`): its own pid then holds the programs whose bpf stats we read.
+    pub fn record_sleep_in(profiler: &Path, shared: bool) -> Result<Background> {
         let mut c = cmd::new(profiler);
         c.args(["-v", "record", "-o", "/dev/null", "--", "sleep", "3600"]);
+        if !shared {
+            c.env(PRIVATE.0, PRIVATE.1);
+        }
         let what = cmd::display(&c);
         let mut child = spawn(&mut c, Stdio::null(), Stdio::piped())?;
         let lines = drain(child.stderr.take());

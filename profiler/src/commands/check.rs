@@ -39,7 +39,7 @@ pub fn run(args: CheckArgs, verbose: u8) -> anyhow::Result<i32> {
     }
     let mut options = Options {
         duration: args.duration,
-        verbose: verbose > 0,
+        verbose: verbose > 1,
         verify: false,
         args: args.args,
         runtimes: crate::runtimes::Request::default(),

@@ -116,7 +116,7 @@ pub fn run(args: DoctorArgs, verbose: u8) -> anyhow::Result<i32> {
     let prerequisites_ok = checks
         .iter()
         .all(|check| !check.required || check.status == Status::Ok);
-    let (programs, proof) = programs(prerequisites_ok, verbose > 0);
+    let (programs, proof) = programs(prerequisites_ok, verbose > 1);
     checks.push(programs);
     checks.push(capabilities(proof.as_ref()));
     let can_record = checks

@@ -6,6 +6,7 @@ pub mod completions;
 pub mod diff;
 pub mod doctor;
 pub mod exec;
+pub mod host_tracer;
 pub mod merge;
 pub mod record;
 pub mod validate;

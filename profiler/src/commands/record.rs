@@ -28,7 +28,7 @@ pub fn run(args: RecordArgs, verbose: u8) -> anyhow::Result<i32> {
     }
     let options = Options {
         duration: args.duration,
-        verbose: verbose > 0,
+        verbose: verbose > 1,
         verify: args.verify,
         args: args.args,
         runtimes: crate::runtimes::Request {

@@ -53,7 +53,7 @@ pub fn run(args: WatchArgs, verbose: u8) -> anyhow::Result<i32> {
         .transpose()?;
     let options = WatchOptions {
         duration: args.duration,
-        verbose: verbose > 0,
+        verbose: verbose > 1,
         filters: crate::engines::Filters(args.filter),
     };
     let mut live = |name: &str, denial: &DeniedEntry, new: u64| {

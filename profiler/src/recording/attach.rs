@@ -41,7 +41,7 @@ pub(super) async fn record(
         err,
     })?;
 
-    let mut tracer = Tracer::load(options.verbose)?;
+    let mut tracer = Tracer::for_recording(options.verbose)?;
     let mut events = Box::pin(engine.events());
     let slot = tracer.add_target(cgroup_id, Target::GATE_ON_EXEC)?;
     mark_running_threads(&mut tracer, slot, &dir, true)?;
@@ -67,6 +67,7 @@ pub(super) async fn record(
             }
             event = supervisor.next() => match event {
                 Event::Tick => {
+                    tracer.healthy()?;
                     tracer.flush_logs();
                     if !dir.is_dir() {
                         break;

@@ -78,7 +78,7 @@ pub(super) async fn record(
     } else {
         Target::GATE_OPEN
     };
-    let mut tracer = Tracer::load(options.verbose)?;
+    let mut tracer = Tracer::for_recording(options.verbose)?;
     let runtime = |err: std::io::Error| RecordError::Runtime(format!("{}: {err}", dir.display()));
     let id = cgroup::cgroup_id(&dir).map_err(runtime)?;
     let slot = tracer.add_target(id, flags)?;
@@ -98,6 +98,7 @@ pub(super) async fn record(
     supervisor.start_clock(options.duration);
     // Not ours to stop: a signal (or --duration) ends the recording, the cgroup's processes go on.
     while let Event::Tick = supervisor.next().await {
+        tracer.healthy()?;
         tracer.flush_logs();
         if !dir.is_dir() {
             break;

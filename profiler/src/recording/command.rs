@@ -37,7 +37,7 @@ pub(super) async fn record(
     cgroup::remove_stale();
 
     let started = Instant::now();
-    let mut tracer = Tracer::load(options.verbose)?;
+    let mut tracer = Tracer::for_recording(options.verbose)?;
     let cgroup = OwnedCgroup::create("cmd")?;
     let slot = tracer.add_target(cgroup.id(), 0)?;
     log::info!(
@@ -80,6 +80,8 @@ pub(super) async fn record(
             }
             event = supervisor.next() => match event {
                 Event::Tick => {
+                    // A shared set's host tracer gone: fail now (the cgroup's drop stops CMD).
+                    tracer.healthy()?;
                     tracer.flush_logs();
                     if let Ok(total) = tracer.total(slot) {
                         supervisor.progress(&format!("recording: {total} syscalls so far"));

@@ -3,8 +3,12 @@
 //! (it hands back numbers per syscall table).
 
 mod arguments;
+mod release;
+pub mod share;
 mod sizing;
 mod startup;
+
+use share::Maps;
 
 use std::time::{Duration, Instant};
 
@@ -12,13 +16,13 @@ use std::os::unix::fs::MetadataExt as _;
 
 use aya::{
     Ebpf, EbpfLoader,
-    maps::{Array, HashMap, MapData, PerCpuArray, PerCpuValues, Queue},
+    maps::{Array, HashMap, MapData, PerCpuArray, Queue},
     programs::RawTracePoint,
 };
 use profiler_common::{
-    CAP_SLOTS, CGROUP_PATH_MAX, CapFirst, InstallerSeen, MAX_TARGETS, Mark, NR_SLOTS, TABLES,
-    TARGET_FILTER_WORDS, Target, WATCH_PREFIX_MAX, WATCH_PREFIX_SLOTS, WatchPrefix, cap_counts_key,
-    comm_index, counts_key, globals, maps, stats,
+    CGROUP_PATH_MAX, InstallerSeen, MAX_TARGETS, Mark, NR_SLOTS, TABLES, TARGET_FILTER_WORDS,
+    Target, WATCH_PREFIX_MAX, WATCH_PREFIX_SLOTS, WatchPrefix, comm_index, counts_key, globals,
+    maps, stats,
 };
 use thiserror::Error;
 
@@ -63,15 +67,19 @@ pub enum TracerError {
     Cpus(std::io::Error),
     #[error("watched cgroup prefix {0:?} is longer than {WATCH_PREFIX_MAX} bytes")]
     PrefixTooLong(String),
+    /// The host tracer this recording shares programs with went away (tracer/share).
+    #[error(transparent)]
+    Shared(#[from] share::ShareError),
 }
 
 impl crate::exit::Coded for TracerError {
     /// Setting up says whether this machine can trace (3); reading maps fails only mid-run (4).
     fn exit_code(&self) -> i32 {
         match self {
-            TracerError::Map { .. } | TracerError::TooManyTargets(_) | TracerError::Cpus(_) => {
-                crate::exit::RUNTIME
-            }
+            TracerError::Map { .. }
+            | TracerError::TooManyTargets(_)
+            | TracerError::Cpus(_)
+            | TracerError::Shared(_) => crate::exit::RUNTIME,
             _ => crate::exit::ENVIRONMENT,
         }
     }
@@ -164,12 +172,17 @@ fn nul_terminated(raw: &[u8]) -> String {
 }
 
 pub struct Tracer {
-    ebpf: Ebpf,
+    ebpf: Maps,
     logger: Option<aya_log::EbpfLogger<&'static dyn log::Log>>,
     /// `cap_capable` is attached.
     capabilities: bool,
     /// Slots the maps were sized for (`Options::capacity`).
     capacity: u32,
+    /// Set when the programs are the host tracer's (tracer/share): slots are claimed through it.
+    host: Option<share::Client>,
+    /// STATS when this tracer started: a shared set's counters are machine-wide since the host
+    /// loaded, so a recording reports only what happened since it started.
+    stats_baseline: [u64; stats::COUNT as usize],
 }
 
 fn map_err(map: &'static str) -> impl Fn(aya::maps::MapError) -> TracerError {
@@ -275,10 +288,12 @@ impl Tracer {
             None
         };
         let mut tracer = Tracer {
-            ebpf,
+            ebpf: Maps::Loaded(ebpf),
             logger,
             capabilities: false,
             capacity,
+            host: None,
+            stats_baseline: [0; stats::COUNT as usize],
         };
         tracer.seed_free_slots()?;
         tracer.set_watch_prefixes(&options.watch_prefixes)?;
@@ -288,13 +303,16 @@ impl Tracer {
             tracer.write_target_filter([u64::MAX; TARGET_FILTER_WORDS])?;
         }
         // The kernel verifies each program as it is loaded: two at a time, one per core.
-        let mut results = startup::attach_all(&mut tracer.ebpf, started)?;
+        let Maps::Loaded(ebpf) = &mut tracer.ebpf else {
+            unreachable!("just loaded")
+        };
+        let mut results = startup::attach_all(ebpf, started)?;
         let (_, capable, _) = results.pop().expect("cap_capable is attached last");
         // capability:cap_capable exists since Linux 6.14; without it, syscalls are still recorded.
         match capable {
             Ok(()) => {
                 tracer.capabilities = true;
-                startup::set_vm_probe_later(&mut tracer.ebpf)?;
+                startup::set_vm_probe_later(ebpf)?;
             }
             Err(err) => {
                 log::warn!("capability checks will not be recorded (needs Linux ≥ 6.14): {err}")
@@ -421,85 +439,6 @@ impl Tracer {
         Ok(missed)
     }
 
-    /// Gives a finished target's slot back for the next cgroup to arm, once its recording has
-    /// been read: the target is removed, and every per-slot entry the kernel side only writes
-    /// while it is empty (counts, first comms, capability checks, flags, path) is emptied. A
-    /// `--containers` recording that runs hundreds of short-lived containers needs a slot only
-    /// per container running at once.
-    pub fn release(&mut self, slot: u32, recording: &Recording) -> Result<(), TracerError> {
-        let armed: Vec<u64> = self
-            .targets()?
-            .into_iter()
-            .filter(|(_, target)| target.slot == slot)
-            .map(|(id, _)| id)
-            .collect();
-        for id in armed {
-            self.remove_target(id)?;
-        }
-        let mut tgids: HashMap<&mut MapData, u32, u32> = self.open_mut(maps::MARKED_TGIDS)?;
-        let stale: Vec<u32> = tgids
-            .iter()
-            .filter_map(Result::ok)
-            .filter(|(_, marked)| *marked == slot)
-            .map(|(tgid, _)| tgid)
-            .collect();
-        for tgid in stale {
-            let _ = tgids.remove(&tgid);
-        }
-        let cpus = aya::util::nr_cpus().map_err(|(_, err)| TracerError::Cpus(err))?;
-        let mut counts: PerCpuArray<&mut MapData, [u64; NR_SLOTS]> = self.open_mut(maps::COUNTS)?;
-        for table in 0..TABLES {
-            let zeros =
-                PerCpuValues::try_from(vec![[0u64; NR_SLOTS]; cpus]).map_err(TracerError::Cpus)?;
-            counts
-                .set(counts_key(slot, table), zeros, 0)
-                .map_err(map_err(maps::COUNTS))?;
-        }
-        let mut installers: Array<&mut MapData, InstallerSeen> = self.open_mut(maps::INSTALLER)?;
-        installers
-            .set(slot, InstallerSeen::EMPTY, 0)
-            .map_err(map_err(maps::INSTALLER))?;
-        let mut phases: Array<&mut MapData, [u8; NR_SLOTS]> =
-            self.open_mut(maps::RUNTIME_PHASE_SEEN)?;
-        for table in 0..TABLES {
-            phases
-                .set(counts_key(slot, table), [0; NR_SLOTS], 0)
-                .map_err(map_err(maps::RUNTIME_PHASE_SEEN))?;
-        }
-        let mut comms: Array<&mut MapData, [u8; 16]> = self.open_mut(maps::FIRST_COMM)?;
-        for observed in &recording.observed {
-            comms
-                .set(comm_index(slot, observed.table, observed.nr), [0; 16], 0)
-                .map_err(map_err(maps::FIRST_COMM))?;
-        }
-        let mut cap_counts: PerCpuArray<&mut MapData, [u64; CAP_SLOTS]> =
-            self.open_mut(maps::CAP_COUNTS)?;
-        for bucket in 0..profiler_common::CAP_BUCKETS {
-            let zeros =
-                PerCpuValues::try_from(vec![[0u64; CAP_SLOTS]; cpus]).map_err(TracerError::Cpus)?;
-            cap_counts
-                .set(cap_counts_key(slot, bucket), zeros, 0)
-                .map_err(map_err(maps::CAP_COUNTS))?;
-        }
-        let mut firsts: Array<&mut MapData, CapFirst> = self.open_mut(maps::CAP_FIRST)?;
-        for cap in 0..CAP_SLOTS as u32 {
-            firsts
-                .set(slot * CAP_SLOTS as u32 + cap, CapFirst::EMPTY, 0)
-                .map_err(map_err(maps::CAP_FIRST))?;
-        }
-        let mut flags: Array<&mut MapData, u32> = self.open_mut(maps::SLOT_FLAGS)?;
-        flags.set(slot, 0, 0).map_err(map_err(maps::SLOT_FLAGS))?;
-        self.clear_arguments(slot, cpus)?;
-        let mut paths: Array<&mut MapData, [u8; CGROUP_PATH_MAX]> =
-            self.open_mut(maps::SLOT_PATHS)?;
-        paths
-            .set(slot, [0; CGROUP_PATH_MAX], 0)
-            .map_err(map_err(maps::SLOT_PATHS))?;
-        self.clear_denials(slot)?;
-        let mut queue: Queue<&mut MapData, u32> = self.open_mut(maps::FREE_SLOTS)?;
-        queue.push(slot, 0).map_err(map_err(maps::FREE_SLOTS))
-    }
-
     /// Facts about a slot's run (`profiler_common::{GATE_*, EXEC_AS_ROOT, SECURE_EXEC}` bits).
     pub fn slot_flags(&self, slot: u32) -> Result<u32, TracerError> {
         let flags: Array<&MapData, u32> = self.open(maps::SLOT_FLAGS)?;
@@ -511,8 +450,12 @@ impl Tracer {
         self.capabilities
     }
 
-    /// Starts recording the cgroup `cgroup_id`; returns the target's slot.
+    /// Starts recording the cgroup `cgroup_id`; returns the target's slot. With a shared set, the
+    /// host tracer arms it and owns the slot for this connection (so a crash cannot leak it).
     pub fn add_target(&mut self, cgroup_id: u64, flags: u32) -> Result<u32, TracerError> {
+        if let Some(host) = self.host.as_mut() {
+            return host.add_target(cgroup_id, flags);
+        }
         self.pass_target_filter(cgroup_id)?;
         let capacity = self.capacity;
         let mut queue: Queue<&mut MapData, u32> = self.open_mut(maps::FREE_SLOTS)?;
@@ -533,6 +476,9 @@ impl Tracer {
         slot: u32,
         flags: u32,
     ) -> Result<(), TracerError> {
+        if let Some(host) = self.host.as_mut() {
+            return host.add_target_in_slot(cgroup_id, slot, flags);
+        }
         self.pass_target_filter(cgroup_id)?;
         let mut targets: HashMap<&mut MapData, u64, Target> = self.open_mut(maps::TARGETS)?;
         targets
@@ -585,6 +531,8 @@ impl Tracer {
 
     /// Reads a target's counts (summed over CPUs) and first comms, and the incompleteness counters.
     pub fn read(&self, slot: u32) -> Result<Recording, TracerError> {
+        // Counts read after a shared set went away would look complete and are not.
+        self.healthy()?;
         let counts = self.counts_map()?;
         let comms: Array<&MapData, [u8; 16]> = self.open(maps::FIRST_COMM)?;
         let phases: Array<&MapData, [u8; NR_SLOTS]> = self.open(maps::RUNTIME_PHASE_SEEN)?;
@@ -625,11 +573,14 @@ impl Tracer {
                 .iter()
                 .sum())
         };
-        recording.mark_failed = stat(stats::MARK_FAILED)?;
-        recording.out_of_range = stat(stats::OUT_OF_RANGE)?;
-        recording.pending_failed = stat(stats::PENDING_FAILED)?;
-        recording.slots_exhausted = stat(stats::SLOTS_EXHAUSTED)?;
-        recording.denials_lost = stat(stats::DENIALS_LOST)?;
+        let since = |index: u32| -> Result<u64, TracerError> {
+            Ok(stat(index)?.saturating_sub(self.stats_baseline[index as usize]))
+        };
+        recording.mark_failed = since(stats::MARK_FAILED)?;
+        recording.out_of_range = since(stats::OUT_OF_RANGE)?;
+        recording.pending_failed = since(stats::PENDING_FAILED)?;
+        recording.slots_exhausted = since(stats::SLOTS_EXHAUSTED)?;
+        recording.denials_lost = since(stats::DENIALS_LOST)?;
         recording.denials = self.denials(slot)?;
         recording.flags = self.slot_flags(slot)?;
         recording.arguments = self.read_arguments(slot)?;

@@ -20,6 +20,8 @@
 //! - `kernel_arming`: the kernel side arms new cgroup2 children of a watched prefix;
 //! - `signals`: SIGTERM, SIGINT and SIGHUP stop every target the same way; a killed recorder's
 //!   cgroup is removed by the next one;
+//! - `shared_host`: concurrent recordings share one host tracer's programs and stay exact; a
+//!   killed recorder is disarmed, the last one gone or the host killed leaves nothing attached;
 //! - `formats`: `--format k8s` passes the operator's CRD strictly, the tool reads its own YAML and
 //!   an OCI config.json back, and stdout carries only the profile;
 //! - `outputs`: no output is written through a symlink, and outputs are checked before CMD runs;
@@ -54,5 +56,6 @@ mod limits;
 mod outputs;
 mod record_command;
 mod runtimes;
+mod shared_host;
 mod signals;
 mod support;
