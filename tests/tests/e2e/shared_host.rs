@@ -129,9 +129,16 @@ fn armed(host: u32) -> BTreeSet<u64> {
 
 /// The cgroup `record -- CMD` with this pid made, once CMD runs in it.
 fn command_cgroup(recorder: u32) -> Option<PathBuf> {
-    let dir = seccomp_profiler::cgroup::cgroup2_mount()
-        .expect("a cgroup2 mount")
-        .join(format!("seccomp-profiler-{recorder}-cmd"));
+    // `seccomp-profiler-<pid>-pidns<inode>-cmd` (crate::cgroup).
+    let prefix = format!("seccomp-profiler-{recorder}-");
+    let dir = fs::read_dir(seccomp_profiler::cgroup::cgroup2_mount().expect("a cgroup2 mount"))
+        .expect("read the cgroup2 root")
+        .flatten()
+        .find(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            name.starts_with(&prefix) && name.ends_with("-cmd")
+        })?
+        .path();
     let procs = fs::read_to_string(dir.join("cgroup.procs")).ok()?;
     (!procs.trim().is_empty()).then_some(dir)
 }
