@@ -186,15 +186,8 @@ impl Agent<'_, '_> {
     /// `flush` has passed for one) a snapshot of every running container.
     async fn poll(&mut self, all: bool) -> anyhow::Result<()> {
         let runtime = |err: tracer::TracerError| RecordError::Runtime(err.to_string());
-        for path in self.tracer.take_missed().map_err(runtime)? {
-            if let Some(shape) = engines::classify(&path).filter(|shape| shape.shaped) {
-                log::warn!(
-                    "container {} started while every recording slot was taken",
-                    shape.id
-                );
-                self.outcome.missed.push(shape.id);
-            }
-        }
+        let missed = super::containers::missed_containers(&mut self.tracer).map_err(runtime)?;
+        self.outcome.missed.extend(missed);
         for (_, target) in self.tracer.targets().map_err(runtime)? {
             if self.instances.contains_key(&target.slot) {
                 continue;

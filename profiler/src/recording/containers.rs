@@ -223,21 +223,30 @@ pub(super) async fn record(
     Ok(outcome)
 }
 
+/// The ids of the containers `cgroup_mkdir` could not arm since the last look because every slot
+/// was taken (a runtime's other cgroups are not containers), each said on the log.
+pub(super) fn missed_containers(tracer: &mut Tracer) -> Result<Vec<String>, tracer::TracerError> {
+    let mut missed = Vec::new();
+    for path in tracer.take_missed()? {
+        if let Some(shape) = engines::classify(&path).filter(|shape| shape.shaped) {
+            log::warn!(
+                "container {} started while every recording slot was taken",
+                shape.id
+            );
+            missed.push(shape.id);
+        }
+    }
+    Ok(missed)
+}
+
 impl Recorder<'_> {
     /// Picks up targets the kernel side armed since the last look, and containers it could not
     /// arm because every slot was taken. A container first seen while the API is down lives
     /// through that outage.
     fn discover(&mut self) -> Result<(), RecordError> {
         let runtime = |err: tracer::TracerError| RecordError::Runtime(err.to_string());
-        for path in self.tracer.take_missed().map_err(runtime)? {
-            if let Some(shape) = engines::classify(&path).filter(|shape| shape.shaped) {
-                log::warn!(
-                    "container {} started while every recording slot was taken",
-                    shape.id
-                );
-                self.outcome.missed.push(shape.id);
-            }
-        }
+        let missed = missed_containers(&mut self.tracer).map_err(runtime)?;
+        self.outcome.missed.extend(missed);
         let outages: Vec<usize> = self.api_down.into_iter().collect();
         let armed: Vec<(u32, String)> = {
             let mut armed = Vec::new();

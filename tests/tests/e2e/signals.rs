@@ -84,6 +84,10 @@ fn a_signal_stops_a_command_and_its_profile_is_written() {
             .trim()
             .parse()
             .expect("a pid");
+        // Let the loop go round (each `sleep 0.2` is a fork and a wait4): a signal right after
+        // the pid file can land while the shell is still between its vfork and its first wait4,
+        // and then there is no loop in the profile to check.
+        std::thread::sleep(Duration::from_millis(500));
         let signalled = Instant::now();
         send(recorder, signal);
         let output = running.wait(TIMEOUT);
