@@ -11,8 +11,14 @@
 //! public accessor to a type or its members (`Btf::type_by_id`, `Btf::string_at`, `Btf::types`,
 //! `Struct::members` and the `BtfMember` fields are all `pub(crate)`; only
 //! `id_by_type_name_kind` is public). Parsing with `aya::Btf` and handing it to the loader would
-//! add a parse, not remove one. So this reader runs on another core while aya's loader parses
-//! (`tracer::load_with`), and keeps only an index of where each type starts.
+//! add a parse, not remove one. So this reader runs on another core while aya's loader is built
+//! (`tracer::load_with`), and keeps only an index of where each type starts; where it can, the
+//! one-command and host tracers build that loader without its own parse (`tracer::loader`), which
+//! leaves this one as the only read of the kernel's BTF.
+//!
+//! The file is mapped, not read, where the kernel allows it (Linux ≥ 6.16 maps vmlinux BTF
+//! read-only straight from kernel memory): the mapping is not counted in the recorder's RSS, and
+//! nothing is copied. Elsewhere it is read into memory, as before.
 
 use std::path::Path;
 
@@ -54,7 +60,7 @@ const MEMBER_LEN: usize = 12;
 /// bytes per type, so resolving the offsets costs a few milliseconds and no more memory than the
 /// file itself).
 pub struct Btf {
-    data: Vec<u8>,
+    data: Bytes,
     /// `[start, end)` of the string section in `data`.
     strings: (usize, usize),
     /// Byte position in `data` of each type record; index 0 is BTF's `void` (no record).
@@ -81,17 +87,26 @@ impl Btf {
     }
 
     pub fn from_file(path: &Path) -> Result<Btf, BtfError> {
-        let data = std::fs::read(path).map_err(|err| BtfError::Read {
+        let read_err = |err| BtfError::Read {
             path: path.display().to_string(),
             err,
-        })?;
+        };
+        let file = std::fs::File::open(path).map_err(read_err)?;
+        let data = match Bytes::map(&file) {
+            Some(mapped) => mapped,
+            None => {
+                let mut data = Vec::new();
+                std::io::Read::read_to_end(&mut &file, &mut data).map_err(read_err)?;
+                Bytes::Owned(data)
+            }
+        };
         Btf::parse(data).map_err(|what| BtfError::Malformed {
             path: path.display().to_string(),
             what,
         })
     }
 
-    fn parse(data: Vec<u8>) -> Result<Btf, String> {
+    fn parse(data: Bytes) -> Result<Btf, String> {
         if u16_at(&data, 0)? != MAGIC {
             return Err("bad magic (big-endian or not BTF)".into());
         }
@@ -219,6 +234,64 @@ impl Btf {
     }
 }
 
+/// The BTF's bytes: a private read-only mapping of the file, or the file read into memory.
+enum Bytes {
+    Mapped { at: *mut libc::c_void, len: usize },
+    Owned(Vec<u8>),
+}
+
+// SAFETY: the mapping is read-only and private, owned by this value alone, and unmapped once.
+unsafe impl Send for Bytes {}
+unsafe impl Sync for Bytes {}
+
+impl Bytes {
+    /// Maps the whole file read-only, or `None` when it is empty or the kernel refuses (a sysfs
+    /// file without mmap support answers EIO or EINVAL).
+    fn map(file: &std::fs::File) -> Option<Bytes> {
+        use std::os::fd::AsRawFd;
+        let len = usize::try_from(file.metadata().ok()?.len()).ok()?;
+        if len == 0 {
+            return None;
+        }
+        // SAFETY: a fresh private read-only mapping of `len` bytes of an open file; the result is
+        // checked, and the mapping lives until `drop` unmaps it.
+        let at = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_PRIVATE,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        (at != libc::MAP_FAILED).then_some(Bytes::Mapped { at, len })
+    }
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            // SAFETY: `at` is a live read-only mapping of `len` bytes (see `map`).
+            Bytes::Mapped { at, len } => unsafe {
+                std::slice::from_raw_parts(at.cast::<u8>(), *len)
+            },
+            Bytes::Owned(data) => data,
+        }
+    }
+}
+
+impl Drop for Bytes {
+    fn drop(&mut self) {
+        if let Bytes::Mapped { at, len } = *self {
+            // SAFETY: unmaps the mapping made in `map`, once; no slice of it outlives `self`.
+            unsafe { libc::munmap(at, len) };
+        }
+    }
+}
+
 /// The kernel offsets the eBPF programs need, from this kernel's BTF.
 #[derive(Clone, Copy, Debug)]
 pub struct KernelOffsets {
@@ -294,6 +367,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_mapped_file_reads_as_its_bytes() {
+        // A regular file maps on every kernel; vmlinux BTF maps on Linux ≥ 6.16.
+        let path = std::env::temp_dir().join(format!("btf-map-test-{}", std::process::id()));
+        std::fs::write(&path, b"\x9f\xeb some bytes").unwrap();
+        let mapped = Bytes::map(&std::fs::File::open(&path).unwrap()).expect("a regular file maps");
+        assert!(matches!(mapped, Bytes::Mapped { .. }));
+        assert_eq!(&*mapped, b"\x9f\xeb some bytes");
+        std::fs::remove_file(&path).unwrap();
+        if let Ok(file) = std::fs::File::open(VMLINUX)
+            && let Some(mapped) = Bytes::map(&file)
+        {
+            assert_eq!(&*mapped, std::fs::read(VMLINUX).unwrap().as_slice());
+        }
+    }
+
+    #[test]
     fn running_kernel_offsets() {
         // Reading vmlinux BTF needs no privileges; a kernel without it cannot run the recorder.
         if !Path::new(VMLINUX).exists() {
@@ -329,7 +418,7 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        assert!(Btf::parse(b"not btf at all, clearly".to_vec()).is_err());
-        assert!(Btf::parse(vec![0x9f, 0xeb]).is_err());
+        assert!(Btf::parse(Bytes::Owned(b"not btf at all, clearly".to_vec())).is_err());
+        assert!(Btf::parse(Bytes::Owned(vec![0x9f, 0xeb])).is_err());
     }
 }

@@ -3,6 +3,7 @@
 //! (it hands back numbers per syscall table).
 
 mod arguments;
+mod loader;
 mod release;
 pub mod share;
 mod sizing;
@@ -112,6 +113,10 @@ pub struct Options {
     /// for it (`sizing`), so the kernel memory held follows what is recorded (issue 13). A
     /// one-command recording needs 1; a host-wide tracer serving several recordings, more.
     pub capacity: u32,
+    /// Build aya's loader without its parse of the kernel's BTF where the process may
+    /// (`loader`): for the tracers whose start-up and peak RSS matter (one command, the host
+    /// tracer), not for the long-running container recorders and the agent.
+    pub lean_loader: bool,
 }
 
 impl Default for Options {
@@ -122,6 +127,7 @@ impl Default for Options {
             watch_flags: 0,
             watch_mode: 0,
             capacity: MAX_TARGETS,
+            lean_loader: false,
         }
     }
 }
@@ -197,6 +203,7 @@ impl Tracer {
         Tracer::load_with(&Options {
             verbose,
             capacity: 1,
+            lean_loader: true,
             ..Options::default()
         })
     }
@@ -206,14 +213,14 @@ impl Tracer {
     pub fn load_with(options: &Options) -> Result<Tracer, TracerError> {
         let started = Instant::now();
         let capacity = sizing::clamp_capacity(options.capacity);
-        // aya's loader parses /sys/kernel/btf/vmlinux itself, unconditionally (aya 0.14
-        // `EbpfLoader::new`), and exposes no member offsets (crate::btf says which accessors are
-        // missing): the offsets are read on the other core meanwhile.
+        // aya exposes no member offsets (crate::btf says which accessors are missing): they are
+        // read on the other core while the loader is built (which parses vmlinux BTF too, unless
+        // `lean_loader` can hide it).
         let offsets = std::thread::spawn(move || {
             let offsets = Btf::from_vmlinux().and_then(|btf| KernelOffsets::resolve(&btf));
             (offsets, started.elapsed())
         });
-        let mut loader = EbpfLoader::new();
+        let mut loader = loader::new(options.lean_loader);
         let loader_ms = started.elapsed();
         let (offsets, offsets_ms) = offsets.join().expect("the BTF offsets thread panicked");
         let offsets = offsets?;

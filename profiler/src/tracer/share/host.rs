@@ -50,6 +50,7 @@ pub fn run(socket: &Path) -> anyhow::Result<i32> {
     let paths = Paths::from_socket(socket);
     let tracer = Tracer::load_with(&Options {
         capacity: CAPACITY,
+        lean_loader: true,
         ..Options::default()
     })?;
     let exported = tracer.export_maps()?;
