@@ -93,6 +93,14 @@ pub mod maps {
     /// costs one inlined array load there instead of a hash miss. Written by userspace only; bits are never cleared
     /// while loaded (a stale bit costs a lookup, never a miss).
     pub const TARGET_FILTER: &str = "TARGET_FILTER";
+    /// `Array<[u8; MARK_FILTER_CHUNK]>` indexed by [`super::mark_filter_index`]: a byte per tid,
+    /// non-zero when the thread may have a MARKS entry (issue 13). `sys_exit` runs on every
+    /// syscall of the machine and tests it before looking in MARKS, so an unmarked thread costs an
+    /// inlined array load there instead of a hash miss. Written by the kernel side only, with
+    /// plain byte stores (no read-modify-write, so CPUs never race): set before a mark is made
+    /// and when `sys_enter` finds a mark (userspace's marks of running threads), cleared when the
+    /// thread exits. A tid beyond the array is always looked up.
+    pub const MARK_FILTER: &str = "MARK_FILTER";
 }
 
 /// Room in [`maps::MISSED`]: containers named as missed when all slots were taken (more are
@@ -333,6 +341,20 @@ pub const fn comm_index(slot: u32, table: u32, nr: u32) -> u32 {
 pub const COUNTS_ENTRIES: u32 = MAX_TARGETS * TABLES;
 
 // --- lean (issue 13): the target filter ---
+
+/// Tids per entry of [`maps::MARK_FILTER`] (a byte each): one page.
+pub const MARK_FILTER_CHUNK: usize = 4096;
+/// Most entries of [`maps::MARK_FILTER`]: tids below 2^20 (1 MiB of bytes). Sized at load for
+/// the kernel's `pid_max` (32768 by default: 8 entries, 32 KiB).
+pub const MARK_FILTER_MAX_CHUNKS: u32 = 256;
+
+/// `(entry, byte)` of a tid in [`maps::MARK_FILTER`].
+pub const fn mark_filter_index(tid: u32) -> (u32, usize) {
+    (
+        tid / MARK_FILTER_CHUNK as u32,
+        tid as usize % MARK_FILTER_CHUNK,
+    )
+}
 
 /// Words of [`maps::TARGET_FILTER`]: 1024 bits.
 pub const TARGET_FILTER_WORDS: usize = 16;

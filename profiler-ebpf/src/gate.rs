@@ -31,7 +31,7 @@ use crate::{
         BPRM_SECUREEXEC_BIT, HOST_MNT_NS, MNT_NS_INUM_OFFSET, NSPROXY_MNT_NS_OFFSET,
         TASK_NSPROXY_OFFSET, TASK_PID_OFFSET,
     },
-    maps::{MARKED_TGIDS, MARKS, PENDING, SLOT_FLAGS},
+    maps::{MARKED_TGIDS, MARKS, PENDING, SLOT_FLAGS, may_be_marked, set_may_be_marked},
     stats::bump,
 };
 
@@ -150,6 +150,8 @@ pub(crate) fn note_slot(slot: u32, flag: u32) {
 
 #[inline(always)]
 fn mark<C: aya_ebpf::EbpfContext>(ctx: &C, tid: u32, mark: Mark) {
+    // Before the entry exists, so `sys_exit` never skips a thread that has one.
+    set_may_be_marked(tid, true);
     if MARKS.insert(&tid, &mark, 0).is_err() {
         bump(stats::MARK_FAILED);
         debug!(ctx, "mark of tid {} failed: MARKS is full", tid);
@@ -160,11 +162,12 @@ fn mark<C: aya_ebpf::EbpfContext>(ctx: &C, tid: u32, mark: Mark) {
 /// return value; only 0 opens the gate. Linux ≥ 4.17 (raw tracepoints).
 /// <https://elixir.bootlin.com/linux/v6.18/source/include/trace/events/syscalls.h>
 ///
-/// Fires on every syscall of the machine: one tid lookup in MARKS, a miss for every thread that
-/// is neither marked nor installing a filter. (Testing TARGET_FILTER first, as `sys_enter` does,
-/// was measured: the cgroup-id helper it needs costs what the MARKS miss costs, and the recorded
-/// path paid ~10 ns more; issue 13.) Marked threads go to [`crate::denials`]; a thread
-/// with an install in flight (`Mark::INSTALLING`) has its arguments in PENDING.
+/// Fires on every syscall of the machine: a thread whose MARK_FILTER byte is clear (every thread
+/// that is neither marked nor installing a filter) costs one inlined array load; the others look
+/// in MARKS. (Testing TARGET_FILTER instead, as `sys_enter` does, was measured: the cgroup-id
+/// helper it needs costs what a MARKS miss costs; issue 13.) Marked threads go to
+/// [`crate::denials`]; a thread with an install in flight (`Mark::INSTALLING`) has its arguments
+/// in PENDING.
 #[raw_tracepoint(tracepoint = "sys_exit")]
 pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
     let _ = try_sys_exit(&ctx);
@@ -175,6 +178,9 @@ pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
 fn try_sys_exit(ctx: &RawTracePointContext) -> Option<()> {
     let pid_tgid = bpf_get_current_pid_tgid();
     let tid = pid_tgid as u32;
+    if !may_be_marked(tid) {
+        return None;
+    }
     let entry = MARKS.get_ptr_mut(&tid)?;
     // SAFETY: the entry is this thread's; only it (and fork/exec before it runs on) writes it.
     if unsafe { (*entry).syscall } != Mark::INSTALLING {
@@ -301,5 +307,7 @@ fn try_exec(ctx: &RawTracePointContext) -> Option<()> {
 pub fn sched_process_exit(_ctx: RawTracePointContext) -> i32 {
     let tid = bpf_get_current_pid_tgid() as u32;
     let _ = MARKS.remove(&tid);
+    // The tid is free for reuse only after this: a new thread with it starts unmarked.
+    set_may_be_marked(tid, false);
     0
 }

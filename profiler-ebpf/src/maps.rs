@@ -11,9 +11,9 @@ use aya_ebpf::{
 };
 use profiler_common::{
     ArgValues, CAP_BUCKETS, CAP_SLOTS, CGROUP_PATH_MAX, COUNTS_ENTRIES, CapFirst, DENIALS_MAX,
-    Denial, DenialKey, FIRST_COMM_ENTRIES, InstallerSeen, MAX_TARGETS, MISSED_MAX, Mark, NR_SLOTS,
-    Pending, TARGET_FILTER_WORDS, Target, WATCH_PREFIX_SLOTS, WatchPrefix, stats,
-    target_filter_bit,
+    Denial, DenialKey, FIRST_COMM_ENTRIES, InstallerSeen, MARK_FILTER_CHUNK,
+    MARK_FILTER_MAX_CHUNKS, MAX_TARGETS, MISSED_MAX, Mark, NR_SLOTS, Pending, TARGET_FILTER_WORDS,
+    Target, WATCH_PREFIX_SLOTS, WatchPrefix, mark_filter_index, stats, target_filter_bit,
 };
 
 /// `BPF_F_NO_PREALLOC` (include/uapi/linux/bpf.h): entries are allocated on insert (the kernel's
@@ -38,6 +38,39 @@ pub(crate) fn may_be_target(cgroup: u64) -> bool {
     match TARGET_FILTER.get(0) {
         Some(words) => words[word] & mask != 0,
         None => true,
+    }
+}
+
+/// A byte per tid: may this thread have a MARKS entry (`profiler_common::maps::MARK_FILTER`).
+/// Userspace sizes it for the kernel's pid_max; it never writes it.
+#[map]
+pub static MARK_FILTER: Array<[u8; MARK_FILTER_CHUNK]> =
+    Array::with_max_entries(MARK_FILTER_MAX_CHUNKS, 0);
+
+/// Whether `tid` may have a mark: false means it certainly has none, at the cost of one inlined
+/// array load (a MARKS miss costs a hash and a bucket walk). A tid beyond the array may.
+#[inline(always)]
+pub(crate) fn may_be_marked(tid: u32) -> bool {
+    let (entry, byte) = mark_filter_index(tid);
+    match MARK_FILTER.get(entry) {
+        Some(bytes) => bytes[byte] != 0,
+        None => true,
+    }
+}
+
+/// Sets or clears `tid`'s byte in MARK_FILTER (a plain byte store; only stores when it changes).
+#[inline(always)]
+pub(crate) fn set_may_be_marked(tid: u32, marked: bool) {
+    let (entry, byte) = mark_filter_index(tid);
+    if let Some(bytes) = MARK_FILTER.get_ptr_mut(entry) {
+        // SAFETY: one byte of an array element; every writer stores whole bytes, so no CPU's
+        // store is lost to another's, and a reader sees either value.
+        unsafe {
+            let value = marked as u8;
+            if (*bytes)[byte] != value {
+                (*bytes)[byte] = value;
+            }
+        }
     }
 }
 

@@ -22,7 +22,7 @@ use crate::{
     abi, args,
     gate::{gate_opens, note_slot},
     globals::{COMPAT_STATUS_MASK, TASK_STATUS_OFFSET},
-    maps::{COUNTS, FIRST_COMM, MARKED_TGIDS, MARKS, TARGETS, may_be_target},
+    maps::{COUNTS, FIRST_COMM, MARKED_TGIDS, MARKS, TARGETS, may_be_target, set_may_be_marked},
     stats::bump,
 };
 
@@ -60,6 +60,9 @@ fn try_sys_enter(ctx: &RawTracePointContext) -> Option<()> {
     match MARKS.get_ptr_mut(&tid) {
         // SAFETY: the entry belongs to this thread, the only writer of its `syscall` field.
         Some(mark) => unsafe {
+            // Marks userspace made (threads running when a recording attached) have no byte
+            // yet; `sys_exit` must look this one up from this call's exit on.
+            set_may_be_marked(tid, true);
             // `sys_exit` resets it after every call (crate::denials): an exit without this store
             // is a call seccomp refused.
             if (*mark).syscall != id as u32 {

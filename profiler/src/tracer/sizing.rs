@@ -9,7 +9,10 @@
 //! maps created without pre-allocation (MARKED_TGIDS, PENDING, DENIALS), whose memory follows
 //! their entries but for the bucket array (16 bytes per entry of room).
 
-use profiler_common::{CAP_BUCKETS, CAP_SLOTS, MAX_TARGETS, MISSED_MAX, NR_SLOTS, TABLES, maps};
+use profiler_common::{
+    CAP_BUCKETS, CAP_SLOTS, MARK_FILTER_CHUNK, MARK_FILTER_MAX_CHUNKS, MAX_TARGETS, MISSED_MAX,
+    NR_SLOTS, TABLES, maps,
+};
 
 /// Room in MARKS (live marked threads) per target, and for all targets together (what a
 /// 64-target recorder always had). MARKS is not pre-allocated: the room costs 16 bytes of bucket
@@ -24,6 +27,23 @@ fn quiet_log_bytes() -> u32 {
     // SAFETY: sysconf reads a constant of the system.
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     u32::try_from(page).ok().filter(|&p| p > 0).unwrap_or(4096)
+}
+
+/// Entries of MARK_FILTER for the kernel's pid_max (every tid it can hand out), at most
+/// [`MARK_FILTER_MAX_CHUNKS`]; tids beyond them are looked up in MARKS as before. pid_max can be
+/// raised later: the filter then covers the tids it was sized for.
+fn mark_filter_chunks(pid_max: Option<u32>) -> u32 {
+    let tids = pid_max.unwrap_or(u32::MAX);
+    tids.div_ceil(MARK_FILTER_CHUNK as u32)
+        .clamp(1, MARK_FILTER_MAX_CHUNKS)
+}
+
+fn pid_max() -> Option<u32> {
+    std::fs::read_to_string("/proc/sys/kernel/pid_max")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// The targets a recorder can follow: at least one, at most [`MAX_TARGETS`].
@@ -49,6 +69,7 @@ pub fn max_entries(capacity: u32, watching: bool, verbose: bool) -> Vec<(&'stati
         (maps::CAP_COUNTS, slots * CAP_BUCKETS),
         (maps::CAP_FIRST, slots * CAP_SLOTS as u32),
         (maps::MISSED, if watching { MISSED_MAX } else { 1 }),
+        (maps::MARK_FILTER, mark_filter_chunks(pid_max())),
     ];
     if !verbose {
         sizes.push((maps::AYA_LOGS, quiet_log_bytes()));
@@ -78,6 +99,23 @@ mod tests {
         assert_eq!(size(&all, maps::MARKS), MARKS_MAX);
         assert_eq!(size(&all, maps::MISSED), MISSED_MAX);
         assert!(all.iter().all(|(name, _)| *name != maps::AYA_LOGS));
+    }
+
+    #[test]
+    fn mark_filter_covers_pid_max_up_to_its_cap() {
+        assert_eq!(
+            mark_filter_chunks(Some(32768)),
+            8,
+            "the default pid_max: 32 KiB"
+        );
+        assert_eq!(
+            mark_filter_chunks(Some(32769)),
+            9,
+            "a partial page still needs one"
+        );
+        assert_eq!(mark_filter_chunks(Some(1)), 1);
+        assert_eq!(mark_filter_chunks(Some(4_194_304)), MARK_FILTER_MAX_CHUNKS);
+        assert_eq!(mark_filter_chunks(None), MARK_FILTER_MAX_CHUNKS);
     }
 
     #[test]
