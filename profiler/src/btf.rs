@@ -370,15 +370,19 @@ mod tests {
     fn a_mapped_file_reads_as_its_bytes() {
         // A regular file maps on every kernel; vmlinux BTF maps on Linux ≥ 6.16.
         let path = std::env::temp_dir().join(format!("btf-map-test-{}", std::process::id()));
-        std::fs::write(&path, b"\x9f\xeb some bytes").unwrap();
-        let mapped = Bytes::map(&std::fs::File::open(&path).unwrap()).expect("a regular file maps");
+        std::fs::write(&path, b"\x9f\xeb some bytes").expect("write a temporary file");
+        let mapped =
+            Bytes::map(&std::fs::File::open(&path).expect("open it")).expect("a regular file maps");
         assert!(matches!(mapped, Bytes::Mapped { .. }));
         assert_eq!(&*mapped, b"\x9f\xeb some bytes");
-        std::fs::remove_file(&path).unwrap();
+        std::fs::remove_file(&path).expect("remove it");
         if let Ok(file) = std::fs::File::open(VMLINUX)
             && let Some(mapped) = Bytes::map(&file)
         {
-            assert_eq!(&*mapped, std::fs::read(VMLINUX).unwrap().as_slice());
+            assert_eq!(
+                &*mapped,
+                std::fs::read(VMLINUX).expect("read vmlinux BTF").as_slice()
+            );
         }
     }
 

@@ -95,14 +95,14 @@ mod tests {
             hide_vmlinux_from_this_thread().map(|()| std::fs::read(crate::btf::VMLINUX))
         })
         .join()
-        .unwrap()
+        .expect("the thread runs")
         .expect("root can hide vmlinux from one thread")
         .expect("the bound /dev/null reads");
         assert!(
             seen_inside.is_empty(),
             "inside the thread, vmlinux is /dev/null"
         );
-        let outside = std::fs::metadata(crate::btf::VMLINUX).unwrap();
+        let outside = std::fs::metadata(crate::btf::VMLINUX).expect("vmlinux BTF exists");
         assert!(
             outside.len() > 0,
             "the rest of the process still sees the BTF"
