@@ -156,6 +156,24 @@ static ALLOW_ALL: [libc::sock_filter; 1] = [libc::sock_filter {
     k: libc::SECCOMP_RET_ALLOW,
 }];
 
+/// Installs the gate filter on the calling thread. Async-signal-safe (one syscall on static data),
+/// so a forked child may call it before execve. Needs CAP_SYS_ADMIN or no_new_privs. Also used by
+/// the bench's floor with the gate (`noop-tracer --gate`), which pays what a gated command pays
+/// for seccomp alone.
+pub fn install_gate_filter() -> io::Result<()> {
+    let prog = libc::sock_fprog {
+        len: 1,
+        filter: ALLOW_ALL.as_ptr().cast_mut(),
+    };
+    // SAFETY: seccomp(2) reads the one-instruction program from static memory.
+    let rc = unsafe { libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, &prog) };
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
 /// Whether the launcher had to set no_new_privs: the kernel lets a process install a filter only
 /// with CAP_SYS_ADMIN or no_new_privs, and a process that switched to a non-root user has neither.
 pub fn needs_no_new_privs(user: Option<&RunAs>) -> bool {
@@ -229,16 +247,7 @@ pub fn spawn_with_stdout(
                 check(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) as libc::c_long)?;
             }
             if filter {
-                let prog = libc::sock_fprog {
-                    len: 1,
-                    filter: ALLOW_ALL.as_ptr().cast_mut(),
-                };
-                check(libc::syscall(
-                    libc::SYS_seccomp,
-                    libc::SECCOMP_SET_MODE_FILTER,
-                    0,
-                    &prog,
-                ))?;
+                install_gate_filter()?;
             }
             Ok(())
         });

@@ -1,9 +1,12 @@
 //! `cargo xtask bench` (issue 13): what tracing costs, measured side by side and paired per round.
 //! Each round runs `syscall-loop` (getppid) (a) plain, (b) under `noop-tracer` (empty programs on
-//! the recorder's hooks: the floor), (c) under `seccomp-profiler record`, (d) under bpftrace
-//! counting the same cgroup (when installed), and, NOT recorded, while something else is: (e)
-//! under a background floor, (f) one background recording, (g) N background recordings. The
-//! lines are medians of per-round ratios with min–max: c÷b, f÷e (the untraced host tax), g÷f, d÷b.
+//! the recorder's hooks: the floor), (b') the floor with the loop behind the gate filter `record
+//! -- CMD` installs (`noop-tracer --gate`: what seccomp itself costs a gated command), (c) under
+//! `seccomp-profiler record`, (d) under bpftrace counting the same cgroup (when installed), and,
+//! NOT recorded, while something else is: (e) under a background floor, (f) one background
+//! recording, (g) N background recordings. The lines are medians of per-round ratios with
+//! min–max: c÷b (issue 13's budget), c÷b' (the programs' own share), f÷e (the untraced host
+//! tax), g÷f, d÷b.
 //! Then nginx under wrk (`bench_wrk`), start-up, peak RSS and kernel map memory of `record --
 //! /bin/true`, per-program cost from bpf stats (`bench_host`), and the storm (`bench_storm`).
 //! One table and `target/xtask/bench.json`; it measures and never fails on a slow result (only on
@@ -118,6 +121,8 @@ impl Line {
 struct Loops {
     plain: Vec<f64>,
     floor: Vec<f64>,
+    /// The floor with the command behind the gate filter, as `record -- CMD` starts it.
+    floor_gated: Vec<f64>,
     record: Vec<f64>,
     bpftrace: Vec<f64>,
     host_floor: Vec<f64>,
@@ -168,6 +173,16 @@ pub fn run(mut opts: Options) -> Result<()> {
             &ratios(&loops.record, &loops.floor),
         )
         .budget(Budget::AtMost(1.15)),
+        Line::samples(
+            "getppid under the floor behind the gate filter",
+            " ns",
+            &loops.floor_gated,
+        ),
+        Line::samples(
+            "recorded ÷ floor behind the gate filter (the programs' own share)",
+            "x",
+            &ratios(&loops.record, &loops.floor_gated),
+        ),
         Line::samples(
             "untraced loop, one recording active ÷ floor",
             "x",
@@ -270,8 +285,8 @@ fn measure_loops(profiler: &Path, noop: &Path, opts: Options, bpftrace: bool) ->
         None
     };
     println!(
-        "xtask: bench: {} rounds of syscall-loop --iterations {} (plain, floor, record{}, untraced \
-         beside a floor / 1 / {} recordings)",
+        "xtask: bench: {} rounds of syscall-loop --iterations {} (plain, floor, floor behind the \
+         gate filter, record{}, untraced beside a floor / 1 / {} recordings)",
         opts.rounds,
         opts.iterations,
         if bpftrace { ", bpftrace" } else { "" },
@@ -285,6 +300,10 @@ fn measure_loops(profiler: &Path, noop: &Path, opts: Options, bpftrace: bool) ->
         b.arg("--");
         looped(&mut b);
         l.floor.push(ns_per_syscall(&mut b)?);
+        let mut g = cmd::new(noop);
+        g.args(["--gate", "--"]);
+        looped(&mut g);
+        l.floor_gated.push(ns_per_syscall(&mut g)?);
         let mut c = cmd::new(profiler);
         c.args(["record", "-o", "/dev/null", "--"]);
         looped(&mut c);
@@ -311,11 +330,12 @@ fn measure_loops(profiler: &Path, noop: &Path, opts: Options, bpftrace: bool) ->
             .collect::<Result<Vec<_>>>()?;
         l.host_many.push(beside(many)?);
         println!(
-            "  round {round}/{}: plain {:.1} ns, floor {:.1}, record {:.1}{}; untraced beside floor \
-             {:.1}, 1 recording {:.1}, {} recordings {:.1}",
+            "  round {round}/{}: plain {:.1} ns, floor {:.1}, floor+gate {:.1}, record {:.1}{}; \
+             untraced beside floor {:.1}, 1 recording {:.1}, {} recordings {:.1}",
             opts.rounds,
             l.plain[round - 1],
             l.floor[round - 1],
+            l.floor_gated[round - 1],
             l.record[round - 1],
             l.bpftrace
                 .last()
