@@ -23,7 +23,7 @@ use profiler_common::{Target, WATCH_RUNTIME_MKDIR, WATCH_SHAPES};
 use super::{
     Finished, Options, Outcome, RecordError, Sink, build_for, check_privileges, context,
     supervisor::{Event, Supervisor, signal_pid},
-    tracked::Tracked,
+    tracked::{self, Tracked},
 };
 use crate::{
     cgroup::{self, OwnedCgroup},
@@ -180,10 +180,17 @@ pub(super) async fn record(
     };
     supervisor.clear_progress();
     let cut_short = supervisor.cut_short().map(|reason| reason.name());
-    // Containers CMD stopped on its way out: their `die` events may still be in flight.
-    let drain_until = tokio::time::Instant::now() + EVENT_DRAIN;
-    while let Ok(Some(update)) = tokio::time::timeout_at(drain_until, events.next()).await {
-        recorder.on_update(update, cut_short).await?;
+    // Containers CMD stopped on its way out: their `die` events may still be in flight, and on a
+    // loaded machine so may the events that name a container which started and ended at once.
+    let now = tokio::time::Instant::now();
+    let (drain_until, names_until) = (now + EVENT_DRAIN, now + tracked::UNNAMED_GRACE);
+    loop {
+        let unnamed = (recorder.tracked.values()).any(|t| !t.finished && t.unnamed_bare_id());
+        let until = if unnamed { names_until } else { drain_until };
+        match tokio::time::timeout_at(until, events.next()).await {
+            Ok(Some(update)) => recorder.on_update(update, cut_short).await?,
+            _ => break,
+        }
     }
     if recorder.api_down.is_some() {
         // The API may be back already, between two attempts of the back-off: one last try, so

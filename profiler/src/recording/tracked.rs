@@ -48,7 +48,16 @@ pub(super) struct Tracked {
     pub verdict: Option<bool>,
     /// `docker exec` sessions started in it while recording (dockerd runs HEALTHCHECKs as execs).
     pub execs: u32,
+    /// When its cgroup was first found gone while nothing had told which engine it is
+    /// ([`Tracked::may_still_be_named`]).
+    gone_since: Option<Instant>,
 }
+
+/// How long a container whose cgroup is gone, and which no engine has named yet, waits for
+/// Docker's events before it is ended by its cgroup alone: a bare 64-hex cgroup may be a Docker
+/// container that started and ended within one tick, whose `start` and `die` events (which carry
+/// its name) are still on their way on a loaded machine.
+pub(super) const UNNAMED_GRACE: Duration = Duration::from_secs(3);
 
 /// Where a container's name comes from, best first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,7 +84,31 @@ impl Tracked {
             verdict: None,
             cgroup,
             execs: 0,
+            gone_since: None,
         }
+    }
+
+    /// Nothing has named it (no inspect, event or other engine), and its cgroup's shape does not
+    /// say which engine it is (a bare 64-hex id: Docker's cgroupfs driver, or containerd's).
+    pub fn unnamed_bare_id(&self) -> bool {
+        self.info.is_none()
+            && self.named_by.is_none()
+            && self.meta.is_none()
+            && self
+                .shape
+                .as_ref()
+                .is_some_and(|shape| shape.engine.is_none())
+    }
+
+    /// Whether a container whose cgroup is gone may still be named by a Docker event: nothing
+    /// has named it (no inspect, event or other engine), its cgroup's shape does not say which
+    /// engine it is, and it was first found gone less than [`UNNAMED_GRACE`] ago.
+    pub fn may_still_be_named(&mut self, now: Instant) -> bool {
+        if !self.unnamed_bare_id() {
+            return false;
+        }
+        let since = *self.gone_since.get_or_insert(now);
+        now.duration_since(since) < UNNAMED_GRACE
     }
 
     pub fn has_info(&self) -> bool {
@@ -363,6 +396,38 @@ mod tests {
             user: String::new(),
             created_with: Box::default(),
         }
+    }
+
+    #[test]
+    fn a_bare_id_gone_unnamed_waits_for_dockers_events_a_little() {
+        let start = Instant::now();
+        let mut bare = Tracked::new(3, ID.to_owned(), format!("/docker/{ID}"), Vec::new());
+        assert!(bare.may_still_be_named(start), "first found gone");
+        assert!(bare.may_still_be_named(start + UNNAMED_GRACE / 2));
+        assert!(
+            !bare.may_still_be_named(start + UNNAMED_GRACE),
+            "the grace is over"
+        );
+        let mut named = Tracked::new(3, ID.to_owned(), format!("/docker/{ID}"), Vec::new());
+        named.saw(&event("die", "web", None));
+        assert!(!named.may_still_be_named(start), "its die event named it");
+        assert_eq!(named.display_name(), "web");
+        let scoped = format!("/system.slice/docker-{ID}.scope");
+        let mut docker = Tracked::new(3, ID.to_owned(), scoped, Vec::new());
+        assert!(
+            !docker.may_still_be_named(start),
+            "the shape says Docker: its event ends it"
+        );
+        let mut podman = Tracked::new(
+            3,
+            ID.to_owned(),
+            format!("/libpod_parent/libpod-{ID}"),
+            Vec::new(),
+        );
+        assert!(
+            !podman.may_still_be_named(start),
+            "the shape says Podman: no Docker event comes"
+        );
     }
 
     fn outage(regained: bool) -> docker::Outage {

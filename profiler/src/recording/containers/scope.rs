@@ -3,7 +3,8 @@
 //! `crate::engines`), `--filter` is applied once it is named, and a container outside it (or a
 //! pod's sandbox, or a runtime's parent directory) is disarmed with its slot released, so nothing
 //! of it is kept (design.md §17). Non-Docker containers end when their cgroup goes: no Docker event
-//! says so.
+//! says so. A bare-id container nothing has named yet first waits a little for Docker's events
+//! (`tracked::UNNAMED_GRACE`): it may be Docker's.
 
 use super::{RecordError, Recorder};
 use crate::{engines, output::summary, tracer};
@@ -41,10 +42,13 @@ impl Recorder<'_> {
             if self.judge(slot)? {
                 continue;
             }
-            let Some(entry) = self.tracked.get(&slot) else {
+            let Some(entry) = self.tracked.get_mut(&slot) else {
                 continue;
             };
-            if !entry.ends_by_docker_event() && !entry.cgroup_exists() {
+            if !entry.ends_by_docker_event()
+                && !entry.cgroup_exists()
+                && !entry.may_still_be_named(std::time::Instant::now())
+            {
                 self.finish(slot, false, cut_short)?;
             }
         }
