@@ -91,13 +91,16 @@ impl Tracked {
     /// Nothing has named it (no inspect, event or other engine), and its cgroup's shape does not
     /// say which engine it is (a bare 64-hex id: Docker's cgroupfs driver, or containerd's).
     pub fn unnamed_bare_id(&self) -> bool {
-        self.info.is_none()
-            && self.named_by.is_none()
-            && self.meta.is_none()
+        self.named_by_nothing()
             && self
                 .shape
                 .as_ref()
                 .is_some_and(|shape| shape.engine.is_none())
+    }
+
+    /// No `docker inspect`, no Docker event and no other engine has said anything about it.
+    fn named_by_nothing(&self) -> bool {
+        self.info.is_none() && self.named_by.is_none() && self.meta.is_none()
     }
 
     /// Whether a container whose cgroup is gone may still be named by a Docker event: nothing
@@ -179,9 +182,7 @@ impl Tracked {
     /// shape). A Docker container's bundle says so (containerd namespace `moby`), after which
     /// only Docker's API names it.
     pub fn wants_meta(&self) -> bool {
-        self.info.is_none()
-            && self.named_by.is_none()
-            && self.meta.is_none()
+        self.named_by_nothing()
             && self
                 .shape
                 .as_ref()

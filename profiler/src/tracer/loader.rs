@@ -17,12 +17,11 @@
 //! container recorders and the node agent keep the plain loader, so the agent's own seccomp
 //! profile needs neither `unshare` nor `mount`.
 
-use std::ffi::CStr;
+use std::ffi::{CStr, CString};
 use std::io;
 
 use aya::EbpfLoader;
 
-const VMLINUX: &CStr = c"/sys/kernel/btf/vmlinux";
 const DEV_NULL: &CStr = c"/dev/null";
 const ROOT: &CStr = c"/";
 
@@ -48,8 +47,10 @@ pub(super) fn new(lean: bool) -> EbpfLoader<'static> {
 
 /// Gives the calling thread a private mount namespace in which vmlinux BTF reads as empty.
 fn hide_vmlinux_from_this_thread() -> io::Result<()> {
-    // SAFETY: plain syscalls on constant C strings; unshare affects this thread only (it is not
-    // CLONE_VM or CLONE_SIGHAND), and the mounts happen in the namespace it just made.
+    let vmlinux = CString::new(crate::btf::VMLINUX).expect("a path without NUL");
+    // SAFETY: plain syscalls on NUL-terminated strings that outlive them; unshare affects this
+    // thread only (it is not CLONE_VM or CLONE_SIGHAND), and the mounts happen in the namespace
+    // it just made.
     unsafe {
         check(libc::unshare(libc::CLONE_NEWNS))?;
         // Nothing done here may propagate back to the host's mounts.
@@ -62,7 +63,7 @@ fn hide_vmlinux_from_this_thread() -> io::Result<()> {
         ))?;
         check(libc::mount(
             DEV_NULL.as_ptr(),
-            VMLINUX.as_ptr(),
+            vmlinux.as_ptr(),
             std::ptr::null(),
             libc::MS_BIND,
             std::ptr::null(),
@@ -85,9 +86,7 @@ mod tests {
 
     #[test]
     fn the_hidden_file_stays_visible_to_the_rest_of_the_process() {
-        if unsafe { libc::geteuid() } != 0
-            || !std::path::Path::new("/sys/kernel/btf/vmlinux").exists()
-        {
+        if unsafe { libc::geteuid() } != 0 || !std::path::Path::new(crate::btf::VMLINUX).exists() {
             eprintln!("skipped: needs root and /sys/kernel/btf/vmlinux");
             return;
         }
