@@ -1,7 +1,7 @@
-//! Reading and emptying a target's argument values (`maps::ARG_VALUES`, issue 12): the per-CPU
+//! Reading a target's argument values (`maps::ARG_VALUES`, issue 12): the per-CPU
 //! records unioned into [`crate::arguments::Observed`]. Kept beside the tracer, which it extends.
 
-use aya::maps::{MapData, PerCpuArray, PerCpuValues};
+use aya::maps::{MapData, PerCpuArray};
 use profiler_common::{ArgValues, maps};
 
 use super::{Tracer, TracerError, map_err};
@@ -13,15 +13,5 @@ impl Tracer {
         let values: PerCpuArray<&MapData, ArgValues> = self.open(maps::ARG_VALUES)?;
         let per_cpu = values.get(&slot, 0).map_err(map_err(maps::ARG_VALUES))?;
         Ok(Observed::from_per_cpu(per_cpu.iter()))
-    }
-
-    /// Empties a released slot's argument values for the next target.
-    pub(super) fn clear_arguments(&mut self, slot: u32, cpus: usize) -> Result<(), TracerError> {
-        let mut values: PerCpuArray<&mut MapData, ArgValues> = self.open_mut(maps::ARG_VALUES)?;
-        let empty =
-            PerCpuValues::try_from(vec![ArgValues::EMPTY; cpus]).map_err(TracerError::Cpus)?;
-        values
-            .set(slot, empty, 0)
-            .map_err(map_err(maps::ARG_VALUES))
     }
 }

@@ -1,9 +1,12 @@
 //! Giving a finished target's slot back: everything the kernel side wrote for it is emptied.
 
-use aya::maps::{Array, HashMap, MapData, PerCpuArray, PerCpuValues, Queue};
+use aya::{
+    Pod,
+    maps::{Array, HashMap, MapData, PerCpuArray, PerCpuValues, Queue},
+};
 use profiler_common::{
-    CAP_SLOTS, CGROUP_PATH_MAX, CapFirst, InstallerSeen, NR_SLOTS, TABLES, cap_counts_key,
-    comm_index, counts_key, maps,
+    ArgValues, CAP_SLOTS, CGROUP_PATH_MAX, CapFirst, InstallerSeen, NR_SLOTS, TABLES,
+    cap_counts_key, comm_index, counts_key, maps,
 };
 
 use super::{Recording, Tracer, TracerError, map_err};
@@ -35,56 +38,52 @@ impl Tracer {
             let _ = tgids.remove(&tgid);
         }
         let cpus = aya::util::nr_cpus().map_err(|(_, err)| TracerError::Cpus(err))?;
-        let mut counts: PerCpuArray<&mut MapData, [u64; NR_SLOTS]> = self.open_mut(maps::COUNTS)?;
-        for table in 0..TABLES {
-            let zeros =
-                PerCpuValues::try_from(vec![[0u64; NR_SLOTS]; cpus]).map_err(TracerError::Cpus)?;
-            counts
-                .set(counts_key(slot, table), zeros, 0)
-                .map_err(map_err(maps::COUNTS))?;
-        }
-        let mut installers: Array<&mut MapData, InstallerSeen> = self.open_mut(maps::INSTALLER)?;
-        installers
-            .set(slot, InstallerSeen::EMPTY, 0)
-            .map_err(map_err(maps::INSTALLER))?;
-        let mut phases: Array<&mut MapData, [u8; NR_SLOTS]> =
-            self.open_mut(maps::RUNTIME_PHASE_SEEN)?;
-        for table in 0..TABLES {
-            phases
-                .set(counts_key(slot, table), [0; NR_SLOTS], 0)
-                .map_err(map_err(maps::RUNTIME_PHASE_SEEN))?;
-        }
-        let mut comms: Array<&mut MapData, [u8; 16]> = self.open_mut(maps::FIRST_COMM)?;
-        for observed in &recording.observed {
-            comms
-                .set(comm_index(slot, observed.table, observed.nr), [0; 16], 0)
-                .map_err(map_err(maps::FIRST_COMM))?;
-        }
-        let mut cap_counts: PerCpuArray<&mut MapData, [u64; CAP_SLOTS]> =
-            self.open_mut(maps::CAP_COUNTS)?;
-        for bucket in 0..profiler_common::CAP_BUCKETS {
-            let zeros =
-                PerCpuValues::try_from(vec![[0u64; CAP_SLOTS]; cpus]).map_err(TracerError::Cpus)?;
-            cap_counts
-                .set(cap_counts_key(slot, bucket), zeros, 0)
-                .map_err(map_err(maps::CAP_COUNTS))?;
-        }
-        let mut firsts: Array<&mut MapData, CapFirst> = self.open_mut(maps::CAP_FIRST)?;
-        for cap in 0..CAP_SLOTS as u32 {
-            firsts
-                .set(slot * CAP_SLOTS as u32 + cap, CapFirst::EMPTY, 0)
-                .map_err(map_err(maps::CAP_FIRST))?;
-        }
-        let mut flags: Array<&mut MapData, u32> = self.open_mut(maps::SLOT_FLAGS)?;
-        flags.set(slot, 0, 0).map_err(map_err(maps::SLOT_FLAGS))?;
-        self.clear_arguments(slot, cpus)?;
-        let mut paths: Array<&mut MapData, [u8; CGROUP_PATH_MAX]> =
-            self.open_mut(maps::SLOT_PATHS)?;
-        paths
-            .set(slot, [0; CGROUP_PATH_MAX], 0)
-            .map_err(map_err(maps::SLOT_PATHS))?;
+        let tables = || (0..TABLES).map(|table| counts_key(slot, table));
+        self.clear_per_cpu(maps::COUNTS, tables(), [0u64; NR_SLOTS], cpus)?;
+        self.clear_array(maps::INSTALLER, [slot], InstallerSeen::EMPTY)?;
+        self.clear_array(maps::RUNTIME_PHASE_SEEN, tables(), [0u8; NR_SLOTS])?;
+        let comms = (recording.observed.iter())
+            .map(|observed| comm_index(slot, observed.table, observed.nr));
+        self.clear_array(maps::FIRST_COMM, comms, [0u8; 16])?;
+        let buckets = (0..profiler_common::CAP_BUCKETS).map(|bucket| cap_counts_key(slot, bucket));
+        self.clear_per_cpu(maps::CAP_COUNTS, buckets, [0u64; CAP_SLOTS], cpus)?;
+        let caps = (0..CAP_SLOTS as u32).map(|cap| slot * CAP_SLOTS as u32 + cap);
+        self.clear_array(maps::CAP_FIRST, caps, CapFirst::EMPTY)?;
+        self.clear_array(maps::SLOT_FLAGS, [slot], 0u32)?;
+        self.clear_per_cpu(maps::ARG_VALUES, [slot], ArgValues::EMPTY, cpus)?;
+        self.clear_array(maps::SLOT_PATHS, [slot], [0u8; CGROUP_PATH_MAX])?;
         self.clear_denials(slot)?;
         let mut queue: Queue<&mut MapData, u32> = self.open_mut(maps::FREE_SLOTS)?;
         queue.push(slot, 0).map_err(map_err(maps::FREE_SLOTS))
+    }
+
+    /// Sets the entries `keys` of the array map `name` to `empty`.
+    fn clear_array<V: Pod>(
+        &mut self,
+        name: &'static str,
+        keys: impl IntoIterator<Item = u32>,
+        empty: V,
+    ) -> Result<(), TracerError> {
+        let mut array: Array<&mut MapData, V> = self.open_mut(name)?;
+        for key in keys {
+            array.set(key, empty, 0).map_err(map_err(name))?;
+        }
+        Ok(())
+    }
+
+    /// Sets the entries `keys` of the per-CPU array map `name` to `empty` on each of `cpus` CPUs.
+    fn clear_per_cpu<V: Pod>(
+        &mut self,
+        name: &'static str,
+        keys: impl IntoIterator<Item = u32>,
+        empty: V,
+        cpus: usize,
+    ) -> Result<(), TracerError> {
+        let mut array: PerCpuArray<&mut MapData, V> = self.open_mut(name)?;
+        for key in keys {
+            let values = PerCpuValues::try_from(vec![empty; cpus]).map_err(TracerError::Cpus)?;
+            array.set(key, values, 0).map_err(map_err(name))?;
+        }
+        Ok(())
     }
 }
