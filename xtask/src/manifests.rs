@@ -236,35 +236,37 @@ fn consistent(deploy: &Path, daemonset: &Value) -> Result<()> {
 fn refuses_misspelt(daemonset: &Path, operator: Option<&PathBuf>) -> Result<()> {
     let scratch = workspace::scratch_dir()?.join("manifests");
     fs::create_dir_all(&scratch)?;
-    let broken = scratch.join("daemonset-misspelt.yaml");
-    fs::write(
-        &broken,
-        misspell(&fs::read_to_string(daemonset)?, "readOnlyRootFilesystem")?,
+    refused_when_misspelt(
+        &scratch.join("daemonset-misspelt.yaml"),
+        daemonset,
+        "readOnlyRootFilesystem",
+        kubernetes_validate_output,
+        "kubernetes-validate accepted a DaemonSet",
     )?;
-    if kubernetes_validate_output(std::slice::from_ref(&broken))?
-        .status
-        .success()
-    {
-        bail!(
-            "kubernetes-validate accepted a DaemonSet with `readOnlyRootFilesystem` misspelt: it \
-             is not validating strictly"
-        );
-    }
     if let Some(operator) = operator {
-        let broken = scratch.join("seccompprofile-misspelt.yaml");
-        fs::write(
-            &broken,
-            misspell(&fs::read_to_string(operator)?, "defaultAction")?,
+        refused_when_misspelt(
+            &scratch.join("seccompprofile-misspelt.yaml"),
+            operator,
+            "defaultAction",
+            operator_validate_output,
+            &format!("{SPO_CHECKER} accepted a SeccompProfile"),
         )?;
-        if operator_validate_output(std::slice::from_ref(&broken))?
-            .status
-            .success()
-        {
-            bail!(
-                "{SPO_CHECKER} accepted a SeccompProfile with `defaultAction` misspelt: it is \
-                 not validating strictly"
-            );
-        }
+    }
+    Ok(())
+}
+
+/// Writes `source` with `key` misspelt to `broken` and fails unless `validate` refuses it;
+/// `accepted` starts the error that says it did not.
+fn refused_when_misspelt(
+    broken: &Path,
+    source: &Path,
+    key: &str,
+    validate: fn(&[PathBuf]) -> Result<std::process::Output>,
+    accepted: &str,
+) -> Result<()> {
+    fs::write(broken, misspell(&fs::read_to_string(source)?, key)?)?;
+    if validate(&[broken.to_path_buf()])?.status.success() {
+        bail!("{accepted} with `{key}` misspelt: it is not validating strictly");
     }
     Ok(())
 }
