@@ -93,13 +93,14 @@ pub mod maps {
     /// costs one inlined array load there instead of a hash miss. Written by userspace only; bits are never cleared
     /// while loaded (a stale bit costs a lookup, never a miss).
     pub const TARGET_FILTER: &str = "TARGET_FILTER";
-    /// `Array<[u8; MARK_FILTER_CHUNK]>` indexed by [`super::mark_filter_index`]: a byte per tid,
-    /// non-zero when the thread may have a MARKS entry (issue 13). `sys_exit` runs on every
-    /// syscall of the machine and tests it before looking in MARKS, so an unmarked thread costs an
-    /// inlined array load there instead of a hash miss. Written by the kernel side only, with
-    /// plain byte stores (no read-modify-write, so CPUs never race): set before a mark is made
-    /// and when `sys_enter` finds a mark (userspace's marks of running threads), cleared when the
-    /// thread exits. A tid beyond the array is always looked up.
+    /// `Array<[u8; MARK_FILTER_CHUNK]>` indexed by [`super::mark_filter_index`]: a byte per tid
+    /// (issue 13), 0 when the thread has no MARKS entry, 1 when it may have one, 2 when it is a
+    /// marked thread inside a call `sys_enter` saw. `sys_exit` runs on every syscall of the
+    /// machine and decides on it: an unmarked thread costs an inlined array load there, a recorded
+    /// call's exit a byte store, and only the rest (new marks, filter installs, refused calls)
+    /// look in MARKS. Written by the kernel side only, by the thread itself or for a new task
+    /// before it runs, with plain byte stores (no read-modify-write, so CPUs never race). A tid
+    /// beyond the array is always looked up.
     pub const MARK_FILTER: &str = "MARK_FILTER";
 }
 
@@ -316,6 +317,13 @@ impl Target {
     /// service, a plain cgroup): there is no runtime setup to leave out, so every thread of the
     /// target counts from its first syscall seen (processes started in it later included).
     pub const GATE_OPEN: u32 = 2;
+
+    /// `record -- CMD` (issue 13): the command's own execve opens the gate, in any mount
+    /// namespace. The target's cgroup is the recorder's own, and the only thread in it before
+    /// the gate opens is the launcher's child, which joins it, switches user and execs CMD: so
+    /// its execve is where CMD starts, which is where `exec --profile` installs the profile.
+    /// Unlike a gate filter, it costs the recorded command nothing on every syscall.
+    pub const GATE_ON_COMMAND_EXEC: u32 = 4;
 }
 
 /// A filter install seen at `sys_enter`, waiting for its return value at `sys_exit`.

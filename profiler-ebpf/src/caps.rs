@@ -15,14 +15,15 @@ use aya_ebpf::{
     programs::RawTracePointContext,
 };
 use profiler_common::{
-    CAP_DENIED, CAP_GRANTED, CAP_OTHER_CRED, CAP_SLOTS, CAP_VM_PROBE, CapFirst, cap_counts_key,
+    CAP_DENIED, CAP_GRANTED, CAP_OTHER_CRED, CAP_SLOTS, CAP_VM_PROBE, CapFirst, Mark,
+    cap_counts_key,
 };
 
 use crate::{
     abi,
     gate::mark_of,
     globals::TASK_REAL_CRED_OFFSET,
-    maps::{CAP_COUNTS, CAP_FIRST, TARGETS, VM_PROBE},
+    maps::{CAP_COUNTS, CAP_FIRST, MarkState, TARGETS, VM_PROBE, mark_state},
 };
 
 /// include/uapi/linux/capability.h.
@@ -52,9 +53,13 @@ fn try_cap_capable(ctx: &RawTracePointContext) -> Option<()> {
     // SAFETY: presence only; the slot comes from the mark.
     unsafe { TARGETS.get(&cgroup) }?;
     let pid_tgid = bpf_get_current_pid_tgid();
-    let mark = mark_of(pid_tgid as u32, (pid_tgid >> 32) as u32)?;
+    let mut mark = mark_of(pid_tgid as u32, (pid_tgid >> 32) as u32)?;
     if mark.execed == 0 {
         return None;
+    }
+    // Between calls (a page fault), `syscall` still names the last call: its exit leaves it.
+    if mark_state(pid_tgid as u32) == MarkState::Marked {
+        mark.syscall = Mark::NOT_IN_SYSCALL;
     }
     let cap: u64 = ctx.arg(3);
     let ret: u64 = ctx.arg(4);

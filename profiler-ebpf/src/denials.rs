@@ -1,11 +1,14 @@
 //! Denial counting (design.md §15): a gated thread whose syscall reaches `sys_exit` without having
 //! passed `sys_enter` had that call answered by seccomp (`raw_syscalls:sys_enter` fires after
-//! seccomp, `sys_exit` for every call; design.md §1). `sys_enter` stores the syscall in the
-//! thread's `Mark.syscall`; here, at `sys_exit`, an entered call is reset to
-//! `Mark::NOT_IN_SYSCALL`, and a thread still in that state was refused. The tasks that
-//! legitimately return without an enter of their own (a new task's first return from
-//! clone/fork/clone3, the return from execve, the call a thread was in when userspace marked it)
-//! carry `Mark::FRESH`, which the gate sets on fork, exec and every new mark.
+//! seccomp, `sys_exit` for every call; design.md §1). `sys_enter` sets the thread's MARK_FILTER
+//! byte to `InSyscall` and `sys_exit` back to `Marked` without looking in MARKS (issue 13); so a
+//! marked thread that reaches `sys_exit` as `Marked` was refused. The tasks that legitimately
+//! return without an enter of their own (a new task's first return from clone/fork/clone3, the
+//! return from execve, the call a thread was in when userspace marked it) carry `Mark::FRESH` in
+//! their mark's `syscall`, which the gate sets on fork, exec and every new mark, and which their
+//! exit consumes. A thread with no byte (a tid beyond MARK_FILTER) is told by its mark's
+//! `syscall` alone: `sys_enter` stores the call there, `sys_exit` resets it to
+//! `Mark::NOT_IN_SYSCALL`, and one still in that state was refused.
 //!
 //! It owns DENIALS. It marks nothing and counts no allowed syscall. Not seen here: calls killed by
 //! `SECCOMP_RET_KILL_*` (they never return), and calls a filter allowed with
@@ -21,20 +24,24 @@ use profiler_common::{Denial, DenialKey, Mark, stats};
 
 use crate::{
     abi,
-    maps::{DENIALS, TARGETS},
+    maps::{DENIALS, MarkState, TARGETS},
     stats::bump,
 };
 
-/// Called from `sys_exit` with a marked thread's mark (the gate looked it up). Cost for a call
-/// that was allowed: one store.
+/// Called from `sys_exit` with a marked thread's mark (the gate looked it up) and its
+/// MARK_FILTER state, `Marked` or `Unfiltered` (an `InSyscall` exit never comes here).
 #[inline(always)]
-pub(crate) fn on_exit(ctx: &RawTracePointContext, mark: *mut Mark) {
+pub(crate) fn on_exit(ctx: &RawTracePointContext, mark: *mut Mark, state: MarkState) {
     // SAFETY: the entry belongs to this thread, the only writer of its `syscall` field (`sys_enter`
     // and this program run in the thread itself; fork and exec write it before the thread runs on).
     let entered = unsafe {
         let syscall = (*mark).syscall;
         (*mark).syscall = Mark::NOT_IN_SYSCALL;
-        syscall != Mark::NOT_IN_SYSCALL
+        if state == MarkState::Unfiltered {
+            syscall != Mark::NOT_IN_SYSCALL
+        } else {
+            syscall == Mark::FRESH
+        }
     };
     if !entered {
         let regs: *const u8 = ctx.arg(0);

@@ -2,7 +2,9 @@
 //! the moment a seccomp filter install it made returns 0 (`seccomp(SECCOMP_SET_MODE_FILTER, …)` or
 //! `prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, …)`); the mark passes to every thread and process it
 //! forks and survives exec. Probes that fail (runc's five `seccomp(…, NULL)` calls returning
-//! -EFAULT) do not count. With `Target::GATE_ON_EXEC`, a thread's first execve opens the gate too.
+//! -EFAULT) do not count. With `Target::GATE_ON_EXEC`, a thread's first execve in a container's
+//! mount namespace opens the gate too; with `Target::GATE_ON_COMMAND_EXEC` (`record -- CMD`), the
+//! command's execve does.
 //!
 //! On the kernel side this module owns MARKS (but for the `syscall` field, which `sys_enter` keeps
 //! current), MARKED_TGIDS, PENDING and SLOT_FLAGS. An install is noticed at `sys_enter`
@@ -31,7 +33,7 @@ use crate::{
         BPRM_SECUREEXEC_BIT, HOST_MNT_NS, MNT_NS_INUM_OFFSET, NSPROXY_MNT_NS_OFFSET,
         TASK_NSPROXY_OFFSET, TASK_PID_OFFSET,
     },
-    maps::{MARKED_TGIDS, MARKS, PENDING, SLOT_FLAGS, may_be_marked, set_may_be_marked},
+    maps::{MARKED_TGIDS, MARKS, MarkState, PENDING, SLOT_FLAGS, mark_state, set_mark_state},
     stats::bump,
 };
 
@@ -54,7 +56,8 @@ pub(crate) fn mark_of(tid: u32, tgid: u32) -> Option<Mark> {
 }
 
 /// Called for unmarked threads of a target only. Returns true when this very syscall is the first
-/// to count (an execve under GATE_ON_EXEC); a filter install only becomes a mark at `sys_exit`.
+/// to count (an execve under GATE_ON_EXEC or GATE_ON_COMMAND_EXEC); a filter install only becomes
+/// a mark at `sys_exit`.
 #[inline(always)]
 pub(crate) fn gate_opens(ctx: &RawTracePointContext, target: &Target, tid: u32, id: i64) -> bool {
     if id == abi::SYS_SECCOMP || id == abi::SYS_PRCTL {
@@ -93,9 +96,10 @@ pub(crate) fn gate_opens(ctx: &RawTracePointContext, target: &Target, tid: u32, 
         }
         return false;
     }
-    if target.flags & Target::GATE_ON_EXEC != 0
-        && (id == abi::SYS_EXECVE || id == abi::SYS_EXECVEAT)
-        && in_foreign_mount_ns()
+    let execs = id == abi::SYS_EXECVE || id == abi::SYS_EXECVEAT;
+    if execs
+        && (target.flags & Target::GATE_ON_COMMAND_EXEC != 0
+            || (target.flags & Target::GATE_ON_EXEC != 0 && in_foreign_mount_ns()))
     {
         mark(ctx, tid, Mark::new(target.slot));
         note_slot(target.slot, GATE_EXEC);
@@ -150,8 +154,9 @@ pub(crate) fn note_slot(slot: u32, flag: u32) {
 
 #[inline(always)]
 fn mark<C: aya_ebpf::EbpfContext>(ctx: &C, tid: u32, mark: Mark) {
-    // Before the entry exists, so `sys_exit` never skips a thread that has one.
-    set_may_be_marked(tid, true);
+    // Before the entry exists, so `sys_exit` never skips a thread that has one; and `Marked`, not
+    // `InSyscall`, so that its next `sys_exit` looks at the new mark (FRESH, INSTALLING).
+    set_mark_state(tid, MarkState::Marked);
     if MARKS.insert(&tid, &mark, 0).is_err() {
         bump(stats::MARK_FAILED);
         debug!(ctx, "mark of tid {} failed: MARKS is full", tid);
@@ -162,12 +167,13 @@ fn mark<C: aya_ebpf::EbpfContext>(ctx: &C, tid: u32, mark: Mark) {
 /// return value; only 0 opens the gate. Linux ≥ 4.17 (raw tracepoints).
 /// <https://elixir.bootlin.com/linux/v6.18/source/include/trace/events/syscalls.h>
 ///
-/// Fires on every syscall of the machine: a thread whose MARK_FILTER byte is clear (every thread
-/// that is neither marked nor installing a filter) costs one inlined array load; the others look
-/// in MARKS. (Testing TARGET_FILTER instead, as `sys_enter` does, was measured: the cgroup-id
-/// helper it needs costs what a MARKS miss costs; issue 13.) Marked threads go to
-/// [`crate::denials`]; a thread with an install in flight (`Mark::INSTALLING`) has its arguments
-/// in PENDING.
+/// Fires on every syscall of the machine, and decides on the thread's MARK_FILTER byte
+/// ([`MarkState`]): a thread that is neither marked nor installing a filter costs one inlined array
+/// load; a marked thread returning from a call `sys_enter` saw, that load and a byte store. Only
+/// the rest look in MARKS: new marks, installs in flight (`Mark::INSTALLING`, their arguments in
+/// PENDING) and calls seccomp refused ([`crate::denials`]). (Testing TARGET_FILTER instead, as
+/// `sys_enter` does, was measured: the cgroup-id helper it needs costs what a MARKS miss costs;
+/// issue 13.)
 #[raw_tracepoint(tracepoint = "sys_exit")]
 pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
     let _ = try_sys_exit(&ctx);
@@ -178,15 +184,21 @@ pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
 fn try_sys_exit(ctx: &RawTracePointContext) -> Option<()> {
     let pid_tgid = bpf_get_current_pid_tgid();
     let tid = pid_tgid as u32;
-    if !may_be_marked(tid) {
-        return None;
+    let state = mark_state(tid);
+    match state {
+        MarkState::None => return None,
+        MarkState::InSyscall => {
+            set_mark_state(tid, MarkState::Marked);
+            return None;
+        }
+        MarkState::Marked | MarkState::Unfiltered => {}
     }
     let entry = MARKS.get_ptr_mut(&tid)?;
     // SAFETY: the entry is this thread's; only it (and fork/exec before it runs on) writes it.
     if unsafe { (*entry).syscall } != Mark::INSTALLING {
         // A marked thread never has an install in flight (only unmarked ones are tracked): it is
         // the denial counter's.
-        crate::denials::on_exit(ctx, entry);
+        crate::denials::on_exit(ctx, entry, state);
         return None;
     }
     // SAFETY: copied out before the entry is removed.
@@ -308,6 +320,6 @@ pub fn sched_process_exit(_ctx: RawTracePointContext) -> i32 {
     let tid = bpf_get_current_pid_tgid() as u32;
     let _ = MARKS.remove(&tid);
     // The tid is free for reuse only after this: a new thread with it starts unmarked.
-    set_may_be_marked(tid, false);
+    set_mark_state(tid, MarkState::None);
     0
 }

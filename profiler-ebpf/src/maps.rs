@@ -41,32 +41,52 @@ pub(crate) fn may_be_target(cgroup: u64) -> bool {
     }
 }
 
-/// A byte per tid: may this thread have a MARKS entry (`profiler_common::maps::MARK_FILTER`).
-/// Userspace sizes it for the kernel's pid_max; it never writes it.
+/// A byte per tid (`profiler_common::maps::MARK_FILTER`): [`MarkState`]. Userspace sizes it for
+/// the kernel's pid_max; it never writes it.
 #[map]
 pub static MARK_FILTER: Array<[u8; MARK_FILTER_CHUNK]> =
     Array::with_max_entries(MARK_FILTER_MAX_CHUNKS, 0);
 
-/// Whether `tid` may have a mark: false means it certainly has none, at the cost of one inlined
-/// array load (a MARKS miss costs a hash and a bucket walk). A tid beyond the array may.
+/// What a thread's MARK_FILTER byte says. Written only by the thread itself (at `sys_enter`,
+/// `sys_exit`, exec and exit) or for a new task before it first runs (fork): plain byte stores,
+/// never a read-modify-write, so no two CPUs race on one.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum MarkState {
+    /// No MARKS entry: `sys_exit` stops at this byte.
+    None = 0,
+    /// May have a MARKS entry, and no `sys_enter` since its last `sys_exit`: `sys_exit` looks in
+    /// MARKS (a new mark, a filter install in flight, or a call seccomp refused).
+    Marked = 1,
+    /// A marked thread inside a call `sys_enter` saw: `sys_exit` stores `Marked` and is done,
+    /// with no MARKS lookup (issue 13: the one hash lookup of a recorded call's exit).
+    InSyscall = 2,
+    /// A tid beyond the array (pid_max above 2^20): never stored. Such a thread is always looked
+    /// up, and its mark's `syscall` field alone says whether it is in a call (design.md §15).
+    Unfiltered = 3,
+}
+
+/// `tid`'s [`MarkState`].
 #[inline(always)]
-pub(crate) fn may_be_marked(tid: u32) -> bool {
+pub(crate) fn mark_state(tid: u32) -> MarkState {
     let (entry, byte) = mark_filter_index(tid);
-    match MARK_FILTER.get(entry) {
-        Some(bytes) => bytes[byte] != 0,
-        None => true,
+    match MARK_FILTER.get(entry).map(|bytes| bytes[byte]) {
+        None => MarkState::Unfiltered,
+        Some(0) => MarkState::None,
+        Some(2) => MarkState::InSyscall,
+        Some(_) => MarkState::Marked,
     }
 }
 
-/// Sets or clears `tid`'s byte in MARK_FILTER (a plain byte store; only stores when it changes).
+/// Sets `tid`'s [`MarkState`] (a plain byte store, only when it changes).
 #[inline(always)]
-pub(crate) fn set_may_be_marked(tid: u32, marked: bool) {
+pub(crate) fn set_mark_state(tid: u32, state: MarkState) {
     let (entry, byte) = mark_filter_index(tid);
     if let Some(bytes) = MARK_FILTER.get_ptr_mut(entry) {
-        // SAFETY: one byte of an array element; every writer stores whole bytes, so no CPU's
-        // store is lost to another's, and a reader sees either value.
+        // SAFETY: one byte of an array element, written only by its thread or before that thread
+        // runs (see MarkState); a reader sees either value.
         unsafe {
-            let value = marked as u8;
+            let value = state as u8;
             if (*bytes)[byte] != value {
                 (*bytes)[byte] = value;
             }

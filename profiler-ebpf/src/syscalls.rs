@@ -22,7 +22,9 @@ use crate::{
     abi, args,
     gate::{gate_opens, note_slot},
     globals::{COMPAT_STATUS_MASK, TASK_STATUS_OFFSET},
-    maps::{COUNTS, FIRST_COMM, MARKED_TGIDS, MARKS, TARGETS, may_be_target, set_may_be_marked},
+    maps::{
+        COUNTS, FIRST_COMM, MARKED_TGIDS, MARKS, MarkState, TARGETS, may_be_target, set_mark_state,
+    },
     stats::bump,
 };
 
@@ -60,11 +62,12 @@ fn try_sys_enter(ctx: &RawTracePointContext) -> Option<()> {
     match MARKS.get_ptr_mut(&tid) {
         // SAFETY: the entry belongs to this thread, the only writer of its `syscall` field.
         Some(mark) => unsafe {
-            // Marks userspace made (threads running when a recording attached) have no byte
-            // yet; `sys_exit` must look this one up from this call's exit on.
-            set_may_be_marked(tid, true);
-            // `sys_exit` resets it after every call (crate::denials): an exit without this store
-            // is a call seccomp refused.
+            // This call's `sys_exit` needs no MARKS lookup; an exit without this store is a call
+            // seccomp refused (crate::denials). Marks userspace made (threads running when a
+            // recording attached) get their byte here.
+            set_mark_state(tid, MarkState::InSyscall);
+            // The call in progress, for crate::caps (and for crate::denials where the thread has
+            // no byte).
             if (*mark).syscall != id as u32 {
                 (*mark).syscall = id as u32;
             }

@@ -1,9 +1,11 @@
 //! Starts the recorded command: resolves it on PATH, puts the child in the recording cgroup,
-//! switches to the target user, and installs an allow-all seccomp filter right before execve.
+//! switches to the target user and execs CMD.
 //!
-//! The filter is the gate (design.md §2): the eBPF side counts a thread from the moment a filter
-//! install returns 0, exactly as it does for a container runtime, so nothing the launcher does —
-//! joining the cgroup, setgroups/setgid/setuid — lands in the profile, and execve does. It does not
+//! CMD's execve is the gate (design.md §2; `Target::GATE_ON_COMMAND_EXEC`): the eBPF side counts
+//! the child from that execve on, so nothing the launcher does before it (joining the cgroup,
+//! setgroups/setgid/setuid, no_new_privs) lands in the profile, and execve does. That is the
+//! point where `exec --profile` installs the profile. (Until issue 13 the launcher installed an
+//! allow-all seccomp filter for the gate, which every recorded syscall then paid for.) It does not
 //! wait for or signal the child; `commands::record` does that.
 
 use std::{
@@ -148,49 +150,27 @@ fn lookup_user(spec: &str) -> Result<RunAs, LaunchError> {
     })
 }
 
-/// The gate filter: one instruction, `return SECCOMP_RET_ALLOW`.
-static ALLOW_ALL: [libc::sock_filter; 1] = [libc::sock_filter {
-    code: (libc::BPF_RET | libc::BPF_K) as u16,
-    jt: 0,
-    jf: 0,
-    k: libc::SECCOMP_RET_ALLOW,
-}];
-
-/// Installs the gate filter on the calling thread. Async-signal-safe (one syscall on static data),
-/// so a forked child may call it before execve. Needs CAP_SYS_ADMIN or no_new_privs. Also used by
-/// the bench's floor with the gate (`noop-tracer --gate`), which pays what a gated command pays
-/// for seccomp alone.
-pub fn install_gate_filter() -> io::Result<()> {
-    let prog = libc::sock_fprog {
-        len: 1,
-        filter: ALLOW_ALL.as_ptr().cast_mut(),
-    };
-    // SAFETY: seccomp(2) reads the one-instruction program from static memory.
-    let rc = unsafe { libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, &prog) };
-    if rc < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
-}
-
-/// Whether the launcher had to set no_new_privs: the kernel lets a process install a filter only
-/// with CAP_SYS_ADMIN or no_new_privs, and a process that switched to a non-root user has neither.
+/// Whether the launcher sets no_new_privs: the kernel lets a process install a filter only with
+/// CAP_SYS_ADMIN or no_new_privs, and a process that switched to a non-root user has neither; so
+/// `exec --profile` as such a user must set it, and `record` sets it too, so that CMD is recorded
+/// as it will run under its profile (a setuid binary does not gain privileges under it).
 pub fn needs_no_new_privs(user: Option<&RunAs>) -> bool {
     // SAFETY: geteuid has no preconditions.
     user.is_some_and(|u| u.uid != 0) || unsafe { libc::geteuid() } != 0
 }
 
-/// Whether CMD starts behind the gate filter (`record -- CMD`), or only joins its cgroup (the
-/// command that starts containers, which is not recorded but is stopped with its cgroup).
+/// Whether CMD is recorded from its execve (`record -- CMD`: its target has
+/// `Target::GATE_ON_COMMAND_EXEC`, and it runs with no_new_privs when [`needs_no_new_privs`]), or
+/// only joins its cgroup (the command that starts containers, which is not recorded but is stopped
+/// with its cgroup).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Gate {
-    Filter,
+    Exec,
     None,
 }
 
-/// Spawns CMD in the cgroup whose `cgroup.procs` is `procs`, as `user`, behind the gate filter
-/// when `gate` says so; CMD inherits stdin, stdout and stderr.
+/// Spawns CMD in the cgroup whose `cgroup.procs` is `procs`, as `user`, with no_new_privs when
+/// `gate` records it as a non-root user; CMD inherits stdin, stdout and stderr.
 pub fn spawn(
     cmd: &[OsString],
     procs: &File,
@@ -223,11 +203,10 @@ pub fn spawn_with_stdout(
     }
     let procs_fd = procs.as_raw_fd();
     let ids = user.map(|u| (u.uid, u.gid, u.groups.clone()));
-    let no_new_privs = gate == Gate::Filter && needs_no_new_privs(user);
-    let filter = gate == Gate::Filter;
+    let no_new_privs = gate == Gate::Exec && needs_no_new_privs(user);
     // SAFETY: the closure runs in the forked child before execve and only makes raw syscalls
-    // (write, setgroups, setgid, setuid, prctl, seccomp) on data prepared before the fork: no
-    // allocation, no locks.
+    // (write, setgroups, setgid, setuid, prctl) on data prepared before the fork: no allocation,
+    // no locks.
     unsafe {
         command.pre_exec(move || {
             let check = |rc: libc::c_long| {
@@ -245,9 +224,6 @@ pub fn spawn_with_stdout(
             }
             if no_new_privs {
                 check(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) as libc::c_long)?;
-            }
-            if filter {
-                install_gate_filter()?;
             }
             Ok(())
         });

@@ -546,10 +546,10 @@ fn prove(verbose: bool) -> anyhow::Result<(Proof, Seen)> {
     let startup = started.elapsed();
     let capabilities = tracer.records_capabilities();
     let cgroup = OwnedCgroup::create("doctor")?;
-    let slot = tracer.add_target(cgroup.id(), 0)?;
+    let slot = tracer.add_target(cgroup.id(), profiler_common::Target::GATE_ON_COMMAND_EXEC)?;
     let procs = cgroup.open_procs()?;
     let cmd = [OsString::from(PROOF_CMD)];
-    let mut child = launcher::spawn(&cmd, &procs, None, launcher::Gate::Filter)?;
+    let mut child = launcher::spawn(&cmd, &procs, None, launcher::Gate::Exec)?;
     drop(procs);
     let status = child.wait()?;
     anyhow::ensure!(status.success(), "`{PROOF_CMD}` failed: {status}");

@@ -1,5 +1,5 @@
-//! The command target, `record -- CMD`: CMD runs in a fresh cgroup behind the launcher's gate
-//! filter, so it is counted from its own execve, with every thread, fork and exec'd descendant.
+//! The command target, `record -- CMD`: CMD runs in a fresh cgroup whose gate is CMD's own
+//! execve, so it is counted from there, with every thread, fork and exec'd descendant.
 //! When it is stopped (`--duration`, a signal), CMD gets SIGTERM and, after the grace period,
 //! everything left in its cgroup SIGKILL; the cgroup is removed at the end either way. When the
 //! profile goes to stdout, CMD's stdout goes to stderr ([`Sink::takes_stdout`]).
@@ -15,6 +15,8 @@ use super::{
     Finished, Options, Outcome, RecordError, Sink, build_for, check_privileges, context,
     supervisor::{Event, Supervisor, signal_pid},
 };
+use profiler_common::Target;
+
 use crate::{
     cgroup::{self, OwnedCgroup},
     launcher,
@@ -39,7 +41,7 @@ pub(super) async fn record(
     let started = Instant::now();
     let mut tracer = Tracer::for_recording(options.verbose)?;
     let cgroup = OwnedCgroup::create("cmd")?;
-    let slot = tracer.add_target(cgroup.id(), 0)?;
+    let slot = tracer.add_target(cgroup.id(), Target::GATE_ON_COMMAND_EXEC)?;
     log::info!(
         "tracing active after {:.1} ms (cgroup {}, id {})",
         started.elapsed().as_secs_f64() * 1e3,
@@ -62,7 +64,7 @@ pub(super) async fn record(
         None
     };
     let mut child =
-        launcher::spawn_with_stdout(cmd, &procs, user.as_ref(), launcher::Gate::Filter, stdout)?;
+        launcher::spawn_with_stdout(cmd, &procs, user.as_ref(), launcher::Gate::Exec, stdout)?;
     drop(procs);
     let pid = child.id();
     let run_started = Instant::now();
@@ -113,7 +115,7 @@ pub(super) async fn record(
     let run = RunContext {
         target: "command",
         command: context::os_args(cmd),
-        gate: context::gate_description(recording.flags, "CMD never reached execve"),
+        gate: context::command_gate(recording.flags),
         user: Some(user_name),
         uid: Some(uid),
         no_new_privs: Some(launcher::needs_no_new_privs(user.as_ref())),

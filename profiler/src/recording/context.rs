@@ -35,6 +35,17 @@ pub fn gate_description(gates: u32, never: &str) -> String {
     }
 }
 
+/// Where a `record -- CMD` recording started counting: CMD's execve (`Target::GATE_ON_COMMAND_EXEC`).
+pub fn command_gate(gates: u32) -> String {
+    if gates & GATE_EXEC != 0 {
+        "CMD's execve: counted from it, as `exec --profile` applies the profile there; what the \
+         launcher did before it (joining the cgroup, switching user) is not"
+            .into()
+    } else {
+        "CMD never reached execve".into()
+    }
+}
+
 /// The name of the effective user, or its uid when it has no name.
 pub fn current_user_name() -> String {
     // SAFETY: geteuid has no preconditions.
@@ -159,5 +170,7 @@ mod tests {
         assert!(gate_description(GATE_FILTER, "never").starts_with("seccomp filter install"));
         assert!(gate_description(GATE_EXEC, "never").starts_with("first execve"));
         assert_eq!(gate_description(0, "never"), "never");
+        assert!(command_gate(GATE_EXEC).starts_with("CMD's execve"));
+        assert_eq!(command_gate(0), "CMD never reached execve");
     }
 }
