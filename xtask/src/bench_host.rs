@@ -131,6 +131,34 @@ impl Background {
 }
 
 /// A background process that never became ready is killed and reaped, never left behind.
+/// Waits until no host tracer runs. The last recorder to leave a shared set leaves the host
+/// tracer running for `LINGER` (1 s) with its programs attached, so a floor or plain run started
+/// right after a recorded one would pay for them too: every measurement after a recorder settles
+/// here first.
+pub fn settle() -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while host_tracer_running() {
+        if Instant::now() > deadline {
+            bail!("a seccomp-profiler host tracer is still running 10 s after its last recording");
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}
+
+fn host_tracer_running() -> bool {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return false;
+    };
+    entries.flatten().any(|entry| {
+        fs::read(entry.path().join("cmdline")).is_ok_and(|cmdline| {
+            cmdline
+                .split(|&b| b == 0)
+                .any(|arg| arg == b"__host-tracer")
+        })
+    })
+}
+
 fn ready_or_kill<T>(child: &mut Child, ready: Result<T>) -> Result<T> {
     if ready.is_err() {
         let _ = child.kill();

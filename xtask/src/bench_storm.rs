@@ -13,7 +13,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
 use crate::bench::median;
-use crate::{cmd, workspace};
+use crate::{bench_host, cmd, workspace};
 
 /// The recorded rate (syscalls/s, all syscalls the recorder counted) the storm must reach.
 pub const TARGET_RATE: f64 = 1_000_000.0;
@@ -160,6 +160,7 @@ pub fn measure(profiler: &Path, noop_tracer: &Path, rounds: usize) -> Result<Sto
         let plain = run_stress(&mut a)?;
         let noop = run_stress(&mut b)?;
         let recorded = run_stress(&mut c)?;
+        bench_host::settle()?;
         let total = check_exact(&report, &recorded)
             .with_context(|| format!("round {round}: `{}`", cmd::display(&c)))?;
         let total_rate = total as f64 * 1000.0 / recorded.elapsed_ms as f64;

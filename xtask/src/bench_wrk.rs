@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::{cmd, workspace};
+use crate::{bench_host, cmd, workspace};
 
 const PORT: u16 = 18_913;
 
@@ -53,6 +53,7 @@ pub fn measure(profiler: &Path, noop_tracer: &Path, rounds: usize, seconds: u64)
         let plain = under(&mut a, &dir, seconds)?;
         let floor = under(&mut b, &dir, seconds)?;
         let recorded = under(&mut c, &dir, seconds)?;
+        bench_host::settle()?;
         println!(
             "  round {round}/{rounds}: plain {plain:.0} req/s, noop-tracer {floor:.0}, record {recorded:.0}"
         );
