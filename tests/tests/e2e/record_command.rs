@@ -55,10 +55,10 @@ fn ground_truth_markers_are_recorded_from_every_task() {
     );
     // Never made by ground-truth without --extra.
     assert!(!allowed.contains("sched_get_priority_max"), "{allowed:?}");
-    // The launcher's allow-all filter install happens before the gate opens; it must not leak.
+    // The launcher installs no filter (the gate is CMD's execve): nothing of its set-up leaks.
     assert!(
         !allowed.contains("seccomp"),
-        "the launcher's seccomp() leaked into {allowed:?}"
+        "a seccomp() leaked into {allowed:?}"
     );
 
     let report = paths.report();
@@ -85,6 +85,8 @@ fn ground_truth_markers_are_recorded_from_every_task() {
     assert_eq!(run_info["exit_code"], 0, "{run_info:#}");
     assert_eq!(run_info["cut_short"], false, "{run_info:#}");
     assert_eq!(run_info["arch"], "x86_64", "{run_info:#}");
+    let gate = run_info["gate"].as_str().unwrap_or_default();
+    assert!(gate.starts_with("CMD's execve"), "gate: {run_info:#}");
     // The kernel memory of the recorder's maps (issue 13), read from its own map fds: present,
     // and neither nothing nor absurd.
     let map_bytes = run_info["kernel_map_bytes"].as_u64();
@@ -175,6 +177,57 @@ fn replay_allows_the_recording_and_denies_anything_else() {
     let denied = run(&mut exec_command(&trimmed, &[ground_truth()]), TIMEOUT);
     denied.assert_code(1);
     assert!(denied.stderr.contains("ioprio_get failed"), "{denied}");
+}
+
+/// `--user`: the launcher's child joins the cgroup, drops to the user and sets no_new_privs (the
+/// replay as that user needs it to install the profile) before it execs CMD; the gate is that
+/// execve (issue 13: no gate filter), so none of setgroups, setgid or setuid lands in the profile
+/// (ground-truth itself calls prctl, to name its threads), and the profile still runs CMD and
+/// refuses a call outside it.
+#[test]
+fn as_another_user_the_launchers_set_up_stays_out_of_the_profile() {
+    let dir = tempdir();
+    let paths = RecordPaths::new(dir.path(), "as-nobody");
+    let output = run(
+        &mut paths.command(&["--user", "nobody"], &[ground_truth()]),
+        TIMEOUT,
+    );
+    output.assert_code(0);
+    assert!(
+        output.stdout.contains("ground-truth: all 8 markers made"),
+        "{output}"
+    );
+    let allowed = paths.profile().allowed();
+    assert!(allowed.contains("execve"), "{allowed:?}");
+    for launcher_only in ["setgroups", "setgid", "setuid", "seccomp"] {
+        assert!(
+            !allowed.contains(launcher_only),
+            "the launcher's {launcher_only} leaked into {allowed:?}"
+        );
+    }
+    let report = paths.report();
+    let run_info = report.run();
+    assert_eq!(run_info["user"], "nobody", "{run_info:#}");
+    assert_eq!(run_info["uid"], 65534, "{run_info:#}");
+    assert_eq!(run_info["no_new_privs"], true, "{run_info:#}");
+    let gate = run_info["gate"].as_str().unwrap_or_default();
+    assert!(gate.starts_with("CMD's execve"), "gate: {run_info:#}");
+
+    let replay = run(
+        &mut exec_command(&paths.profile, &[ground_truth()]),
+        TIMEOUT,
+    );
+    replay.assert_code(0);
+    assert!(
+        replay.stdout.contains("ground-truth: all 8 markers made"),
+        "{replay}"
+    );
+    let extra = run(
+        &mut exec_command(&paths.profile, &[ground_truth(), "--extra".into()]),
+        TIMEOUT,
+    );
+    extra.assert_code(3);
+    assert!(extra.stdout.contains(EXTRA_DENIED), "{extra}");
 }
 
 /// A thread ending is a code path a recording may not take (here its threads are still alive when
