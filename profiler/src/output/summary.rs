@@ -358,7 +358,8 @@ pub fn recording(built: &Built, output: Option<&Path>, report: Option<&Path>) {
     print_arguments(&built.report);
     if run.no_new_privs == Some(true) {
         say!(
-            "  note: CMD ran as {} with no_new_privs set (needed to install the gate filter as non-root)",
+            "  note: CMD ran as {} with no_new_privs set, as it will under its profile (a non-root \
+             process needs it to install a filter); setuid binaries gained no privileges",
             run.user.as_deref().unwrap_or("?")
         );
     }
