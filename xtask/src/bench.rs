@@ -146,6 +146,17 @@ struct Loops {
 }
 
 impl Loops {
+    /// Every series of the loop stage, as `pick` (fastest chunks or means) sees it.
+    fn series_json(&self, pick: fn(&[Timing]) -> Vec<f64>) -> Value {
+        json!({
+            "plain": pick(&self.plain), "floor": pick(&self.floor),
+            "record": pick(&self.record), "bpftrace": pick(&self.bpftrace),
+            "untraced_floor": pick(&self.host_floor),
+            "untraced_one_recording": pick(&self.host_one),
+            "untraced_n_recordings": pick(&self.host_many),
+        })
+    }
+
     /// `name` as the median of per-round ratios a ÷ b, of the fastest chunks, and the same of
     /// the whole-run means.
     fn ratio_lines(name: &str, a: &[Timing], b: &[Timing], budget: Option<Budget>) -> [Line; 2] {
@@ -270,20 +281,8 @@ pub fn run(mut opts: Options) -> Result<()> {
         "quick": opts.quick,
         "lines": lines.iter().map(Line::to_json).collect::<Vec<_>>(),
         "samples": {
-            "ns_per_syscall_fastest_chunk": {
-                "plain": fastest(&loops.plain), "floor": fastest(&loops.floor),
-                "record": fastest(&loops.record), "bpftrace": fastest(&loops.bpftrace),
-                "untraced_floor": fastest(&loops.host_floor),
-                "untraced_one_recording": fastest(&loops.host_one),
-                "untraced_n_recordings": fastest(&loops.host_many),
-            },
-            "ns_per_syscall_mean": {
-                "plain": means(&loops.plain), "floor": means(&loops.floor),
-                "record": means(&loops.record), "bpftrace": means(&loops.bpftrace),
-                "untraced_floor": means(&loops.host_floor),
-                "untraced_one_recording": means(&loops.host_one),
-                "untraced_n_recordings": means(&loops.host_many),
-            },
+            "ns_per_syscall_fastest_chunk": loops.series_json(fastest),
+            "ns_per_syscall_mean": loops.series_json(means),
             "nginx_requests_per_sec": { "plain": wrk.plain, "floor": wrk.floor, "record": wrk.recorded },
             "startup_ms": start.startup_ms, "peak_rss_mib": start.rss_mib, "kernel_map_mib": start.map_mib,
         },

@@ -154,22 +154,7 @@ fn replay_allows_the_recording_and_denies_anything_else() {
     )
     .assert_code(0);
 
-    let replay = run(
-        &mut exec_command(&paths.profile, &[ground_truth()]),
-        TIMEOUT,
-    );
-    replay.assert_code(0);
-    assert!(
-        replay.stdout.contains("ground-truth: all 8 markers made"),
-        "{replay}"
-    );
-
-    let extra = run(
-        &mut exec_command(&paths.profile, &[ground_truth(), "--extra".into()]),
-        TIMEOUT,
-    );
-    extra.assert_code(3);
-    assert!(extra.stdout.contains(EXTRA_DENIED), "{extra}");
+    assert_replays_and_refuses_extra(&paths.profile);
 
     // Every name matters: without the exec'd child's ioprio_get the run fails at that call.
     let trimmed = dir.path().join("without-ioprio_get.json");
@@ -177,6 +162,23 @@ fn replay_allows_the_recording_and_denies_anything_else() {
     let denied = run(&mut exec_command(&trimmed, &[ground_truth()]), TIMEOUT);
     denied.assert_code(1);
     assert!(denied.stderr.contains("ioprio_get failed"), "{denied}");
+}
+
+/// ground-truth runs under `profile` (`exec --profile`), and with `--extra` its one call outside
+/// the recording gets EPERM.
+fn assert_replays_and_refuses_extra(profile: &std::path::Path) {
+    let replay = run(&mut exec_command(profile, &[ground_truth()]), TIMEOUT);
+    replay.assert_code(0);
+    assert!(
+        replay.stdout.contains("ground-truth: all 8 markers made"),
+        "{replay}"
+    );
+    let extra = run(
+        &mut exec_command(profile, &[ground_truth(), "--extra".into()]),
+        TIMEOUT,
+    );
+    extra.assert_code(3);
+    assert!(extra.stdout.contains(EXTRA_DENIED), "{extra}");
 }
 
 /// `--user`: the launcher's child joins the cgroup, drops to the user and sets no_new_privs (the
@@ -213,21 +215,7 @@ fn as_another_user_the_launchers_set_up_stays_out_of_the_profile() {
     let gate = run_info["gate"].as_str().unwrap_or_default();
     assert!(gate.starts_with("CMD's execve"), "gate: {run_info:#}");
 
-    let replay = run(
-        &mut exec_command(&paths.profile, &[ground_truth()]),
-        TIMEOUT,
-    );
-    replay.assert_code(0);
-    assert!(
-        replay.stdout.contains("ground-truth: all 8 markers made"),
-        "{replay}"
-    );
-    let extra = run(
-        &mut exec_command(&paths.profile, &[ground_truth(), "--extra".into()]),
-        TIMEOUT,
-    );
-    extra.assert_code(3);
-    assert!(extra.stdout.contains(EXTRA_DENIED), "{extra}");
+    assert_replays_and_refuses_extra(&paths.profile);
 }
 
 /// A thread ending is a code path a recording may not take (here its threads are still alive when
