@@ -135,6 +135,21 @@ pub fn kill(dir: &Path) -> usize {
     left.len()
 }
 
+/// Moves the calling process to the root of the cgroup2 hierarchy (as this process sees it):
+/// before the cgroup it [joined](OwnedCgroup::join) is removed, which kills what is left in it.
+pub fn leave_to_root() -> Result<(), CgroupError> {
+    move_self(&cgroup2_mount()?)
+}
+
+/// Moves the calling process (every thread of it) into the cgroup at `dir`.
+fn move_self(dir: &Path) -> Result<(), CgroupError> {
+    let pid = std::process::id().to_string();
+    fs::write(dir.join("cgroup.procs"), pid).map_err(|err| CgroupError::Open {
+        path: dir.join("cgroup.procs"),
+        err,
+    })
+}
+
 /// Removes an emptied cgroup; rmdir of a just-emptied cgroup can fail with EBUSY for a moment
 /// while the kernel finishes tearing down its last task.
 fn remove(dir: &Path) -> io::Result<()> {
@@ -172,8 +187,13 @@ pub fn remove_stale() {
                 continue;
             }
         };
+        let owner = if name.ends_with("-host") {
+            "host tracer"
+        } else {
+            "recorder"
+        };
         crate::output::summary::note(&format!(
-            "seccomp-profiler: {what} cgroup {} left by a recorder (pid {pid}) that is gone{}",
+            "seccomp-profiler: {what} cgroup {} left by a {owner} (pid {pid}) that is gone{}",
             dir.display(),
             if killed > 0 {
                 format!("; killed the {killed} process(es) still in it")
@@ -243,6 +263,11 @@ impl OwnedCgroup {
             .write(true)
             .open(&path)
             .map_err(|err| CgroupError::Open { path, err })
+    }
+
+    /// Moves the calling process (every thread of it) into this cgroup.
+    pub fn join(&self) -> Result<(), CgroupError> {
+        move_self(&self.path)
     }
 
     /// Processes still in the cgroup.

@@ -1,7 +1,8 @@
 //! One set of programs per host (issue 13, README "Cost"): concurrent `record -- CMD` share one
 //! host tracer's programs and each recording stays exactly its own workload's; a recorder killed
 //! with SIGKILL has its cgroup disarmed at once, and once the last is gone nothing of ours stays
-//! attached; a host tracer that dies fails its recordings with exit 4 and detaches everything.
+//! attached; a host tracer that dies fails its recordings with exit 4 and detaches everything;
+//! the host tracer lives in a cgroup of its own, so the end of the first recorder's does not end it.
 //!
 //! What is attached is read from the kernel's own account, `/proc/PID/fdinfo` of every process
 //! running the binary under test (a raw tracepoint link names its `tp_name`), and TARGETS is read
@@ -336,6 +337,94 @@ fn a_killed_recorder_is_disarmed_and_the_last_one_leaves_nothing_attached() {
     assert_all_detached("nothing attached once the last recorder was killed");
     clean_up(&cgroup);
     last.wait(TIMEOUT);
+}
+
+/// The cgroup v2 path of a process, from the `0::` line of `/proc/PID/cgroup`.
+fn cgroup_of(pid: u32) -> String {
+    fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|line| line.strip_prefix("0::"))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// A CI job that started the first recorder ends, and its cgroup is killed (`cgroup.kill`, as
+/// systemd or a runner does): the host tracer that recorder started lives in a cgroup of its own,
+/// so a second job's recording goes on and is exact. Before, the host lived in the first job's
+/// cgroup, died with it, and the second recording failed with exit 4.
+#[test]
+fn the_first_recorders_cgroup_ending_leaves_the_host_tracer_running() {
+    use std::os::unix::{io::AsRawFd as _, process::CommandExt as _};
+
+    assert_all_detached("a host tracer left by an earlier test to exit");
+    let dir = tempdir();
+    let root = seccomp_profiler::cgroup::cgroup2_mount().expect("a cgroup2 mount");
+    let job = root.join(format!("sp-e2e-job-{}", std::process::id()));
+    fs::create_dir(&job).expect("create the job's cgroup");
+    let procs = fs::OpenOptions::new()
+        .write(true)
+        .open(job.join("cgroup.procs"))
+        .expect("open the job's cgroup.procs");
+    let procs_fd = procs.as_raw_fd();
+    let (_, mut command) = marker_command(dir.path(), "sysinfo", 20_000);
+    // SAFETY: one write(2) of a static buffer to an fd opened before the fork.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::write(procs_fd, b"0".as_ptr().cast(), 1) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let first = spawn(&mut command);
+    drop(procs);
+    wait_for("the first job's marker running", TIMEOUT, || {
+        command_cgroup(first.pid()).is_some()
+    });
+    let first_cmd = command_cgroup(first.pid()).expect("the first recorder's cgroup");
+    let hosts = host_tracers();
+    assert_eq!(hosts.len(), 1, "host tracers: {hosts:?}");
+    let host_cgroup = cgroup_of(hosts[0]);
+    let job_name = job.file_name().and_then(|n| n.to_str()).expect("job name");
+    assert!(
+        cgroup_of(first.pid()).ends_with(job_name),
+        "the first recorder is not in the job's cgroup: {}",
+        cgroup_of(first.pid())
+    );
+    assert!(
+        host_cgroup.starts_with(&format!("/seccomp-profiler-{}-", hosts[0]))
+            && host_cgroup.ends_with("-host"),
+        "the host tracer's cgroup: {host_cgroup}"
+    );
+
+    let (paths, survivor) = record_marker(dir.path(), "times", 4000);
+    wait_for("the second job's marker running", TIMEOUT, || {
+        command_cgroup(survivor.pid()).is_some()
+    });
+    clean_up(&job);
+    assert_eq!(
+        host_tracers(),
+        hosts,
+        "the host tracer died with the first job"
+    );
+    // The first marker still runs in its own cgroup, holding the killed recorder's output pipes.
+    clean_up(&first_cmd);
+    let killed = first.wait(TIMEOUT);
+    assert_eq!(killed.status.code(), None, "{killed}");
+
+    let output = survivor.wait(TIMEOUT);
+    output.assert_code(0);
+    assert_eq!(
+        markers_seen(&paths.report()),
+        vec![("times", output.stdout_value("calls"))],
+        "{output}"
+    );
+    assert_all_detached("the host tracer to detach after the last recording");
+    assert!(
+        !root.join(host_cgroup.trim_start_matches('/')).exists(),
+        "the host tracer left its cgroup {host_cgroup} behind"
+    );
 }
 
 #[test]

@@ -45,8 +45,55 @@ struct State {
 /// so 64 concurrent recordings fit, at the memory a 64-slot set holds (README "Cost").
 pub const CAPACITY: u32 = profiler_common::MAX_TARGETS;
 
+/// The host tracer's own cgroup, `seccomp-profiler-<pid>-pidns<inode>-host` (crate::cgroup). The
+/// first recorder starts the host, so the host would otherwise live in that recorder's cgroup: a
+/// CI job's, a systemd unit's, a container's. When that job ended and its cgroup was killed, the
+/// host went with it, and every other recording on the machine failed with exit 4. In a cgroup of
+/// its own it outlives the recorder that started it, as it outlives that recorder's session.
+/// Dropped on the way out: the host moves back to the root first, so removing the cgroup kills
+/// nothing. If the host is killed, the next recorder's stale-cgroup sweep removes it.
+struct Home(Option<crate::cgroup::OwnedCgroup>);
+
+impl Home {
+    /// None, with a warning, where no cgroup can be made or joined: the host then stays where it
+    /// was started, as before.
+    fn enter() -> Option<Home> {
+        let made = crate::cgroup::OwnedCgroup::create("host").and_then(|cgroup| {
+            cgroup.join()?;
+            Ok(cgroup)
+        });
+        match made {
+            Ok(cgroup) => {
+                log::info!(
+                    "host tracer runs in its own cgroup {}",
+                    cgroup.path().display()
+                );
+                Some(Home(Some(cgroup)))
+            }
+            Err(err) => {
+                log::warn!(
+                    "host tracer stays in the cgroup of the recorder that started it ({err}): \
+                     ending that recorder's cgroup ends every shared recording"
+                );
+                None
+            }
+        }
+    }
+}
+
+impl Drop for Home {
+    fn drop(&mut self) {
+        if let Err(err) = crate::cgroup::leave_to_root() {
+            // Removing the cgroup would kill this process: leave it to the next sweep.
+            log::warn!("cannot leave its cgroup ({err}); the next recorder removes it");
+            std::mem::forget(self.0.take());
+        }
+    }
+}
+
 /// Runs the host tracer until it has been idle for [`LINGER`]. Returns the exit code.
 pub fn run(socket: &Path) -> anyhow::Result<i32> {
+    let _home = Home::enter();
     let paths = Paths::from_socket(socket);
     let tracer = Tracer::load_with(&Options {
         capacity: CAPACITY,
