@@ -192,6 +192,25 @@ fn clean_up(cgroup: &Path) {
     let _ = fs::remove_dir(cgroup);
 }
 
+/// A SIGKILLed recorder: its marker, still running in `cgroup` and holding the recorder's output
+/// pipes, goes first; then the recorder is reaped.
+fn reap_killed(recorder: Running, cgroup: &Path) {
+    clean_up(cgroup);
+    let killed = recorder.wait(TIMEOUT);
+    assert_eq!(killed.status.code(), None, "{killed}");
+}
+
+/// The recording ends with 0 and saw exactly its own marker, every call of it.
+fn assert_only_its_marker(paths: &RecordPaths, recorder: Running, marker: &'static str) {
+    let output = recorder.wait(TIMEOUT);
+    output.assert_code(0);
+    assert_eq!(
+        markers_seen(&paths.report()),
+        vec![(marker, output.stdout_value("calls"))],
+        "{output}"
+    );
+}
+
 /// The marker syscalls a recording saw, with their counts.
 fn markers_seen(report: &Report) -> Vec<(&'static str, u64)> {
     MARKERS
@@ -314,17 +333,8 @@ fn a_killed_recorder_is_disarmed_and_the_last_one_leaves_nothing_attached() {
         fs::read_to_string(cgroup.join("cgroup.procs")).is_ok_and(|p| !p.trim().is_empty()),
         "the killed recorder's workload is gone"
     );
-    clean_up(&cgroup);
-    let killed = doomed.wait(TIMEOUT);
-    assert_eq!(killed.status.code(), None, "{killed}");
-
-    let output = survivor.wait(TIMEOUT);
-    output.assert_code(0);
-    assert_eq!(
-        markers_seen(&paths.report()),
-        vec![("times", output.stdout_value("calls"))],
-        "{output}"
-    );
+    reap_killed(doomed, &cgroup);
+    assert_only_its_marker(&paths, survivor, "times");
 
     // The last recorder killed: the host tracer sees its connection close, lingers, detaches.
     let (_, last) = record_marker(dir.path(), "getsid", 20_000);
@@ -408,18 +418,8 @@ fn the_first_recorders_cgroup_ending_leaves_the_host_tracer_running() {
         hosts,
         "the host tracer died with the first job"
     );
-    // The first marker still runs in its own cgroup, holding the killed recorder's output pipes.
-    clean_up(&first_cmd);
-    let killed = first.wait(TIMEOUT);
-    assert_eq!(killed.status.code(), None, "{killed}");
-
-    let output = survivor.wait(TIMEOUT);
-    output.assert_code(0);
-    assert_eq!(
-        markers_seen(&paths.report()),
-        vec![("times", output.stdout_value("calls"))],
-        "{output}"
-    );
+    reap_killed(first, &first_cmd);
+    assert_only_its_marker(&paths, survivor, "times");
     assert_all_detached("the host tracer to detach after the last recording");
     assert!(
         !root.join(host_cgroup.trim_start_matches('/')).exists(),
@@ -468,10 +468,5 @@ fn shared_0_loads_a_private_set() {
     });
     assert!(host_tracers().is_empty(), "a host tracer was started");
     assert_eq!(sys_enter_holders(), vec![(running.pid(), 1)]);
-    let output = running.wait(TIMEOUT);
-    output.assert_code(0);
-    assert_eq!(
-        markers_seen(&paths.report()),
-        vec![("times", output.stdout_value("calls"))]
-    );
+    assert_only_its_marker(&paths, running, "times");
 }
