@@ -102,6 +102,17 @@ pub mod maps {
     /// before it runs, with plain byte stores (no read-modify-write, so CPUs never race). A tid
     /// beyond the array is always looked up.
     pub const MARK_FILTER: &str = "MARK_FILTER";
+    /// `Array<u64>` indexed by [`super::verdict::index`] (issue 13): what `sys_enter` last
+    /// decided for a thread (not recorded, or counted into a slot), valid while its
+    /// `generation` equals the sum of GENERATION's two counters. `sys_enter` decides again only
+    /// on a miss: the cgroup-id helper, TARGETS and MARKS are off the path of every call that
+    /// hits. Written by the kernel side only.
+    pub const VERDICTS: &str = "VERDICTS";
+    /// `Array<u64>`, two entries: [`super::GENERATION_KERNEL`], added to atomically by the
+    /// programs when a thread may change cgroup (`cgroup_attach_task`), and
+    /// [`super::GENERATION_USER`], written only by the userspace that owns the maps after it
+    /// changes TARGETS, MARKS or MARKED_TGIDS. A change of either invalidates every verdict.
+    pub const GENERATION: &str = "GENERATION";
 }
 
 /// Room in [`maps::MISSED`]: containers named as missed when all slots were taken (more are
@@ -364,6 +375,53 @@ pub const fn mark_filter_index(tid: u32) -> (u32, usize) {
     )
 }
 
+/// Verdicts in [`maps::VERDICTS`] (issue 13): one u64 per entry, so that a verdict is written
+/// and read in one store and one load, and two CPUs writing one entry at once never leave a mix
+/// of both. A word is `generation << 17 | (tid >> 13) << 8 | what`: the tid's low 13 bits are
+/// its index, and tids stay below 2^22 (PID_MAX_LIMIT), so 9 bits name it within the entry; 47
+/// bits of generation outlast any host. `what` is [`verdict::UNTRACED`], or [`verdict::COUNT`]
+/// with the slot in its low 6 bits and [`verdict::IN_SYSCALL_BYTE`]. Generations start at 1
+/// (userspace sets its counter before attaching), so a zeroed entry matches nothing.
+pub mod verdict {
+    /// Entries of the map: 8192 (64 KiB). Threads whose tids share an entry take turns in it,
+    /// each paying a full decision when the other had it last.
+    pub const ENTRIES: u32 = 1 << 13;
+    /// Not in a target cgroup: nothing to do at `sys_enter`.
+    pub const UNTRACED: u8 = 0;
+    /// A thread of a target past the gate and past its first exec: every call is counted.
+    pub const COUNT: u8 = 0x80;
+    /// With COUNT: the thread has a mark and a MARK_FILTER byte, which `sys_enter` sets to
+    /// InSyscall (seeing refused calls, design.md §15). Without it (a TSYNC thread counted
+    /// through its process) there is no byte to keep.
+    pub const IN_SYSCALL_BYTE: u8 = 0x40;
+    /// The slot's bits in `what`.
+    pub const SLOT_MASK: u8 = 0x3f;
+    const _: () = assert!(super::MAX_TARGETS <= SLOT_MASK as u32 + 1);
+
+    /// The entry of a tid.
+    pub const fn index(tid: u32) -> u32 {
+        tid & (ENTRIES - 1)
+    }
+
+    /// The word of `tid`'s verdict `what`, decided in `generation`.
+    pub const fn word(tid: u32, generation: u64, what: u8) -> u64 {
+        (generation << 17) | (((tid >> 13) as u64 & 0x1ff) << 8) | what as u64
+    }
+
+    /// The `what` of the word `stored` if it is `tid`'s verdict in `generation`.
+    pub const fn what(stored: u64, tid: u32, generation: u64) -> Option<u8> {
+        if stored & !0xff == word(tid, generation, 0) {
+            Some(stored as u8)
+        } else {
+            None
+        }
+    }
+}
+
+/// Indexes of [`maps::GENERATION`].
+pub const GENERATION_KERNEL: u32 = 0;
+pub const GENERATION_USER: u32 = 1;
+
 /// Words of [`maps::TARGET_FILTER`]: 1024 bits.
 pub const TARGET_FILTER_WORDS: usize = 16;
 
@@ -523,4 +581,27 @@ mod pod {
     unsafe impl aya::Pod for super::Denial {}
     // SAFETY: #[repr(C)] u64, [u8; 48], [u8; 16]: 72 bytes, no padding.
     unsafe impl aya::Pod for super::InstallerSeen {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::verdict;
+
+    #[test]
+    fn a_verdict_matches_only_its_tid_and_generation() {
+        let what = verdict::COUNT | verdict::IN_SYSCALL_BYTE | 63;
+        let tid = (1 << 22) - 1;
+        let word = verdict::word(tid, 7, what);
+        assert_eq!(verdict::what(word, tid, 7), Some(what));
+        // Another tid in the same entry, another generation.
+        assert_eq!(verdict::index(tid), verdict::index(tid - verdict::ENTRIES));
+        assert_eq!(verdict::what(word, tid - verdict::ENTRIES, 7), None);
+        assert_eq!(verdict::what(word, tid, 8), None);
+        assert_eq!(verdict::what(word, tid, 6), None);
+        // A zeroed or forgotten entry matches nothing once generations start at 1.
+        assert_eq!(verdict::what(0, 0, 1), None);
+        assert_eq!(verdict::what(0, verdict::ENTRIES, 1), None);
+        let untraced = verdict::word(12345, 1, verdict::UNTRACED);
+        assert_eq!(verdict::what(untraced, 12345, 1), Some(verdict::UNTRACED));
+    }
 }

@@ -9,7 +9,8 @@ use aya_ebpf::{
     EbpfContext as _,
     helpers::{
         bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
-        bpf_get_current_task, bpf_get_stack, bpf_probe_read_kernel,
+        bpf_get_current_task, bpf_get_current_task_btf, bpf_get_stack, bpf_probe_read_kernel,
+        bpf_task_pt_regs,
     },
     macros::raw_tracepoint,
     programs::RawTracePointContext,
@@ -57,10 +58,15 @@ fn try_cap_capable(ctx: &RawTracePointContext) -> Option<()> {
     if mark.execed == 0 {
         return None;
     }
-    // Between calls (a page fault), `syscall` still names the last call: its exit leaves it.
-    if mark_state(pid_tgid as u32) == MarkState::Marked {
-        mark.syscall = Mark::NOT_IN_SYSCALL;
-    }
+    mark.syscall = match mark_state(pid_tgid as u32) {
+        // `sys_enter` keeps no number for a counted call (issue 13): it is in the task's
+        // registers, as the entry code left it.
+        MarkState::InSyscall => syscall_in_progress(),
+        // Between calls (a page fault).
+        MarkState::Marked | MarkState::None => Mark::NOT_IN_SYSCALL,
+        // A tid beyond MARK_FILTER: `sys_enter` keeps its `syscall` on every call.
+        MarkState::Unfiltered => mark.syscall,
+    };
     let cap: u64 = ctx.arg(3);
     let ret: u64 = ctx.arg(4);
     let (cap, denied) = (cap as u32, ret as i32 != 0);
@@ -92,6 +98,18 @@ fn try_cap_capable(ctx: &RawTracePointContext) -> Option<()> {
     }
     *counter += 1;
     Some(())
+}
+
+/// The number of the syscall the current task is in (`pt_regs.orig_ax` on x86-64), or
+/// `Mark::NOT_IN_SYSCALL` if its registers cannot be read. `bpf_task_pt_regs` needs Linux ≥ 5.15.
+#[inline(always)]
+fn syscall_in_progress() -> u32 {
+    // SAFETY: the current task's saved user registers, read with a checked read.
+    unsafe {
+        let regs = bpf_task_pt_regs(bpf_get_current_task_btf()) as *const u8;
+        bpf_probe_read_kernel(regs.add(abi::SYSCALL_NR_OFFSET) as *const u32)
+            .unwrap_or(Mark::NOT_IN_SYSCALL)
+    }
 }
 
 /// Whether this CAP_SYS_ADMIN check comes from the memory-accounting probe: one of the first kernel

@@ -35,6 +35,7 @@ use crate::{
     },
     maps::{MARKED_TGIDS, MARKS, MarkState, PENDING, SLOT_FLAGS, mark_state, set_mark_state},
     stats::bump,
+    verdicts,
 };
 
 /// include/uapi/linux/seccomp.h and include/uapi/linux/prctl.h.
@@ -191,8 +192,16 @@ fn try_sys_exit(ctx: &RawTracePointContext) -> Option<()> {
             set_mark_state(tid, MarkState::Marked);
             return None;
         }
-        MarkState::Marked | MarkState::Unfiltered => {}
+        MarkState::Marked | MarkState::Unfiltered => marked_exit(ctx, pid_tgid, state),
     }
+}
+
+/// The exit of a marked thread whose `sys_enter` did not run (a new mark, an install in flight,
+/// a refused call) or that has no byte. A function of its own (a BPF-to-BPF call), so that the
+/// frame and registers it needs are not set up on every exit of the machine.
+#[inline(never)]
+fn marked_exit(ctx: &RawTracePointContext, pid_tgid: u64, state: MarkState) -> Option<()> {
+    let tid = pid_tgid as u32;
     let entry = MARKS.get_ptr_mut(&tid)?;
     // SAFETY: the entry is this thread's; only it (and fork/exec before it runs on) writes it.
     if unsafe { (*entry).syscall } != Mark::INSTALLING {
@@ -242,12 +251,14 @@ pub fn sched_process_fork(ctx: RawTracePointContext) -> i32 {
 fn try_fork(ctx: &RawTracePointContext) -> Option<()> {
     let pid_tgid = bpf_get_current_pid_tgid();
     let (tid, tgid) = (pid_tgid as u32, (pid_tgid >> 32) as u32);
-    let parent = mark_of(tid, tgid)?;
     let child: *const u8 = ctx.arg(1);
     // SAFETY: child is the new task_struct; the offset comes from this kernel's BTF.
     let child_tid: i32 =
         unsafe { bpf_probe_read_kernel(child.add(TASK_PID_OFFSET.load() as usize) as *const i32) }
             .ok()?;
+    // Every child, recorded or not: its tid may have had a verdict of a thread now gone.
+    verdicts::forget(child_tid as u32);
+    let parent = mark_of(tid, tgid)?;
     mark(
         ctx,
         child_tid as u32,
@@ -282,6 +293,11 @@ fn try_exec(ctx: &RawTracePointContext) -> Option<()> {
     let (tid, tgid) = (pid_tgid as u32, (pid_tgid >> 32) as u32);
     let old_tid: u64 = ctx.arg(1);
     let old_tid = old_tid as u32;
+    // The mark's `execed` changes, and a non-leader thread has taken over the leader's tid.
+    verdicts::forget(tid);
+    if old_tid != tid {
+        verdicts::forget(old_tid);
+    }
     let previous = mark_of(old_tid, tgid).or_else(|| mark_of(tid, tgid))?;
     if old_tid != tid {
         let _ = MARKS.remove(&old_tid);
@@ -319,7 +335,9 @@ fn try_exec(ctx: &RawTracePointContext) -> Option<()> {
 pub fn sched_process_exit(_ctx: RawTracePointContext) -> i32 {
     let tid = bpf_get_current_pid_tgid() as u32;
     let _ = MARKS.remove(&tid);
-    // The tid is free for reuse only after this: a new thread with it starts unmarked.
+    // The tid is free for reuse only after this: a new thread with it starts unmarked, and
+    // with no verdict.
     set_mark_state(tid, MarkState::None);
+    verdicts::forget(tid);
     0
 }

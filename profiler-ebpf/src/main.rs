@@ -7,6 +7,8 @@
 //! - [`gate`]: which threads count: filter installs (`sys_exit`), marks carried over fork and exec
 //!   and dropped at exit, the GATE_ON_EXEC path.
 //! - [`syscalls`]: the `sys_enter` hot path, counting per target and syscall table.
+//! - [`verdicts`]: what `sys_enter` decided per thread, cached until something changes it
+//!   (`cgroup_attach_task`).
 //! - [`args`]: argument values of `socket`, `clone` and `personality` (argument rules).
 //! - [`caps`]: capability checks (`cap_capable`).
 //! - [`denials`]: calls seccomp refused (a gated thread's `sys_exit` without `sys_enter`).
@@ -21,6 +23,9 @@
 //! `bpf_get_current_task_btf`), `cap_capable` 6.14 where present. Only 6.18 is tested.
 #![no_std]
 #![no_main]
+// `atomic_xadd` (crate::verdicts): the BPF target has no atomic read-modify-write types.
+#![feature(core_intrinsics)]
+#![allow(internal_features)]
 
 mod abi;
 mod args;
@@ -34,6 +39,7 @@ mod noop;
 mod runtime;
 mod stats;
 mod syscalls;
+mod verdicts;
 
 #[cfg(not(test))]
 #[panic_handler]

@@ -13,7 +13,7 @@ use profiler_common::{
     ArgValues, CAP_BUCKETS, CAP_SLOTS, CGROUP_PATH_MAX, COUNTS_ENTRIES, CapFirst, DENIALS_MAX,
     Denial, DenialKey, FIRST_COMM_ENTRIES, InstallerSeen, MARK_FILTER_CHUNK,
     MARK_FILTER_MAX_CHUNKS, MAX_TARGETS, MISSED_MAX, Mark, NR_SLOTS, Pending, TARGET_FILTER_WORDS,
-    Target, WATCH_PREFIX_SLOTS, WatchPrefix, mark_filter_index, stats, target_filter_bit,
+    Target, WATCH_PREFIX_SLOTS, WatchPrefix, mark_filter_index, stats, target_filter_bit, verdict,
 };
 
 /// `BPF_F_NO_PREALLOC` (include/uapi/linux/bpf.h): entries are allocated on insert (the kernel's
@@ -78,21 +78,32 @@ pub(crate) fn mark_state(tid: u32) -> MarkState {
     }
 }
 
-/// Sets `tid`'s [`MarkState`] (a plain byte store, only when it changes).
+/// Sets `tid`'s [`MarkState`] (a plain byte store, only when it changes); false for a tid beyond
+/// the array, which has no byte.
 #[inline(always)]
-pub(crate) fn set_mark_state(tid: u32, state: MarkState) {
+pub(crate) fn set_mark_state(tid: u32, state: MarkState) -> bool {
     let (entry, byte) = mark_filter_index(tid);
-    if let Some(bytes) = MARK_FILTER.get_ptr_mut(entry) {
-        // SAFETY: one byte of an array element, written only by its thread or before that thread
-        // runs (see MarkState); a reader sees either value.
-        unsafe {
-            let value = state as u8;
-            if (*bytes)[byte] != value {
-                (*bytes)[byte] = value;
-            }
+    let Some(bytes) = MARK_FILTER.get_ptr_mut(entry) else {
+        return false;
+    };
+    // SAFETY: one byte of an array element, written only by its thread or before that thread
+    // runs (see MarkState); a reader sees either value.
+    unsafe {
+        let value = state as u8;
+        if (*bytes)[byte] != value {
+            (*bytes)[byte] = value;
         }
     }
+    true
 }
+
+/// What `sys_enter` last decided per thread (`profiler_common::maps::VERDICTS`; crate::verdicts).
+#[map]
+pub static VERDICTS: Array<u64> = Array::with_max_entries(verdict::ENTRIES, 0);
+
+/// The two generation counters verdicts are valid in (`profiler_common::maps::GENERATION`).
+#[map]
+pub static GENERATION: Array<u64> = Array::with_max_entries(2, 0);
 
 /// Threads counted so far (past the gate), by tid. Filled by the kernel side (filter install,
 /// fork, exec) and by userspace when attaching to already-running processes; emptied by

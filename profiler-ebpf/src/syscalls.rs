@@ -1,9 +1,11 @@
 //! Syscall counting: the `sys_enter` program, which runs on every syscall of the machine, and the
 //! table detection (native, ia32 compat, x32: design.md §5) that decides which count a syscall
-//! lands in. It owns COUNTS and FIRST_COMM. It does not decide when a thread starts to count: an
-//! unmarked thread of a target is handed to [`crate::gate::gate_opens`], and marks are the gate's
-//! (this module only reads them and keeps their `syscall` field current for [`crate::caps`]). It
-//! never names a syscall; userspace does, per table.
+//! lands in. It owns COUNTS and FIRST_COMM, and decides each thread's verdict, which
+//! [`crate::verdicts`] caches. It does not decide when a thread starts to count: an unmarked
+//! thread of a target is handed to [`crate::gate::gate_opens`], and marks are the gate's (this
+//! module only reads them, and stores the call in their `syscall` field when it decides, for
+//! [`crate::denials`] where a thread has no MARK_FILTER byte). It never names a syscall;
+//! userspace does, per table.
 
 use aya_ebpf::{
     helpers::{
@@ -14,8 +16,8 @@ use aya_ebpf::{
     programs::RawTracePointContext,
 };
 use profiler_common::{
-    NR_SLOTS, RUNTIME_PHASE, TABLE_COMPAT, TABLE_NATIVE, TABLE_X32, Target, X32_SYSCALL_BIT,
-    comm_index, counts_key, stats,
+    NR_SLOTS, RUNTIME_PHASE, TABLE_COMPAT, TABLE_NATIVE, TABLE_X32, X32_SYSCALL_BIT, comm_index,
+    counts_key, stats, verdict,
 };
 
 use crate::{
@@ -26,6 +28,7 @@ use crate::{
         COUNTS, FIRST_COMM, MARKED_TGIDS, MARKS, MarkState, TARGETS, may_be_target, set_mark_state,
     },
     stats::bump,
+    verdicts,
 };
 
 /// `raw_syscalls:sys_enter`, TP_PROTO(struct pt_regs *regs, long id): `arg(0)` is the task's user
@@ -34,9 +37,10 @@ use crate::{
 /// `is_compat_task` calls `bpf_get_current_task_btf`, which needs ≥ 5.11.
 /// <https://elixir.bootlin.com/linux/v6.18/source/include/trace/events/syscalls.h>
 ///
-/// Runs after seccomp has allowed the syscall (design.md §1), on every syscall of the machine: the
-/// untraced path is one helper call and one array load (TARGET_FILTER); TARGETS is looked up
-/// only for cgroups the filter lets through.
+/// Runs after seccomp has allowed the syscall (design.md §1), on every syscall of the machine.
+/// A thread whose verdict is cached (crate::verdicts) costs the pid helper and two array loads
+/// when it is not recorded, and a counted call adds its MARK_FILTER byte and its count. Only a
+/// thread without a verdict is decided ([`decide`]).
 #[raw_tracepoint(tracepoint = "sys_enter")]
 pub fn sys_enter(ctx: RawTracePointContext) -> i32 {
     let _ = try_sys_enter(&ctx);
@@ -45,48 +49,85 @@ pub fn sys_enter(ctx: RawTracePointContext) -> i32 {
 
 #[inline(always)]
 fn try_sys_enter(ctx: &RawTracePointContext) -> Option<()> {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    let tid = pid_tgid as u32;
+    let generation = verdicts::generation();
+    match verdicts::cached(tid, generation) {
+        Some(verdict::UNTRACED) => None,
+        Some(what) => {
+            if what & verdict::IN_SYSCALL_BYTE != 0 {
+                // This call's `sys_exit` needs no MARKS lookup; an exit without this store is a
+                // call seccomp refused (crate::denials).
+                set_mark_state(tid, MarkState::InSyscall);
+            }
+            let id: i64 = ctx.arg(1);
+            if id < 0 {
+                return None;
+            }
+            count(ctx, (what & verdict::SLOT_MASK) as u32, id as u64, false)
+        }
+        None => decide(ctx, pid_tgid, generation),
+    }
+}
+
+/// A thread with no verdict for this generation: whether its cgroup is a target, whether it is
+/// past the gate, and whether this call opens the gate. The verdict is cached when it holds for
+/// every call until an invalidation: not recorded, or counted (marked and past its first exec,
+/// or a thread of a TSYNC process). A thread before the gate or in its runtime phase is decided
+/// on every call.
+///
+/// A function of its own (a BPF-to-BPF call), so that the frame and registers it needs are not
+/// set up on calls that hit.
+#[inline(never)]
+fn decide(ctx: &RawTracePointContext, pid_tgid: u64, generation: u64) -> Option<()> {
+    let (tid, tgid) = (pid_tgid as u32, (pid_tgid >> 32) as u32);
     // SAFETY: helper with no arguments.
     let cgroup = unsafe { bpf_get_current_cgroup_id() };
-    if !may_be_target(cgroup) {
-        return None;
-    }
     // SAFETY: the value is copied out at once; TARGETS changes only from userspace.
-    let target = *unsafe { TARGETS.get(&cgroup) }?;
-    let pid_tgid = bpf_get_current_pid_tgid();
-    let (tid, tgid) = (pid_tgid as u32, (pid_tgid >> 32) as u32);
+    let target = match may_be_target(cgroup).then(|| unsafe { TARGETS.get(&cgroup) }) {
+        Some(Some(target)) => *target,
+        _ => {
+            verdicts::remember(tid, generation, verdict::UNTRACED);
+            return None;
+        }
+    };
     let id: i64 = ctx.arg(1);
     if id < 0 {
         return None;
     }
+    let slot = target.slot;
     let mut runtime_phase = false;
     match MARKS.get_ptr_mut(&tid) {
         // SAFETY: the entry belongs to this thread, the only writer of its `syscall` field.
         Some(mark) => unsafe {
-            // This call's `sys_exit` needs no MARKS lookup; an exit without this store is a call
-            // seccomp refused (crate::denials). Marks userspace made (threads running when a
-            // recording attached) get their byte here.
-            set_mark_state(tid, MarkState::InSyscall);
-            // The call in progress, for crate::caps (and for crate::denials where the thread has
-            // no byte).
+            // Marks userspace made (threads running when a recording attached) get their byte
+            // here.
+            let has_byte = set_mark_state(tid, MarkState::InSyscall);
+            // The call in progress, for crate::denials where the thread has no byte (and, at a
+            // thread's first call after it was marked, ending `Mark::FRESH`).
             if (*mark).syscall != id as u32 {
                 (*mark).syscall = id as u32;
             }
             if (*mark).execed == 0 {
                 runtime_phase = true;
                 if id != abi::SYS_EXECVE && id != abi::SYS_EXECVEAT {
-                    note_slot(target.slot, RUNTIME_PHASE);
+                    note_slot(slot, RUNTIME_PHASE);
                 }
+            } else if has_byte {
+                let what = verdict::COUNT | verdict::IN_SYSCALL_BYTE | slot as u8;
+                verdicts::remember(tid, generation, what);
             }
         },
         None => {
             // SAFETY: only presence is tested.
-            let tgid_marked = unsafe { MARKED_TGIDS.get(&tgid).is_some() };
-            if !tgid_marked && !gate_opens(ctx, &target, tid, id) {
+            if unsafe { MARKED_TGIDS.get(&tgid).is_some() } {
+                verdicts::remember(tid, generation, verdict::COUNT | slot as u8);
+            } else if !gate_opens(ctx, &target, tid, id) {
                 return None;
             }
         }
     }
-    count(ctx, &target, id as u64, runtime_phase)
+    count(ctx, slot, id as u64, runtime_phase)
 }
 
 /// The table a syscall was made through and its number in it (design.md §5); None, counted in
@@ -110,21 +151,21 @@ pub(crate) fn table_of(id: u64) -> Option<(u32, u64)> {
 /// `runtime_phase`: a gated thread that has not exec'd yet (the runtime's own code under the
 /// filter); such syscalls are also noted per number ([`crate::runtime::note_runtime_phase`]).
 #[inline(always)]
-fn count(ctx: &RawTracePointContext, target: &Target, id: u64, runtime_phase: bool) -> Option<()> {
+fn count(ctx: &RawTracePointContext, slot: u32, id: u64, runtime_phase: bool) -> Option<()> {
     let (table, nr) = table_of(id)?;
     let nr = nr as usize;
     if runtime_phase {
-        crate::runtime::note_runtime_phase(counts_key(target.slot, table), nr);
+        crate::runtime::note_runtime_phase(counts_key(slot, table), nr);
     }
-    let counts = COUNTS.get_ptr_mut(counts_key(target.slot, table))?;
+    let counts = COUNTS.get_ptr_mut(counts_key(slot, table))?;
     // SAFETY: per-CPU value, only this CPU writes it while this program runs (no preemption in BPF).
     let counter = unsafe { &mut (*counts)[nr] };
     if *counter == 0 {
-        note_first_comm(comm_index(target.slot, table, nr as u32));
+        note_first_comm(comm_index(slot, table, nr as u32));
     }
     *counter += 1;
     if table == TABLE_NATIVE && args::watched(nr as u64) {
-        args::note(ctx, target.slot, nr as u64);
+        args::note(ctx, slot, nr as u64);
     }
     Some(())
 }

@@ -21,9 +21,9 @@ use aya::{
     programs::RawTracePoint,
 };
 use profiler_common::{
-    CGROUP_PATH_MAX, InstallerSeen, MAX_TARGETS, Mark, NR_SLOTS, TABLES, TARGET_FILTER_WORDS,
-    Target, WATCH_PREFIX_MAX, WATCH_PREFIX_SLOTS, WatchPrefix, comm_index, counts_key, globals,
-    maps, stats,
+    CGROUP_PATH_MAX, GENERATION_USER, InstallerSeen, MAX_TARGETS, Mark, NR_SLOTS, TABLES,
+    TARGET_FILTER_WORDS, Target, WATCH_PREFIX_MAX, WATCH_PREFIX_SLOTS, WatchPrefix, comm_index,
+    counts_key, globals, maps, stats,
 };
 use thiserror::Error;
 
@@ -87,13 +87,14 @@ impl crate::exit::Coded for TracerError {
 }
 
 /// (program, tracepoint) pairs the recorder attaches. All are raw tracepoints: no tracefs needed.
-const PROGRAMS: [(&str, &str); 6] = [
+const PROGRAMS: [(&str, &str); 7] = [
     ("sys_enter", "sys_enter"),
     ("sys_exit", "sys_exit"),
     ("sched_process_fork", "sched_process_fork"),
     ("sched_process_exec", "sched_process_exec"),
     ("sched_process_exit", "sched_process_exit"),
     ("cgroup_mkdir", "cgroup_mkdir"),
+    ("cgroup_attach_task", "cgroup_attach_task"),
 ];
 
 /// How the tracer is set up.
@@ -303,6 +304,8 @@ impl Tracer {
             stats_baseline: [0; stats::COUNT as usize],
         };
         tracer.seed_free_slots()?;
+        // Generations start at 1, so that no zeroed VERDICTS entry is a verdict.
+        tracer.invalidate_verdicts()?;
         tracer.set_watch_prefixes(&options.watch_prefixes)?;
         if watching {
             // The kernel side arms cgroups at cgroup_mkdir and cannot set bits without racing
@@ -326,6 +329,9 @@ impl Tracer {
             }
         }
         startup::log_steps(started, [offsets_ms, loader_ms, maps_ms], results)?;
+        // Verdicts decided while the programs that invalidate them were still being attached
+        // (a thread that moved or exited in between) are dropped.
+        tracer.invalidate_verdicts()?;
         Ok(tracer)
     }
 
@@ -473,6 +479,7 @@ impl Tracer {
         targets
             .insert(cgroup_id, Target { slot, flags }, 0)
             .map_err(map_err(maps::TARGETS))?;
+        self.invalidate_verdicts()?;
         Ok(slot)
     }
 
@@ -490,13 +497,15 @@ impl Tracer {
         let mut targets: HashMap<&mut MapData, u64, Target> = self.open_mut(maps::TARGETS)?;
         targets
             .insert(cgroup_id, Target { slot, flags }, 0)
-            .map_err(|_| TracerError::TooManyTargets(MAX_TARGETS))
+            .map_err(|_| TracerError::TooManyTargets(MAX_TARGETS))?;
+        self.invalidate_verdicts()
     }
 
     /// Stops recording a cgroup (its counts stay readable).
     pub fn remove_target(&mut self, cgroup_id: u64) -> Result<(), TracerError> {
         let mut targets: HashMap<&mut MapData, u64, Target> = self.open_mut(maps::TARGETS)?;
-        targets.remove(&cgroup_id).map_err(map_err(maps::TARGETS))
+        targets.remove(&cgroup_id).map_err(map_err(maps::TARGETS))?;
+        self.invalidate_verdicts()
     }
 
     /// Marks already-running threads as past the gate (attaching to a live workload).
@@ -516,7 +525,20 @@ impl Tracer {
                 )
                 .map_err(map_err(maps::MARKS))?;
         }
-        Ok(())
+        self.invalidate_verdicts()
+    }
+
+    /// Makes `sys_enter` decide again for every thread (`profiler_common::verdict`): called after
+    /// each change to TARGETS, MARKS or MARKED_TGIDS made here. This process is the only writer
+    /// of GENERATION_USER (a host tracer's clients ask it to make their changes).
+    fn invalidate_verdicts(&mut self) -> Result<(), TracerError> {
+        let mut generation: Array<&mut MapData, u64> = self.open_mut(maps::GENERATION)?;
+        let user = generation
+            .get(&GENERATION_USER, 0)
+            .map_err(map_err(maps::GENERATION))?;
+        generation
+            .set(GENERATION_USER, user + 1, 0)
+            .map_err(map_err(maps::GENERATION))
     }
 
     /// Sum of all counts of a target so far (for a progress line).

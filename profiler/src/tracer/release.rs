@@ -37,6 +37,7 @@ impl Tracer {
         for tgid in stale {
             let _ = tgids.remove(&tgid);
         }
+        self.invalidate_verdicts()?;
         let cpus = aya::util::nr_cpus().map_err(|(_, err)| TracerError::Cpus(err))?;
         let tables = || (0..TABLES).map(|table| counts_key(slot, table));
         self.clear_per_cpu(maps::COUNTS, tables(), [0u64; NR_SLOTS], cpus)?;

@@ -271,17 +271,8 @@ fn filter_keeps_only_matching_containers() {
 /// is no cgroup exits 2.
 #[test]
 fn record_cgroup_follows_an_existing_cgroup() {
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
-    let mount = (mountinfo.lines())
-        .find_map(|line| {
-            let (left, right) = line.split_once(" - ")?;
-            (right.split_whitespace().next() == Some("cgroup2"))
-                .then(|| left.split_whitespace().nth(4).map(str::to_owned))
-                .flatten()
-        })
-        .expect("a cgroup2 mount");
     let name = format!("sp-engines-cgroup-{}", std::process::id());
-    let dir = std::path::Path::new(&mount).join(&name);
+    let dir = cgroup2_mount().join(&name);
     std::fs::create_dir(&dir).expect("make a cgroup");
     let work = crate::support::tempdir();
     let procs = dir.join("cgroup.procs");
@@ -355,6 +346,73 @@ fn record_cgroup_follows_an_existing_cgroup() {
     assert!(
         missing.stderr.contains("is not a cgroup2 directory"),
         "{missing}"
+    );
+}
+
+/// Where the cgroup2 hierarchy is mounted (/proc/self/mountinfo).
+fn cgroup2_mount() -> std::path::PathBuf {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    (mountinfo.lines())
+        .find_map(|line| {
+            let (left, right) = line.split_once(" - ")?;
+            (right.split_whitespace().next() == Some("cgroup2"))
+                .then(|| left.split_whitespace().nth(4).map(std::path::PathBuf::from))
+                .flatten()
+        })
+        .expect("a cgroup2 mount")
+}
+
+/// `record --cgroup` of a cgroup whose one thread was running before the recording, and whose
+/// calls never fork or exec again (a `getppid` loop): its calls count from the attach on. The
+/// programs cache each thread's verdict (issue 13), and this thread's, "not recorded", is cached
+/// between the programs' attach and its cgroup becoming a target; userspace invalidates every
+/// verdict when it adds the target. Without that, nothing of the loop would be recorded (a fork
+/// or an exec would have hidden it: each starts its thread with no verdict).
+#[test]
+fn record_cgroup_counts_a_thread_that_was_running_before() {
+    let name = format!("sp-engines-loop-{}", std::process::id());
+    let dir = cgroup2_mount().join(&name);
+    std::fs::create_dir(&dir).expect("make a cgroup");
+    let mut looping = std::process::Command::new("sh")
+        .args([
+            "-c",
+            &format!(
+                "echo $$ > {}; exec {} --iterations 1000000000",
+                dir.join("cgroup.procs").display(),
+                seccomp_profiler_tests::workload("syscall-loop").display()
+            ),
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn syscall-loop");
+    std::thread::sleep(Duration::from_millis(300));
+    let work = crate::support::tempdir();
+    let out = work.path().join("p.json");
+    let recorded = run(
+        profiler_command([
+            "record",
+            "--duration",
+            "1s",
+            "--cgroup",
+            &format!("/{name}"),
+            "-o",
+        ])
+        .arg(&out),
+        Duration::from_secs(60),
+    );
+    let still_looping = looping.try_wait().expect("poll syscall-loop").is_none();
+    let _ = looping.kill();
+    let _ = looping.wait();
+    std::thread::sleep(Duration::from_millis(200));
+    let _ = std::fs::remove_dir(&dir);
+    recorded.assert_code(0);
+    assert!(still_looping, "syscall-loop ended before the recording did");
+    let profile = seccomp_profiler_tests::Profile::read(&out);
+    assert_allows(&profile, &["getppid"]);
+    assert_allows_none(
+        &profile,
+        &["execve", "clone", "clone3"],
+        "the loop neither forks nor execs once recorded",
     );
 }
 
