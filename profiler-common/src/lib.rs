@@ -104,14 +104,14 @@ pub mod maps {
     pub const MARK_FILTER: &str = "MARK_FILTER";
     /// `Array<u64>` indexed by [`super::verdict::index`] (issue 13): what `sys_enter` last
     /// decided for a thread (not recorded, or counted into a slot), valid while its
-    /// `generation` equals the sum of GENERATION's two counters. `sys_enter` decides again only
+    /// `generation` equals GENERATION. `sys_enter` decides again only
     /// on a miss: the cgroup-id helper, TARGETS and MARKS are off the path of every call that
     /// hits. Written by the kernel side only.
     pub const VERDICTS: &str = "VERDICTS";
-    /// `Array<u64>`, two entries: [`super::GENERATION_KERNEL`], added to atomically by the
-    /// programs when a thread may change cgroup (`cgroup_attach_task`), and
-    /// [`super::GENERATION_USER`], written only by the userspace that owns the maps after it
-    /// changes TARGETS, MARKS or MARKED_TGIDS. A change of either invalidates every verdict.
+    /// `Array<u64>`, one entry, `BPF_F_MMAPABLE`: the generation verdicts are valid in. Added to
+    /// atomically, by the programs when a thread moves between cgroups (`cgroup_attach_task`),
+    /// and by any process holding the maps, through its mapping of the array, after it changes
+    /// TARGETS, MARKS or MARKED_TGIDS. Any change invalidates every verdict.
     pub const GENERATION: &str = "GENERATION";
 }
 
@@ -417,10 +417,6 @@ pub mod verdict {
         }
     }
 }
-
-/// Indexes of [`maps::GENERATION`].
-pub const GENERATION_KERNEL: u32 = 0;
-pub const GENERATION_USER: u32 = 1;
 
 /// Words of [`maps::TARGET_FILTER`]: 1024 bits.
 pub const TARGET_FILTER_WORDS: usize = 16;

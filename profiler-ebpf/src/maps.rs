@@ -101,9 +101,12 @@ pub(crate) fn set_mark_state(tid: u32, state: MarkState) -> bool {
 #[map]
 pub static VERDICTS: Array<u64> = Array::with_max_entries(verdict::ENTRIES, 0);
 
-/// The two generation counters verdicts are valid in (`profiler_common::maps::GENERATION`).
+/// `BPF_F_MMAPABLE` (include/uapi/linux/bpf.h): userspace maps the array and adds to it in place.
+const MMAPABLE: u32 = 1 << 10;
+
+/// The generation verdicts are valid in (`profiler_common::maps::GENERATION`), at index 0.
 #[map]
-pub static GENERATION: Array<u64> = Array::with_max_entries(2, 0);
+pub static GENERATION: Array<u64> = Array::with_max_entries(1, MMAPABLE);
 
 /// Threads counted so far (past the gate), by tid. Filled by the kernel side (filter install,
 /// fork, exec) and by userspace when attaching to already-running processes; emptied by

@@ -4,12 +4,12 @@
 //! and a MARKS lookup; a cached verdict costs the pid helper and two array loads.
 //!
 //! A verdict (`profiler_common::verdict`) is keyed by tid and valid while the generation it was
-//! decided in equals the sum of GENERATION's two counters. What can change a thread's verdict,
-//! and what invalidates or forgets it:
+//! decided in equals GENERATION, a counter both sides only ever add 1 to, atomically. What can
+//! change a thread's verdict, and what invalidates or forgets it:
 //! - a target added or removed, a mark made, a TSYNC process dropped, by userspace: userspace
-//!   writes its counter afterwards (`Tracer::invalidate_verdicts`);
+//!   adds to the counter afterwards, in the map's memory (`Tracer::invalidate_verdicts`);
 //! - a thread moved to another cgroup: `cgroup_attach_task` fires after the move (in the writer of
-//!   cgroup.procs, before its write returns) and adds to the kernel's counter;
+//!   cgroup.procs, before its write returns) and adds to the counter;
 //! - a new thread (its parent's cgroup or CLONE_INTO_CGROUP's, its mark): its tid's entry is
 //!   forgotten at `sched_process_fork`, before the child runs, and at the previous owner's exit;
 //! - exec (the mark's `execed`; a non-leader thread taking over the leader's tid):
@@ -23,16 +23,14 @@
 use core::intrinsics::{AtomicOrdering, atomic_xadd};
 
 use aya_ebpf::{macros::raw_tracepoint, programs::RawTracePointContext};
-use profiler_common::{GENERATION_KERNEL, GENERATION_USER, verdict};
+use profiler_common::verdict;
 
 use crate::maps::{GENERATION, VERDICTS};
 
 /// The generation a verdict decided now belongs to. Read before deciding.
 #[inline(always)]
 pub(crate) fn generation() -> u64 {
-    let kernel = GENERATION.get(GENERATION_KERNEL).copied().unwrap_or(0);
-    let user = GENERATION.get(GENERATION_USER).copied().unwrap_or(0);
-    kernel.wrapping_add(user)
+    GENERATION.get(0).copied().unwrap_or(0)
 }
 
 /// `tid`'s verdict (`verdict::UNTRACED` or a `verdict::COUNT`) if one is cached for `generation`.
@@ -72,7 +70,7 @@ pub(crate) fn forget(tid: u32) {
 /// Invalidates every verdict: the threads moved are not named one by one.
 #[raw_tracepoint(tracepoint = "cgroup_attach_task")]
 pub fn cgroup_attach_task(_ctx: RawTracePointContext) -> i32 {
-    if let Some(counter) = GENERATION.get_ptr_mut(GENERATION_KERNEL) {
+    if let Some(counter) = GENERATION.get_ptr_mut(0) {
         // SAFETY: an aligned u64 of an array element that CPUs add to at once: atomically (a
         // BPF atomic add; the target has no `AtomicU64::fetch_add`).
         unsafe { atomic_xadd::<u64, u64, { AtomicOrdering::SeqCst }>(counter, 1) };

@@ -21,9 +21,9 @@ use aya::{
     programs::RawTracePoint,
 };
 use profiler_common::{
-    CGROUP_PATH_MAX, GENERATION_USER, InstallerSeen, MAX_TARGETS, Mark, NR_SLOTS, TABLES,
-    TARGET_FILTER_WORDS, Target, WATCH_PREFIX_MAX, WATCH_PREFIX_SLOTS, WatchPrefix, comm_index,
-    counts_key, globals, maps, stats,
+    CGROUP_PATH_MAX, InstallerSeen, MAX_TARGETS, Mark, NR_SLOTS, TABLES, TARGET_FILTER_WORDS,
+    Target, WATCH_PREFIX_MAX, WATCH_PREFIX_SLOTS, WatchPrefix, comm_index, counts_key, globals,
+    maps, stats,
 };
 use thiserror::Error;
 
@@ -68,6 +68,8 @@ pub enum TracerError {
     Cpus(std::io::Error),
     #[error("watched cgroup prefix {0:?} is longer than {WATCH_PREFIX_MAX} bytes")]
     PrefixTooLong(String),
+    #[error("cannot map eBPF map GENERATION to invalidate the kernel side's cached verdicts: {0}")]
+    Generation(std::io::Error),
     /// The host tracer this recording shares programs with went away (tracer/share).
     #[error(transparent)]
     Shared(#[from] share::ShareError),
@@ -80,6 +82,7 @@ impl crate::exit::Coded for TracerError {
             TracerError::Map { .. }
             | TracerError::TooManyTargets(_)
             | TracerError::Cpus(_)
+            | TracerError::Generation(_)
             | TracerError::Shared(_) => crate::exit::RUNTIME,
             _ => crate::exit::ENVIRONMENT,
         }
@@ -528,19 +531,6 @@ impl Tracer {
         self.invalidate_verdicts()
     }
 
-    /// Makes `sys_enter` decide again for every thread (`profiler_common::verdict`): called after
-    /// each change to TARGETS, MARKS or MARKED_TGIDS made here. This process is the only writer
-    /// of GENERATION_USER (a host tracer's clients ask it to make their changes).
-    fn invalidate_verdicts(&mut self) -> Result<(), TracerError> {
-        let mut generation: Array<&mut MapData, u64> = self.open_mut(maps::GENERATION)?;
-        let user = generation
-            .get(&GENERATION_USER, 0)
-            .map_err(map_err(maps::GENERATION))?;
-        generation
-            .set(GENERATION_USER, user + 1, 0)
-            .map_err(map_err(maps::GENERATION))
-    }
-
     /// Sum of all counts of a target so far (for a progress line).
     pub fn total(&self, slot: u32) -> Result<u64, TracerError> {
         let counts = self.counts_map()?;
@@ -670,6 +660,7 @@ pub fn attach_noop() -> Result<Ebpf, TracerError> {
 
 mod capabilities;
 pub mod denials;
+mod verdicts;
 
 pub use capabilities::CapCheck;
 
