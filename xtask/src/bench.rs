@@ -191,6 +191,7 @@ pub fn run(mut opts: Options) -> Result<()> {
     let has_bpftrace = cmd::succeeds(cmd::new("bpftrace").arg("--version"));
 
     let loops = measure_loops(&profiler, &noop_tracer, opts, has_bpftrace)?;
+    let alternated = crate::bench_hooks::measure(if opts.quick { 50 } else { 300 })?;
     let costs = measure_program_costs(&profiler, &noop_tracer, opts)?;
     let wrk_seconds = if opts.quick { 1 } else { 3 };
     let wrk = bench_wrk::measure(&profiler, &noop_tracer, opts.rounds, wrk_seconds)?;
@@ -223,6 +224,9 @@ pub fn run(mut opts: Options) -> Result<()> {
         &loops.host_floor,
         Some(Budget::AtMost(1.05)),
     ));
+    let alternated_name = "untraced programs ÷ floor, alternated in one process";
+    lines
+        .push(Line::samples(alternated_name, "x", &alternated.ratios).budget(Budget::AtMost(1.05)));
     lines.extend(Loops::ratio_lines(
         &format!("untraced loop, {n} recordings ÷ one recording"),
         &loops.host_many,
@@ -287,6 +291,7 @@ pub fn run(mut opts: Options) -> Result<()> {
             "startup_ms": start.startup_ms, "peak_rss_mib": start.rss_mib, "kernel_map_mib": start.map_mib,
         },
         "program_costs": costs.to_json(),
+        "untraced_alternated": alternated.to_json(),
         "storm": storm.as_ref().map(bench_storm::Storm::to_json),
     });
     let path = workspace::scratch_dir()?.join("bench.json");

@@ -4,6 +4,7 @@
 
 mod agent_profile;
 mod bench;
+mod bench_hooks;
 mod bench_host;
 mod bench_storm;
 mod bench_wrk;
