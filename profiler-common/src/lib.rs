@@ -380,8 +380,9 @@ pub const fn mark_filter_index(tid: u32) -> (u32, usize) {
 /// of both. A word is `generation << 17 | (tid >> 13) << 8 | what`: the tid's low 13 bits are
 /// its index, and tids stay below 2^22 (PID_MAX_LIMIT), so 9 bits name it within the entry; 47
 /// bits of generation outlast any host. `what` is [`verdict::UNTRACED`], or [`verdict::COUNT`]
-/// with the slot in its low 6 bits and [`verdict::IN_SYSCALL_BYTE`]. Generations start at 1
-/// (userspace sets its counter before attaching), so a zeroed entry matches nothing.
+/// with the slot in its low 6 bits and [`verdict::IN_SYSCALL_BYTE`]. Once a target can exist,
+/// the generation is at least 1 (userspace adds to it after attaching, before it adds a target),
+/// so a zeroed entry matches nothing.
 pub mod verdict {
     /// Entries of the map: 8192 (64 KiB). Threads whose tids share an entry take turns in it,
     /// each paying a full decision when the other had it last.

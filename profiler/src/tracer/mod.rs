@@ -307,8 +307,6 @@ impl Tracer {
             stats_baseline: [0; stats::COUNT as usize],
         };
         tracer.seed_free_slots()?;
-        // Generations start at 1, so that no zeroed VERDICTS entry is a verdict.
-        tracer.invalidate_verdicts()?;
         tracer.set_watch_prefixes(&options.watch_prefixes)?;
         if watching {
             // The kernel side arms cgroups at cgroup_mkdir and cannot set bits without racing
@@ -333,7 +331,8 @@ impl Tracer {
         }
         startup::log_steps(started, [offsets_ms, loader_ms, maps_ms], results)?;
         // Verdicts decided while the programs that invalidate them were still being attached
-        // (a thread that moved or exited in between) are dropped.
+        // (a thread that moved or exited in between) are dropped, and the generation is at
+        // least 1 before any target exists, so no zeroed VERDICTS entry is a verdict from then on.
         tracer.invalidate_verdicts()?;
         Ok(tracer)
     }

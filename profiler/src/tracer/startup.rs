@@ -88,8 +88,9 @@ pub(super) fn attach_all(ebpf: &mut Ebpf, started: Instant) -> Result<Vec<Attach
             program.ok_or(TracerError::MissingProgram(name))?,
         ));
     }
-    // Alternate: sys_enter, fork, exit, cap_capable on one core; sys_exit, exec, cgroup_mkdir on
-    // the other (sys_enter and cgroup_mkdir take the verifier longest).
+    // Alternate: sys_enter, fork, exit, cgroup_attach_task on one core; sys_exit, exec,
+    // cgroup_mkdir, cap_capable on the other (sys_enter and cgroup_mkdir take the verifier
+    // longest).
     let (mut odd, mut even) = (Vec::new(), Vec::new());
     for (index, job) in jobs.into_iter().enumerate() {
         if index % 2 == 0 { &mut even } else { &mut odd }.push((index, job));
