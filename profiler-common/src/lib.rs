@@ -102,11 +102,12 @@ pub mod maps {
     /// before it runs, with plain byte stores (no read-modify-write, so CPUs never race). A tid
     /// beyond the array is always looked up.
     pub const MARK_FILTER: &str = "MARK_FILTER";
-    /// `Array<u64>` indexed by [`super::verdict::index`] (issue 13): what `sys_enter` last
-    /// decided for a thread (not recorded, or counted into a slot), valid while its
-    /// `generation` equals GENERATION. `sys_enter` decides again only
-    /// on a miss: the cgroup-id helper, TARGETS and MARKS are off the path of every call that
-    /// hits. Written by the kernel side only.
+    /// `Array<u64>` indexed by [`super::verdict::index`] of a thread's saved registers (issue
+    /// 13): what `sys_enter` last decided for a thread (not recorded, or counted into a slot),
+    /// valid while its `generation` equals GENERATION. `sys_enter` decides again only on a
+    /// miss: the pid and cgroup-id helpers, TARGETS and MARKS are off the path of every call
+    /// that hits. Written by the kernel side, and zeroed by whoever adds to GENERATION and
+    /// reaches a multiple of [`super::verdict::CLEAR_EVERY`].
     pub const VERDICTS: &str = "VERDICTS";
     /// `Array<u64>`, one entry, `BPF_F_MMAPABLE`: the generation verdicts are valid in. Added to
     /// atomically, by the programs when a thread moves between cgroups (`cgroup_attach_task`),
@@ -375,19 +376,28 @@ pub const fn mark_filter_index(tid: u32) -> (u32, usize) {
     )
 }
 
-/// Verdicts in [`maps::VERDICTS`] (issue 13): one u64 per entry, so that a verdict is written
-/// and read in one store and one load, and two CPUs writing one entry at once never leave a mix
-/// of both. A word is `generation << 17 | (tid >> 13) << 8 | what`: the tid's low 13 bits are
-/// its index, and tids stay below 2^22 (PID_MAX_LIMIT), so 9 bits name it within the entry; 47
-/// bits of generation outlast any host. `what` is [`verdict::UNTRACED`], or [`verdict::COUNT`]
-/// with the slot in its low 6 bits and [`verdict::IN_SYSCALL_BYTE`]. Once a target can exist,
-/// the generation is at least 1 (userspace adds to it after attaching, before it adds a target),
-/// so a zeroed entry matches nothing.
+/// Verdicts in [`maps::VERDICTS`] (issue 13), keyed by the thread's kernel stack: the address
+/// of the registers it saved on entering the kernel (`task_pt_regs`), which is the raw syscall
+/// tracepoints' first argument, so `sys_enter` and `sys_exit` find a thread's verdict with no
+/// helper call. Kernel stacks are THREAD_SIZE-aligned and THREAD_SIZE is at least 16 KiB, so
+/// `regs >> 14` names one live thread; its low 13 bits are the index and the next 29 (address
+/// bits 27–55, all a kernel address can vary in, 5-level paging included) the tag. A stack is
+/// reused after its thread dies: the kernel side forgets a thread's entry at its exit (and at
+/// exec), so a new thread never inherits one.
+///
+/// One u64 per entry, so that a verdict is written and read in one store and one load, and two
+/// CPUs writing one entry at once never leave a mix of both: `generation << 37 | tag << 8 |
+/// what`, where `what` is [`verdict::UNTRACED`], or [`verdict::COUNT`] with the slot in its low
+/// 6 bits and [`verdict::IN_SYSCALL_BYTE`]. The word keeps the generation's low 27 bits; so that
+/// a word 2^27 generations old can never match, the whole map is zeroed after GENERATION reaches
+/// each multiple of [`verdict::CLEAR_EVERY`] (2^25; [`verdict::clears`],
+/// [`verdict::clears_after`]): a word outlives at most two such clears' distance (one decision
+/// racing a clear), 2^26. A kernel address's tag is never 0, so a zeroed entry matches nothing.
 pub mod verdict {
-    /// Entries of the map: 8192 (64 KiB). Threads whose tids share an entry take turns in it,
+    /// Entries of the map: 8192 (64 KiB). Threads whose stacks share an entry take turns in it,
     /// each paying a full decision when the other had it last.
     pub const ENTRIES: u32 = 1 << 13;
-    /// Not in a target cgroup: nothing to do at `sys_enter`.
+    /// Not in a target cgroup: nothing to do at `sys_enter` or `sys_exit`.
     pub const UNTRACED: u8 = 0;
     /// A thread of a target past the gate and past its first exec: every call is counted.
     pub const COUNT: u8 = 0x80;
@@ -399,23 +409,56 @@ pub mod verdict {
     pub const SLOT_MASK: u8 = 0x3f;
     const _: () = assert!(super::MAX_TARGETS <= SLOT_MASK as u32 + 1);
 
-    /// The entry of a tid.
-    pub const fn index(tid: u32) -> u32 {
-        tid & (ENTRIES - 1)
+    /// log2 of the smallest THREAD_SIZE (x86-64: 16 KiB; 32 KiB under KASAN).
+    const STACK_SHIFT: u32 = 14;
+    const INDEX_BITS: u32 = ENTRIES.trailing_zeros();
+    const TAG_BITS: u32 = 29;
+    /// Bits of the generation a word keeps.
+    pub const GENERATION_BITS: u32 = 64 - TAG_BITS - 8;
+    /// The map is zeroed each time GENERATION reaches a multiple of this.
+    pub const CLEAR_EVERY: u64 = 1 << (GENERATION_BITS - 2);
+
+    /// The entry of the thread whose saved registers are at `regs`.
+    pub const fn index(regs: u64) -> u32 {
+        (regs >> STACK_SHIFT) as u32 & (ENTRIES - 1)
     }
 
-    /// The word of `tid`'s verdict `what`, decided in `generation`.
-    pub const fn word(tid: u32, generation: u64, what: u8) -> u64 {
-        (generation << 17) | (((tid >> 13) as u64 & 0x1ff) << 8) | what as u64
+    const fn tag(regs: u64) -> u64 {
+        (regs >> (STACK_SHIFT + INDEX_BITS)) & ((1 << TAG_BITS) - 1)
     }
 
-    /// The `what` of the word `stored` if it is `tid`'s verdict in `generation`.
-    pub const fn what(stored: u64, tid: u32, generation: u64) -> Option<u8> {
-        if stored & !0xff == word(tid, generation, 0) {
+    /// The word of the verdict `what` of the thread at `regs`, decided in `generation`.
+    pub const fn word(regs: u64, generation: u64, what: u8) -> u64 {
+        (generation << (TAG_BITS + 8)) | (tag(regs) << 8) | what as u64
+    }
+
+    /// The `what` of the word `stored` if it is the verdict of the thread at `regs` in
+    /// `generation`.
+    pub const fn what(stored: u64, regs: u64, generation: u64) -> Option<u8> {
+        if stored & !0xff == word(regs, generation, 0) {
             Some(stored as u8)
         } else {
             None
         }
+    }
+
+    /// Whether an adder whose add made GENERATION `generation` must zero the map (userspace,
+    /// which gets the value from its fetch-add).
+    pub const fn clears(generation: u64) -> bool {
+        generation.is_multiple_of(CLEAR_EVERY)
+    }
+
+    /// Adds within this distance of a multiple of [`CLEAR_EVERY`] zero the map when the adder
+    /// only reads the counter after adding: the kernel side, built for BPF CPU v1, which has no
+    /// fetch-add. Its adds are serialized (cgroup_mutex), so only userspace adds can come in
+    /// between, far fewer than 64 at once.
+    pub const CLEAR_WINDOW: u64 = 64;
+
+    /// Whether an adder that read `generation` after its add must zero the map: the add that
+    /// reached the multiple is its own or another's; then the map is zeroed at least once after
+    /// every multiple (a few more times does no harm: every thread decides again once).
+    pub const fn clears_after(generation: u64) -> bool {
+        generation >= CLEAR_EVERY && generation % CLEAR_EVERY < CLEAR_WINDOW
     }
 }
 
@@ -584,21 +627,72 @@ mod pod {
 mod tests {
     use super::verdict;
 
+    /// Saved registers of two live threads whose stacks share an entry (4-level paging's
+    /// vmalloc area, and 5-level's).
+    const REGS: u64 = 0xffff_c900_0123_7f58;
+    const SAME_ENTRY: u64 = REGS + ((verdict::ENTRIES as u64) << 14);
+    const FIVE_LEVEL: u64 = 0xffa0_8000_0123_7f58;
+
     #[test]
-    fn a_verdict_matches_only_its_tid_and_generation() {
+    fn a_verdict_matches_only_its_stack_and_generation() {
         let what = verdict::COUNT | verdict::IN_SYSCALL_BYTE | 63;
-        let tid = (1 << 22) - 1;
-        let word = verdict::word(tid, 7, what);
-        assert_eq!(verdict::what(word, tid, 7), Some(what));
-        // Another tid in the same entry, another generation.
-        assert_eq!(verdict::index(tid), verdict::index(tid - verdict::ENTRIES));
-        assert_eq!(verdict::what(word, tid - verdict::ENTRIES, 7), None);
-        assert_eq!(verdict::what(word, tid, 8), None);
-        assert_eq!(verdict::what(word, tid, 6), None);
-        // A zeroed or forgotten entry matches nothing once generations start at 1.
-        assert_eq!(verdict::what(0, 0, 1), None);
-        assert_eq!(verdict::what(0, verdict::ENTRIES, 1), None);
-        let untraced = verdict::word(12345, 1, verdict::UNTRACED);
-        assert_eq!(verdict::what(untraced, 12345, 1), Some(verdict::UNTRACED));
+        let word = verdict::word(REGS, 7, what);
+        assert_eq!(verdict::what(word, REGS, 7), Some(what));
+        // Anywhere in the same stack (THREAD_SIZE 16 KiB): the same thread.
+        assert_eq!(verdict::what(word, REGS & !0x3fff, 7), Some(what));
+        // Another stack in the same entry, another generation.
+        assert_eq!(verdict::index(REGS), verdict::index(SAME_ENTRY));
+        assert_eq!(verdict::what(word, SAME_ENTRY, 7), None);
+        assert_eq!(verdict::what(word, REGS, 8), None);
+        assert_eq!(verdict::what(word, REGS, 6), None);
+        // Address bits up to 55 count: 5-level paging's stacks that differ there only.
+        assert_eq!(
+            verdict::index(FIVE_LEVEL),
+            verdict::index(FIVE_LEVEL ^ (1 << 55))
+        );
+        let five = verdict::word(FIVE_LEVEL, 1, verdict::UNTRACED);
+        assert_eq!(verdict::what(five, FIVE_LEVEL ^ (1 << 55), 1), None);
+        assert_eq!(verdict::what(five, FIVE_LEVEL, 1), Some(verdict::UNTRACED));
+        // A zeroed or forgotten entry matches no kernel address, in any generation.
+        for regs in [REGS, SAME_ENTRY, FIVE_LEVEL] {
+            for generation in [0, 1, 1 << verdict::GENERATION_BITS] {
+                assert_eq!(verdict::what(0, regs, generation), None);
+            }
+        }
+    }
+
+    #[test]
+    fn the_map_is_cleared_well_before_a_kept_generation_wraps() {
+        // A word keeps GENERATION_BITS of its generation: one 2^GENERATION_BITS generations old
+        // would match again.
+        let word = verdict::word(REGS, 5, verdict::UNTRACED);
+        let wrapped = 5 + (1 << verdict::GENERATION_BITS);
+        assert_eq!(verdict::what(word, REGS, wrapped), Some(verdict::UNTRACED));
+        // Clears come every CLEAR_EVERY adds, and a word outlives at most two of them.
+        assert!(2 * verdict::CLEAR_EVERY < 1 << verdict::GENERATION_BITS);
+        assert!(verdict::clears(verdict::CLEAR_EVERY));
+        assert!(verdict::clears(3 * verdict::CLEAR_EVERY));
+        assert!(!verdict::clears(verdict::CLEAR_EVERY + 1));
+        assert!(!verdict::clears(1));
+        // The kernel side, reading after its add, sees the multiple or up to 63 adds beyond it.
+        for seen in [verdict::CLEAR_EVERY, 2 * verdict::CLEAR_EVERY + 63] {
+            assert!(verdict::clears_after(seen), "{seen}");
+        }
+        // Before the first multiple no word can be old enough.
+        for seen in [
+            0,
+            1,
+            64,
+            verdict::CLEAR_EVERY - 1,
+            verdict::CLEAR_EVERY + 64,
+        ] {
+            assert!(!verdict::clears_after(seen), "{seen}");
+        }
+        assert_eq!(
+            (1..=4 * verdict::CLEAR_EVERY)
+                .filter(|&g| verdict::clears(g))
+                .count(),
+            4
+        );
     }
 }

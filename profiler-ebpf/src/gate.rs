@@ -24,7 +24,7 @@ use aya_ebpf::{
 };
 use aya_log_ebpf::debug;
 use profiler_common::{
-    EXEC_AS_ROOT, GATE_EXEC, GATE_FILTER, Mark, Pending, SECURE_EXEC, Target, stats,
+    EXEC_AS_ROOT, GATE_EXEC, GATE_FILTER, Mark, Pending, SECURE_EXEC, Target, stats, verdict,
 };
 
 use crate::{
@@ -168,13 +168,19 @@ fn mark<C: aya_ebpf::EbpfContext>(ctx: &C, tid: u32, mark: Mark) {
 /// return value; only 0 opens the gate. Linux ≥ 4.17 (raw tracepoints).
 /// <https://elixir.bootlin.com/linux/v6.18/source/include/trace/events/syscalls.h>
 ///
-/// Fires on every syscall of the machine, and decides on the thread's MARK_FILTER byte
-/// ([`MarkState`]): a thread that is neither marked nor installing a filter costs one inlined array
-/// load; a marked thread returning from a call `sys_enter` saw, that load and a byte store. Only
-/// the rest look in MARKS: new marks, installs in flight (`Mark::INSTALLING`, their arguments in
-/// PENDING) and calls seccomp refused ([`crate::denials`]). (Testing TARGET_FILTER instead, as
-/// `sys_enter` does, was measured: the cgroup-id helper it needs costs what a MARKS miss costs;
-/// issue 13.)
+/// Fires on every syscall of the machine. A thread `sys_enter` cached as not recorded
+/// ([`crate::verdicts`], keyed by `arg(0)`) costs two array loads and no helper. Any other thread
+/// is decided on its MARK_FILTER byte ([`MarkState`]): one that is neither marked nor installing
+/// a filter costs the pid helper and one array load; a marked thread returning from a call
+/// `sys_enter` saw, those and a byte store. Only the rest look in MARKS: new marks, installs in
+/// flight (`Mark::INSTALLING`, their arguments in PENDING) and calls seccomp refused
+/// ([`crate::denials`]). (Testing TARGET_FILTER instead, as `sys_enter` does, was measured: the
+/// cgroup-id helper it needs costs what a MARKS miss costs; issue 13.)
+///
+/// Skipping a thread cached as not recorded loses nothing: its byte is None, or it is a thread
+/// of a cgroup that stopped being a target, whose refused calls are not counted
+/// ([`crate::denials`]); a thread userspace marks, a new thread and an exec'd one have no valid
+/// verdict.
 #[raw_tracepoint(tracepoint = "sys_exit")]
 pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
     let _ = try_sys_exit(&ctx);
@@ -183,6 +189,17 @@ pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
 
 #[inline(always)]
 fn try_sys_exit(ctx: &RawTracePointContext) -> Option<()> {
+    let regs: u64 = ctx.arg(0);
+    if verdicts::cached(regs, verdicts::generation()) == Some(verdict::UNTRACED) {
+        return None;
+    }
+    not_untraced_exit(ctx)
+}
+
+/// The exit of a thread not cached as untraced. A function of its own (a BPF-to-BPF call), so
+/// that the untraced path above keeps few registers: the JIT saves only those a function uses.
+#[inline(never)]
+fn not_untraced_exit(ctx: &RawTracePointContext) -> Option<()> {
     let pid_tgid = bpf_get_current_pid_tgid();
     let tid = pid_tgid as u32;
     let state = mark_state(tid);
@@ -256,8 +273,6 @@ fn try_fork(ctx: &RawTracePointContext) -> Option<()> {
     let child_tid: i32 =
         unsafe { bpf_probe_read_kernel(child.add(TASK_PID_OFFSET.load() as usize) as *const i32) }
             .ok()?;
-    // Every child, recorded or not: its tid may have had a verdict of a thread now gone.
-    verdicts::forget(child_tid as u32);
     let parent = mark_of(tid, tgid)?;
     mark(
         ctx,
@@ -293,11 +308,9 @@ fn try_exec(ctx: &RawTracePointContext) -> Option<()> {
     let (tid, tgid) = (pid_tgid as u32, (pid_tgid >> 32) as u32);
     let old_tid: u64 = ctx.arg(1);
     let old_tid = old_tid as u32;
-    // The mark's `execed` changes, and a non-leader thread has taken over the leader's tid.
-    verdicts::forget(tid);
-    if old_tid != tid {
-        verdicts::forget(old_tid);
-    }
+    // The mark's `execed` changes (and so may the tid, when a non-leader thread exec'd: the
+    // verdict is the stack's, which did not change).
+    verdicts::forget_current();
     let previous = mark_of(old_tid, tgid).or_else(|| mark_of(tid, tgid))?;
     if old_tid != tid {
         let _ = MARKS.remove(&old_tid);
@@ -335,9 +348,9 @@ fn try_exec(ctx: &RawTracePointContext) -> Option<()> {
 pub fn sched_process_exit(_ctx: RawTracePointContext) -> i32 {
     let tid = bpf_get_current_pid_tgid() as u32;
     let _ = MARKS.remove(&tid);
-    // The tid is free for reuse only after this: a new thread with it starts unmarked, and
-    // with no verdict.
+    // The tid is free for reuse only after this, and the stack once the task is reaped: a new
+    // thread with either starts unmarked, and with no verdict.
     set_mark_state(tid, MarkState::None);
-    verdicts::forget(tid);
+    verdicts::forget_current();
     0
 }

@@ -38,9 +38,9 @@ use crate::{
 /// <https://elixir.bootlin.com/linux/v6.18/source/include/trace/events/syscalls.h>
 ///
 /// Runs after seccomp has allowed the syscall (design.md §1), on every syscall of the machine.
-/// A thread whose verdict is cached (crate::verdicts) costs the pid helper and two array loads
-/// when it is not recorded, and a counted call adds its MARK_FILTER byte and its count. Only a
-/// thread without a verdict is decided ([`decide`]).
+/// A thread whose verdict is cached (crate::verdicts, keyed by `arg(0)`) costs two array loads
+/// when it is not recorded, and a counted call adds the pid helper, its MARK_FILTER byte and its
+/// count. Only a thread without a verdict is decided ([`decide`]).
 #[raw_tracepoint(tracepoint = "sys_enter")]
 pub fn sys_enter(ctx: RawTracePointContext) -> i32 {
     let _ = try_sys_enter(&ctx);
@@ -49,25 +49,30 @@ pub fn sys_enter(ctx: RawTracePointContext) -> i32 {
 
 #[inline(always)]
 fn try_sys_enter(ctx: &RawTracePointContext) -> Option<()> {
-    let pid_tgid = bpf_get_current_pid_tgid();
-    let tid = pid_tgid as u32;
+    let regs: u64 = ctx.arg(0);
     let generation = verdicts::generation();
-    match verdicts::cached(tid, generation) {
+    match verdicts::cached(regs, generation) {
         Some(verdict::UNTRACED) => None,
-        Some(what) => {
-            if what & verdict::IN_SYSCALL_BYTE != 0 {
-                // This call's `sys_exit` needs no MARKS lookup; an exit without this store is a
-                // call seccomp refused (crate::denials).
-                set_mark_state(tid, MarkState::InSyscall);
-            }
-            let id: i64 = ctx.arg(1);
-            if id < 0 {
-                return None;
-            }
-            count(ctx, (what & verdict::SLOT_MASK) as u32, id as u64, false)
-        }
-        None => decide(ctx, pid_tgid, generation),
+        Some(what) => counted(ctx, what),
+        None => decide(ctx, regs, generation),
     }
+}
+
+/// A call of a thread whose cached verdict is to count it. A function of its own (a BPF-to-BPF
+/// call), so that the untraced path above keeps few registers: the JIT saves only those a
+/// function uses.
+#[inline(never)]
+fn counted(ctx: &RawTracePointContext, what: u8) -> Option<()> {
+    if what & verdict::IN_SYSCALL_BYTE != 0 {
+        // This call's `sys_exit` needs no MARKS lookup; an exit without this store is a call
+        // seccomp refused (crate::denials).
+        set_mark_state(bpf_get_current_pid_tgid() as u32, MarkState::InSyscall);
+    }
+    let id: i64 = ctx.arg(1);
+    if id < 0 {
+        return None;
+    }
+    count(ctx, (what & verdict::SLOT_MASK) as u32, id as u64, false)
 }
 
 /// A thread with no verdict for this generation: whether its cgroup is a target, whether it is
@@ -79,7 +84,8 @@ fn try_sys_enter(ctx: &RawTracePointContext) -> Option<()> {
 /// A function of its own (a BPF-to-BPF call), so that the frame and registers it needs are not
 /// set up on calls that hit.
 #[inline(never)]
-fn decide(ctx: &RawTracePointContext, pid_tgid: u64, generation: u64) -> Option<()> {
+fn decide(ctx: &RawTracePointContext, regs: u64, generation: u64) -> Option<()> {
+    let pid_tgid = bpf_get_current_pid_tgid();
     let (tid, tgid) = (pid_tgid as u32, (pid_tgid >> 32) as u32);
     // SAFETY: helper with no arguments.
     let cgroup = unsafe { bpf_get_current_cgroup_id() };
@@ -87,7 +93,7 @@ fn decide(ctx: &RawTracePointContext, pid_tgid: u64, generation: u64) -> Option<
     let target = match may_be_target(cgroup).then(|| unsafe { TARGETS.get(&cgroup) }) {
         Some(Some(target)) => *target,
         _ => {
-            verdicts::remember(tid, generation, verdict::UNTRACED);
+            verdicts::remember(regs, generation, verdict::UNTRACED);
             return None;
         }
     };
@@ -115,13 +121,13 @@ fn decide(ctx: &RawTracePointContext, pid_tgid: u64, generation: u64) -> Option<
                 }
             } else if has_byte {
                 let what = verdict::COUNT | verdict::IN_SYSCALL_BYTE | slot as u8;
-                verdicts::remember(tid, generation, what);
+                verdicts::remember(regs, generation, what);
             }
         },
         None => {
             // SAFETY: only presence is tested.
             if unsafe { MARKED_TGIDS.get(&tgid).is_some() } {
-                verdicts::remember(tid, generation, verdict::COUNT | slot as u8);
+                verdicts::remember(regs, generation, verdict::COUNT | slot as u8);
             } else if !gate_opens(ctx, &target, tid, id) {
                 return None;
             }

@@ -330,9 +330,8 @@ impl Tracer {
             }
         }
         startup::log_steps(started, [offsets_ms, loader_ms, maps_ms], results)?;
-        // Verdicts decided while the programs that invalidate them were still being attached
-        // (a thread that moved or exited in between) are dropped, and the generation is at
-        // least 1 before any target exists, so no zeroed VERDICTS entry is a verdict from then on.
+        // Verdicts decided while the programs that invalidate or forget them were still being
+        // attached (a thread that moved, exec'd or exited in between) are dropped.
         tracer.invalidate_verdicts()?;
         Ok(tracer)
     }
@@ -659,7 +658,7 @@ pub fn attach_noop() -> Result<Ebpf, TracerError> {
 
 mod capabilities;
 pub mod denials;
-mod verdicts;
+pub mod verdicts;
 
 pub use capabilities::CapCheck;
 

@@ -31,6 +31,8 @@
 //!   containers keep their real names, the reports say what is uncertain, exit 4;
 //! - `runtimes`: profiles recorded under runc and crun, with and without no-new-privileges, made
 //!   with `--runtimes runc,crun`, replayed under both runtimes in both modes;
+//! - `verdicts`: the kernel side's verdict cache is zeroed before a kept generation can wrap,
+//!   on a real cgroup move and on userspace's add;
 //! - `support`: what they share (test containers and their `docker run`, sessions, checks).
 //!
 //! Run with `cargo xtask test`, as root: it builds the binaries and the test images, starts dockerd,
@@ -59,3 +61,4 @@ mod runtimes;
 mod shared_host;
 mod signals;
 mod support;
+mod verdicts;
