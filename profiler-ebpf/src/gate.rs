@@ -196,9 +196,8 @@ fn try_sys_exit(ctx: &RawTracePointContext) -> Option<()> {
     not_untraced_exit(ctx)
 }
 
-/// The exit of a thread not cached as untraced. A function of its own (a BPF-to-BPF call), so
-/// that the untraced path above keeps few registers: the JIT saves only those a function uses.
-#[inline(never)]
+/// The exit of a thread not cached as untraced (inlined, as `crate::syscalls::counted` is).
+#[inline(always)]
 fn not_untraced_exit(ctx: &RawTracePointContext) -> Option<()> {
     let pid_tgid = bpf_get_current_pid_tgid();
     let tid = pid_tgid as u32;
