@@ -4,8 +4,8 @@
 //! css_set: about 10 ns here), a TARGETS lookup and a MARKS lookup; a cached verdict costs two
 //! array loads, keyed by the registers pointer both tracepoints are handed
 //! (`profiler_common::verdict`): no helper call at all (issue 13: a tid-keyed cache still paid
-//! the pid helper, and the loads that wait for it, at each enter and exit: 1.05× the floor
-//! against 1.02×).
+//! the pid helper, and the loads that wait for it, at each enter and exit: `hook-ab` 1.05× the
+//! floor against 1.03–1.04×).
 //!
 //! A verdict is keyed by the thread's kernel stack and valid while the generation it was
 //! decided in equals GENERATION, a counter both sides only ever add 1 to, atomically. What can
