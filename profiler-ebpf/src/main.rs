@@ -19,8 +19,8 @@
 //!
 //! Program, map and global names are the symbols userspace looks up (`profiler/src/tracer.rs`);
 //! which module declares them does not matter to the loader. Each program states its kernel
-//! contract next to it; recording needs at least Linux 5.11 (`sys_enter` calls
-//! `bpf_get_current_task_btf`), `cap_capable` 6.14 where present. Only 6.18 is tested.
+//! contract next to it; recording needs at least Linux 6.1 (hash maps allocated on insert in
+//! tracing programs, `crate::maps`), `cap_capable` 6.14 where present. Only 6.18 is tested.
 #![no_std]
 #![no_main]
 // `atomic_xadd` (crate::verdicts): the BPF target has no atomic read-modify-write types.

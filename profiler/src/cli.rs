@@ -88,7 +88,7 @@ pub enum Command {
 /// kubelet's `seccompProfile: Localhost` form) and DIR/operator/…/<container>.yaml (an SPO
 /// SeccompProfile). `merge` folds partials of many nodes into one profile with coverage. Exit 1
 /// when --filter matched nothing or a container found every slot taken, 4 when a file could not be
-/// written. Needs Linux >= 5.11 and CAP_BPF + CAP_PERFMON (or root).
+/// written. Needs Linux >= 6.1 and CAP_BPF + CAP_PERFMON (or root).
 #[derive(Debug, clap::Args)]
 #[command(after_help = crate::exit::help_text())]
 pub struct AgentArgs {
@@ -136,7 +136,7 @@ pub struct HostTracerArgs {
 /// fraction of a second, with the container's name, the syscall, the errno and the first command
 /// refused; the total per container is listed at the end and, with --report, written as JSON.
 /// Ends at --duration, or on SIGINT (Ctrl-C), SIGTERM or SIGHUP; containers are never touched.
-/// Exit 1 when anything was refused. Needs Linux ≥ 5.11 (the recorder's hooks).
+/// Exit 1 when anything was refused. Needs Linux ≥ 6.1 (the recorder's hooks).
 #[derive(Debug, clap::Args)]
 #[command(after_help = crate::exit::help_text())]
 pub struct WatchArgs {
@@ -304,7 +304,7 @@ pub struct CheckArgs {
     pub profile: Option<PathBuf>,
 
     /// Run the workload under the profile and fail (exit 1) on every call seccomp refuses, counted
-    /// in the kernel per syscall and errno, with the first command refused (needs Linux ≥ 5.11).
+    /// in the kernel per syscall and errno, with the first command refused (needs Linux ≥ 6.1).
     #[arg(long, conflicts_with = "update")]
     pub enforce: bool,
 

@@ -554,7 +554,7 @@ fn tarball_path(path: &str) -> String {
 
 fn install_notes(top: &str, depends: &str) -> String {
     format!(
-        "{NAME} {VERSION}\n\nNeeds Linux >= 5.11 with BTF and a cgroup v2 mount, root (or CAP_BPF +\n\
+        "{NAME} {VERSION}\n\nNeeds Linux >= 6.1 with BTF and a cgroup v2 mount, root (or CAP_BPF +\n\
          CAP_PERFMON), and these Debian/Ubuntu packages (or their equivalents):\n  {depends}\n\n\
          Install under /usr/local (bin/, share/man/, share/*completion*/):\n  \
          sudo tar -C /usr/local --strip-components=1 -xzf {top}.tar.gz \\\n      \

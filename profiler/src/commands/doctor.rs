@@ -34,9 +34,11 @@ use crate::{
     tracer::Tracer,
 };
 
-/// Linux 5.11: the programs read the task through `bpf_get_current_task_btf` (5.11), and BPF
-/// memory is charged to the cgroup instead of RLIMIT_MEMLOCK (5.11).
-const MIN_KERNEL: (u32, u32) = (5, 11);
+/// Linux 6.1: the programs use hash maps allocated on insert (`BPF_F_NO_PREALLOC`, allowed in
+/// tracing programs since 6.1), `bpf_loop` (5.17), `bpf_task_pt_regs` (5.15) and
+/// `bpf_get_current_task_btf` (5.11), and BPF memory is charged to the cgroup instead of
+/// RLIMIT_MEMLOCK (5.11).
+const MIN_KERNEL: (u32, u32) = (6, 1);
 /// How long dockerd may take to answer before it counts as unreachable.
 const DOCKER_TIMEOUT: Duration = Duration::from_secs(5);
 /// What the proof records: a program every Linux has, that makes a few dozen syscalls and exits.
@@ -223,7 +225,7 @@ fn kernel() -> Check {
     let check = Check::new(
         "kernel",
         true,
-        "the programs read the current task through bpf_get_current_task_btf (Linux 5.11)",
+        "the programs use hash maps allocated on insert in tracing programs (Linux 6.1)",
     );
     let (release, machine) = kernel_and_arch();
     let found = format!("Linux {release} ({machine})");
@@ -609,8 +611,9 @@ mod tests {
     fn kernel_versions() {
         assert_eq!(version_prefix("6.18.0-1-amd64"), Some((6, 18)));
         assert_eq!(version_prefix("5.10.0"), Some((5, 10)));
-        assert!(version_prefix("5.10.0").is_some_and(|v| v < MIN_KERNEL));
-        assert!(version_prefix("5.11").is_some_and(|v| v >= MIN_KERNEL));
+        assert!(version_prefix("5.15.0").is_some_and(|v| v < MIN_KERNEL));
+        assert!(version_prefix("6.0.19").is_some_and(|v| v < MIN_KERNEL));
+        assert!(version_prefix("6.1").is_some_and(|v| v >= MIN_KERNEL));
         assert_eq!(version_prefix("6"), None);
         assert_eq!(version_prefix("x.y"), None);
     }
