@@ -272,7 +272,9 @@ fn filter_keeps_only_matching_containers() {
 #[test]
 fn record_cgroup_follows_an_existing_cgroup() {
     let name = format!("sp-engines-cgroup-{}", std::process::id());
-    let dir = cgroup2_mount().join(&name);
+    let dir = (seccomp_profiler::cgroup::cgroup2_mount())
+        .expect("a cgroup2 mount")
+        .join(&name);
     std::fs::create_dir(&dir).expect("make a cgroup");
     let work = crate::support::tempdir();
     let procs = dir.join("cgroup.procs");
@@ -349,19 +351,6 @@ fn record_cgroup_follows_an_existing_cgroup() {
     );
 }
 
-/// Where the cgroup2 hierarchy is mounted (/proc/self/mountinfo).
-fn cgroup2_mount() -> std::path::PathBuf {
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
-    (mountinfo.lines())
-        .find_map(|line| {
-            let (left, right) = line.split_once(" - ")?;
-            (right.split_whitespace().next() == Some("cgroup2"))
-                .then(|| left.split_whitespace().nth(4).map(std::path::PathBuf::from))
-                .flatten()
-        })
-        .expect("a cgroup2 mount")
-}
-
 /// `record --cgroup` of a cgroup whose one thread was running before the recording, and whose
 /// calls never fork or exec again (a `getppid` loop): its calls count from the attach on. The
 /// programs cache each thread's verdict (issue 13), and this thread's, "not recorded", is cached
@@ -371,7 +360,9 @@ fn cgroup2_mount() -> std::path::PathBuf {
 #[test]
 fn record_cgroup_counts_a_thread_that_was_running_before() {
     let name = format!("sp-engines-loop-{}", std::process::id());
-    let dir = cgroup2_mount().join(&name);
+    let dir = (seccomp_profiler::cgroup::cgroup2_mount())
+        .expect("a cgroup2 mount")
+        .join(&name);
     std::fs::create_dir(&dir).expect("make a cgroup");
     let mut looping = std::process::Command::new("sh")
         .args([
